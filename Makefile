@@ -1,0 +1,42 @@
+# sixpn: the two set-up commands are `make demo` and `make test`.
+# Every target installs the Debian packages it needs first (scripts/install-deps.sh).
+SWIFT ?= swift
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+.PHONY: deps build release demo test unit integration fuzz bench clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product sixpn
+
+# Runs the server on a demo database (loopback, port 5353) and prints dig commands.
+demo: release
+	./.build/release/sixpn demo
+
+# Every test: the Swift unit tests, then the namespace tests with real tools.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel
+	./tests/integration/run.sh .build/debug/sixpn
+
+unit: deps
+	$(SWIFT) test --parallel
+
+integration: build
+	./tests/integration/run.sh .build/debug/sixpn
+
+# libFuzzer over message parsing, bounded (FUZZ_RUNS inputs, FUZZ_SECONDS at most).
+fuzz: deps
+	./fuzz/run.sh
+
+# Side-by-side throughput against NSD, Knot and Unbound (../shared/bench/peers.sh).
+bench: release
+	./bench/run.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,78 @@
+// swift-tools-version: 6.1
+// sixpn: a DNS server for private IPv6 (6PN) networks. See docs/architecture.md.
+import PackageDescription
+
+let package = Package(
+    name: "sixpn",
+    products: [
+        .executable(name: "sixpn", targets: ["sixpn"]),
+        .library(name: "DNSWire", targets: ["DNSWire"]),
+        .library(name: "ZoneEngine", targets: ["ZoneEngine"]),
+        .library(name: "Forwarder", targets: ["Forwarder"]),
+        .library(name: "Server", targets: ["Server"]),
+        .library(name: "NetSetup", targets: ["NetSetup"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+    ],
+    targets: [
+        // Thin system-library modules: one C library each, wrapped once in Swift.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        .systemLibrary(name: "CMNL", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+
+        // The DNS message format. Standard library only.
+        .target(name: "DNSWire"),
+
+        // SQLite -> immutable per-organization snapshot -> prepared answers.
+        .target(name: "ZoneEngine", dependencies: [
+            "DNSWire", "CSQLite",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
+
+        // Upstream queries, cache, serve-stale.
+        .target(name: "Forwarder", dependencies: [
+            "DNSWire",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
+
+        // Sockets, worker threads, TCP, trust, routing, metrics.
+        .target(name: "Server", dependencies: [
+            "DNSWire", "ZoneEngine", "Forwarder", "CURing",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
+
+        // 6PN addresses on hosts, BPF programs, WireGuard peers.
+        .target(name: "NetSetup", dependencies: [
+            "ZoneEngine", "CBPF", "CMNL",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["bpf"]),
+
+        // The command line: argument parsing only.
+        .executableTarget(name: "sixpn", dependencies: [
+            "DNSWire", "ZoneEngine", "Forwarder", "Server", "NetSetup",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZoneEngineTests", dependencies: ["ZoneEngine", "DNSWire"]),
+        .testTarget(name: "ForwarderTests", dependencies: ["Forwarder", "DNSWire"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "ZoneEngine", "DNSWire"]),
+        .testTarget(name: "NetSetupTests", dependencies: ["NetSetup", "ZoneEngine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,124 @@
+/// The EDNS(0) facts of an OPT record (RFC 6891 §6.1).
+public struct EDNS: Hashable, Sendable {
+    /// The requestor's UDP payload size (the OPT CLASS field).
+    public var udpPayloadSize: UInt16
+    /// The upper 8 bits of the extended RCODE (the TTL field's first octet).
+    public var extendedRCode: UInt8
+    public var version: UInt8
+    /// The flags field (DO is 0x8000; the rest are Z and must be ignored).
+    public var flags: UInt16
+    /// Offset and length of the option octets (the OPT RDATA) in the message.
+    public var optionsOffset: Int
+    public var optionsLength: Int
+
+    public static let doBit: UInt16 = 0x8000
+
+    public init(udpPayloadSize: UInt16, extendedRCode: UInt8 = 0, version: UInt8 = 0, flags: UInt16 = 0,
+                optionsOffset: Int = 0, optionsLength: Int = 0) {
+        self.udpPayloadSize = udpPayloadSize
+        self.extendedRCode = extendedRCode
+        self.version = version
+        self.flags = flags
+        self.optionsOffset = optionsOffset
+        self.optionsLength = optionsLength
+    }
+
+    /// DNSSEC OK (RFC 3225).
+    @inlinable public var dnssecOK: Bool { flags & EDNS.doBit != 0 }
+}
+
+/// A query, read in place from the receive buffer: the header, the one
+/// question and the EDNS facts. Nothing is copied and nothing allocated.
+///
+/// The question name of a valid query is never compressed (a pointer could
+/// only point into the header, which ``WireReader`` rejects), so it is the
+/// octets `nameOffset ..< nameOffset + nameLength`, with the client's case.
+public struct Query: Sendable {
+    public var header: Header
+    /// Where the question name starts: always 12.
+    public var nameOffset: Int { Header.size }
+    /// Octets of the question name, root label included.
+    public var nameLength: Int
+    public var type: RRType
+    public var `class`: RRClass
+    /// Offset just past the question: the question is `12 ..< questionEnd`.
+    public var questionEnd: Int
+    /// The OPT record's facts, when the query has one.
+    public var edns: EDNS?
+
+    /// Parses a query strictly: exactly one question, every record's name and
+    /// RDLENGTH checked, at most one OPT (in the additional section, owned by
+    /// the root), and no octet after the last record.
+    ///
+    /// Throws ``WireError`` with code `.truncatedHeader` when there is no
+    /// header to answer with; any other error means the header is readable
+    /// (answer FORMERR).
+    @inlinable
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> Query {
+        let header = try Header(from: bytes)
+        guard header.qdCount == 1 else { throw WireError(.badCount, .header, at: 4) }
+        let r = WireReader(bytes)
+        let (nameEnd, nameLength) = try r.skipName(at: Header.size, .questionName)
+        guard nameEnd == Header.size + nameLength else {
+            throw WireError(.badPointer, .questionName, at: Header.size)
+        }
+        let type = RRType(try r.u16(at: nameEnd, .questionType))
+        let cls = RRClass(try r.u16(at: nameEnd + 2, .questionClass))
+        var pos = nameEnd + 4
+        let questionEnd = pos
+
+        var edns: EDNS? = nil
+        let total = Int(header.anCount) + Int(header.nsCount) + Int(header.arCount)
+        let firstAdditional = Int(header.anCount) + Int(header.nsCount)
+        for i in 0..<total {
+            let ownerOffset = pos
+            pos = try r.skipName(at: pos, .recordName).end
+            let rtype = try r.u16(at: pos, .recordType)
+            let rclass = try r.u16(at: pos + 2, .recordClass)
+            let ttl = try r.u32(at: pos + 4, .recordTTL)
+            let rdLength = Int(try r.u16(at: pos + 8, .rdLength))
+            let rdata = pos + 10
+            guard rdata + rdLength <= bytes.count else { throw WireError(.badRDLength, .rdLength, at: pos + 8) }
+            if rtype == RRType.opt.rawValue {
+                guard i >= firstAdditional, edns == nil, bytes[ownerOffset] == 0 else {
+                    throw WireError(.badOPT, .recordType, at: pos)
+                }
+                // Options are (code, length, data) triples that fill RDATA exactly.
+                var o = rdata
+                while o < rdata + rdLength {
+                    guard o + 4 <= rdata + rdLength else { throw WireError(.badOPT, .optOption, at: o) }
+                    let len = Int(UInt16(bytes[o + 2]) << 8 | UInt16(bytes[o + 3]))
+                    o += 4 + len
+                    guard o <= rdata + rdLength else { throw WireError(.badOPT, .optOption, at: o - len) }
+                }
+                edns = EDNS(udpPayloadSize: rclass, extendedRCode: UInt8(ttl >> 24),
+                            version: UInt8(truncatingIfNeeded: ttl >> 16), flags: UInt16(truncatingIfNeeded: ttl),
+                            optionsOffset: rdata, optionsLength: rdLength)
+            }
+            pos = rdata + rdLength
+        }
+        guard pos == bytes.count else { throw WireError(.trailingData, .header, at: pos) }
+        return Query(header: header, nameLength: nameLength, type: type, class: cls,
+                     questionEnd: questionEnd, edns: edns)
+    }
+
+    @inlinable
+    public init(header: Header, nameLength: Int, type: RRType, class: RRClass, questionEnd: Int, edns: EDNS?) {
+        self.header = header
+        self.nameLength = nameLength
+        self.type = type
+        self.class = `class`
+        self.questionEnd = questionEnd
+        self.edns = edns
+    }
+
+    /// Writes the question name, lowercased (RFC 4343), into `out`; returns its length.
+    @inlinable
+    public func lowercasedName(from bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int {
+        for i in 0..<nameLength {
+            let b = bytes[nameOffset + i]
+            out[i] = b &- 0x41 < 26 ? b | 0x20 : b
+        }
+        return nameLength
+    }
+}

@@ -1,0 +1,1 @@
+// Forwarder: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// NetSetup: see docs/architecture.md.

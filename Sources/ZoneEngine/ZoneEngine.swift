@@ -1,0 +1,1 @@
+// ZoneEngine: see docs/architecture.md.

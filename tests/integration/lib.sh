@@ -1,0 +1,55 @@
+# Shared helpers for the namespace tests. Source it; set SIXPN to the binary.
+# Each test file counts its checks; run.sh adds them up.
+set -u
+PASSED=0
+FAILED=0
+CLEANUPS=()
+
+pass() { PASSED=$((PASSED + 1)); printf '  ok   %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf '  FAIL %s\n' "$*"; }
+
+# check "description" command...: passes when the command exits 0.
+check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then pass "$d"; else fail "$d"; fi; }
+# expect_eq "description" expected actual
+expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
+# expect_match "description" regex actual
+expect_match() { if printf '%s' "$3" | grep -Eq -- "$2"; then pass "$1"; else fail "$1: [$3] does not match /$2/"; fi; }
+
+# on_exit CMD: run CMD (a string) when the test file exits, last registered first.
+on_exit() { CLEANUPS=("$*" "${CLEANUPS[@]+"${CLEANUPS[@]}"}"); }
+run_cleanups() { local c; for c in "${CLEANUPS[@]+"${CLEANUPS[@]}"}"; do eval "$c" >/dev/null 2>&1 || true; done; }
+finish() {
+  run_cleanups
+  echo "$PASSED $FAILED" > "${RESULT_FILE:-/dev/null}"
+  printf '%s: %d passed, %d failed\n' "$(basename "$0")" "$PASSED" "$FAILED"
+}
+trap finish EXIT
+
+# new_netns NAME: creates a namespace with lo up, removed at exit.
+new_netns() {
+  local ns=$1
+  ip netns del "$ns" 2>/dev/null || true
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  on_exit "ip netns del $ns"
+}
+
+# add_addr NS ADDR: puts a /128 on the namespace's loopback, usable at once.
+add_addr() { ip -n "$1" addr add "$2/128" dev lo nodad; }
+
+# start_bg NAME CMD...: starts a process in the background, killed by PID at exit.
+start_bg() {
+  local name=$1; shift
+  "$@" > "${TMPDIR:-/tmp}/$name.$$.log" 2>&1 &
+  local pid=$!
+  on_exit "kill $pid; sleep 0.2; kill -9 $pid"
+  LAST_PID=$pid
+}
+
+# wait_for SECONDS CMD...: polls until CMD succeeds or the time is up.
+wait_for() {
+  local t=$1; shift
+  local end=$((SECONDS + t))
+  while [ $SECONDS -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
