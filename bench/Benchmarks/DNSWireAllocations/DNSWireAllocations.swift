@@ -1,0 +1,6 @@
+import Benchmark
+import DNSWire
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark("placeholder", configuration: .init(metrics: [.mallocCountTotal])) { _ in }
+}

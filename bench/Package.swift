@@ -1,0 +1,25 @@
+// swift-tools-version: 6.1
+// Allocation benchmark for the DNSWire hot path (ordo-one/benchmark's malloc counters).
+// A package of its own so that the main build never pulls in the benchmark tooling.
+// Run it with ./alloc.sh (or `swift package --package-path bench benchmark`).
+import PackageDescription
+
+let package = Package(
+    name: "sixpn-bench",
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "DNSWireAllocations",
+            dependencies: [
+                .product(name: "DNSWire", package: "main"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/DNSWireAllocations",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
