@@ -1,9 +1,98 @@
 import ArgumentParser
+import Glibc
+import ZoneEngine
 
-// Placeholder until the ZoneEngine work lands: it fails loudly, it does not pretend.
+/// `sixpn db ...`: writes and lists the database that `sixpn serve` answers from.
 struct DBCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "db", abstract: "(not built yet)")
-    func run() throws {
-        throw ValidationError("sixpn db: not built yet")
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Create, change and list the service-discovery database (docs/schema.md).",
+        subcommands: [Init.self, AddInstance.self, RemoveInstance.self, AddPeer.self, RemovePeer.self, List.self]
+    )
+
+    struct DBOption: ParsableArguments {
+        @Option(name: .customLong("db"), help: "The SQLite database file.")
+        var path: String
+    }
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an empty database (WAL mode) with the current schema.")
+        @OptionGroup var db: DBOption
+        func run() throws { try report { () throws(DatabaseError) in try DatabaseWriter.initialize(path: db.path) } }
+    }
+
+    struct AddInstance: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-instance",
+            abstract: "Add an instance; its organization and app are created when new.")
+        @OptionGroup var db: DBOption
+        @Option(help: "The app's name (a DNS label).") var app: String
+        @Option(help: "The region's name (a DNS label).") var region: String
+        @Option(help: "The instance's 6PN address; gives the network and host IDs.") var address: String
+        @Option(help: "The instance ID (default: the address's instance bits, 8 hex digits).") var id: String?
+        func run() throws {
+            try report { () throws(DatabaseError) in
+                let added = try DatabaseWriter(path: db.path).addInstance(app: app, region: region, address: address, id: id)
+                print("instance \(NetworkID.format(added.network)) \(added.app) \(added.id) \(added.region) \(added.address)")
+            }
+        }
+    }
+
+    struct RemoveInstance: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-instance", abstract: "Remove the instance with this address.")
+        @OptionGroup var db: DBOption
+        @Option(help: "The instance's 6PN address.") var address: String
+        func run() throws {
+            try report { () throws(DatabaseError) in try DatabaseWriter(path: db.path).removeInstance(address: address) }
+        }
+    }
+
+    struct AddPeer: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-peer", abstract: "Add a WireGuard peer to the organization its address belongs to.")
+        @OptionGroup var db: DBOption
+        @Option(help: "The peer's name (a DNS label).") var name: String
+        @Option(help: "The peer's 6PN address.") var address: String
+        @Option(name: .customLong("public-key"), help: "The peer's WireGuard public key (base64).") var publicKey: String?
+        func run() throws {
+            try report { () throws(DatabaseError) in
+                try DatabaseWriter(path: db.path).addPeer(name: name, address: address, publicKey: publicKey)
+            }
+        }
+    }
+
+    struct RemovePeer: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-peer", abstract: "Remove an organization's peer.")
+        @OptionGroup var db: DBOption
+        @Option(help: "The peer's name.") var name: String
+        @Option(help: "The organization's network ID (hex).") var network: String
+        func run() throws {
+            try report { () throws(DatabaseError) in
+                try DatabaseWriter(path: db.path).removePeer(name: name, network: NetworkID.parse(network))
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print organizations, instances and peers, one per line.")
+        @OptionGroup var db: DBOption
+        @Option(help: "Only this organization (network ID, hex).") var network: String?
+        func run() throws {
+            try report { () throws(DatabaseError) in
+                let filter = try network.map { (n: String) throws(DatabaseError) in try NetworkID.parse(n) }
+                for line in try DatabaseWriter(path: db.path).list(network: filter) { print(line) }
+            }
+        }
+    }
+}
+
+/// Runs a database command; a failure becomes one line on stderr and exit status 1.
+private func report(_ body: () throws(DatabaseError) -> Void) throws {
+    do {
+        try body()
+    } catch {
+        var line = "sixpn db: \(error.message)\n"
+        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        throw ExitCode.failure
     }
 }

@@ -1,0 +1,235 @@
+import CSQLite
+
+/// The writes behind `sixpn db`: each command is checked in full, then done in
+/// one transaction, so that bad input leaves the database exactly as it was.
+public final class DatabaseWriter {
+    private let db: SQLiteConnection
+
+    /// Creates the database with the current schema in WAL mode, or checks
+    /// that an existing one has it.
+    public static func initialize(path: String) throws(DatabaseError) {
+        do {
+            let db = try SQLiteConnection(path: path, mode: .readWrite(create: true))
+            if try db.integer("PRAGMA user_version") == 0 && db.integer("SELECT count(*) FROM sqlite_schema") == 0 {
+                // WAL: readers (the server) never block the writer, nor it them.
+                try db.execute("PRAGMA journal_mode = WAL")
+                try db.writeTransaction { () throws(SQLiteError) in try db.execute(Schema.create) }
+            }
+            try Schema.check(db)
+        } catch let e as SQLiteError {
+            throw DatabaseError(e)
+        } catch {
+            throw DatabaseError(.database, "\(error)")
+        }
+    }
+
+    /// Opens an existing database for writing; it must have the current schema.
+    public init(path: String) throws(DatabaseError) {
+        do {
+            db = try SQLiteConnection(path: path, mode: .readWrite(create: false))
+            try Schema.check(db)
+            try db.execute("PRAGMA foreign_keys = ON")
+        } catch {
+            if error.code & 0xff == SQLITE_CANTOPEN {
+                throw DatabaseError(.database, "no database at \(path) (create it with `sixpn db init --db \(path)`)")
+            }
+            throw DatabaseError(error)
+        }
+    }
+
+    /// What `add-instance` stored, for the command to print.
+    public struct AddedInstance: Sendable, Hashable {
+        public let network: UInt32
+        public let app: String
+        public let id: String
+        public let region: String
+        public let address: String
+    }
+
+    /// Adds one instance, creating its organization and app when they are new.
+    ///
+    /// The organization's network ID and the host come from the address; the
+    /// ID defaults to the address's instance bits as 8 hex digits.
+    @discardableResult
+    public func addInstance(app: String, region: String, address: String, id: String? = nil,
+                            started: Bool = true) throws(DatabaseError) -> AddedInstance {
+        let a = try Self.sixPN(address)
+        let app = try Label.normalized(app, what: "app name")
+        let region = try Label.normalized(region, what: "region")
+        guard !Label.reservedRegions.contains(region) else {
+            throw DatabaseError(.badInput, "region \"\(region)\" is reserved (it names a record under <app>.internal)")
+        }
+        let id = try Label.normalized(id ?? hex8(a.instance), what: "instance ID")
+        let text = a.address.description
+        try write { () throws(DatabaseError) in
+            try ensureOrg(a.network)
+            try sql("INSERT OR IGNORE INTO apps (network_id, name) VALUES (?, ?)", .integer(Int64(a.network)), .text(app))
+            let appID = try sqlInteger("SELECT id FROM apps WHERE network_id = ? AND name = ?",
+                                       .integer(Int64(a.network)), .text(app))!
+            try checkAddressIsFree(text)
+            if try sqlInteger("SELECT 1 FROM instances WHERE app_id = ? AND id = ?", .integer(appID), .text(id)) != nil {
+                throw DatabaseError(.duplicate, "app \(app) in network \(hex8(a.network)) already has an instance \(id)")
+            }
+            try sql("INSERT INTO instances (app_id, id, region, host_id, address, started) VALUES (?, ?, ?, ?, ?, ?)",
+                    .integer(appID), .text(id), .text(region), .integer(Int64(a.host)), .text(text),
+                    .integer(started ? 1 : 0))
+        }
+        return AddedInstance(network: a.network, app: app, id: id, region: region, address: text)
+    }
+
+    /// Removes the instance with this address, and its app when it was the app's last.
+    public func removeInstance(address: String) throws(DatabaseError) {
+        let a = try Self.sixPN(address)
+        let text = a.address.description
+        try write { () throws(DatabaseError) in
+            guard let appID = try sqlInteger("SELECT app_id FROM instances WHERE address = ?", .text(text)) else {
+                throw DatabaseError(.notFound, "no instance has address \(text)")
+            }
+            try sql("DELETE FROM instances WHERE address = ?", .text(text))
+            try sql("DELETE FROM apps WHERE id = ? AND NOT EXISTS (SELECT 1 FROM instances WHERE app_id = ?)",
+                    .integer(appID), .integer(appID))
+        }
+    }
+
+    /// Adds a WireGuard peer to the organization its address belongs to (created when new).
+    public func addPeer(name: String, address: String, publicKey: String? = nil) throws(DatabaseError) {
+        let a = try Self.sixPN(address)
+        let name = try Label.normalized(name, what: "peer name")
+        if let k = publicKey, !Self.isWireGuardKey(k) {
+            throw DatabaseError(.badInput, "public key \"\(k)\" is not a WireGuard key (44 characters of base64)")
+        }
+        let text = a.address.description
+        try write { () throws(DatabaseError) in
+            try ensureOrg(a.network)
+            if try sqlInteger("SELECT 1 FROM peers WHERE network_id = ? AND name = ?",
+                              .integer(Int64(a.network)), .text(name)) != nil {
+                throw DatabaseError(.duplicate, "network \(hex8(a.network)) already has a peer named \(name)")
+            }
+            try checkAddressIsFree(text)
+            try sql("INSERT INTO peers (network_id, name, address, public_key) VALUES (?, ?, ?, ?)",
+                    .integer(Int64(a.network)), .text(name), .text(text), publicKey.map { .text($0) })
+        }
+    }
+
+    public func removePeer(name: String, network: UInt32) throws(DatabaseError) {
+        let name = try Label.normalized(name, what: "peer name")
+        try write { () throws(DatabaseError) in
+            guard try sqlInteger("SELECT 1 FROM peers WHERE network_id = ? AND name = ?",
+                                 .integer(Int64(network)), .text(name)) != nil else {
+                throw DatabaseError(.notFound, "network \(hex8(network)) has no peer named \(name)")
+            }
+            try sql("DELETE FROM peers WHERE network_id = ? AND name = ?", .integer(Int64(network)), .text(name))
+        }
+    }
+
+    /// The database as lines of text, one thing per line, ordered:
+    ///
+    ///     org NETWORK NAME
+    ///     instance NETWORK APP ID REGION HOST ADDRESS started|stopped
+    ///     peer NETWORK NAME ADDRESS KEY|-
+    public func list(network: UInt32? = nil) throws(DatabaseError) -> [String] {
+        let filter: SQLiteValue? = network.map { .integer(Int64($0)) }
+        var lines: [String] = []
+        do {
+            try db.readTransaction { () throws(SQLiteError) in
+                let orgs = try db.prepare("SELECT network_id, name FROM orgs WHERE ?1 IS NULL OR network_id = ?1 ORDER BY network_id")
+                try orgs.bind(filter)
+                while try orgs.step() {
+                    lines.append("org \(hex8(UInt32(orgs.int64(0)))) \(orgs.text(1))")
+                }
+                let instances = try db.prepare("""
+                    SELECT a.network_id, a.name, i.id, i.region, i.host_id, i.address, i.started
+                    FROM instances i JOIN apps a ON a.id = i.app_id
+                    WHERE ?1 IS NULL OR a.network_id = ?1 ORDER BY a.network_id, a.name, i.region, i.id
+                    """)
+                try instances.bind(filter)
+                while try instances.step() {
+                    let i = instances
+                    lines.append("instance \(hex8(UInt32(i.int64(0)))) \(i.text(1)) \(i.text(2)) \(i.text(3)) "
+                        + "\(hex8(UInt32(truncatingIfNeeded: i.int64(4)))) \(i.text(5)) \(i.int64(6) != 0 ? "started" : "stopped")")
+                }
+                let peers = try db.prepare("""
+                    SELECT network_id, name, address, public_key FROM peers
+                    WHERE ?1 IS NULL OR network_id = ?1 ORDER BY network_id, name
+                    """)
+                try peers.bind(filter)
+                while try peers.step() {
+                    lines.append("peer \(hex8(UInt32(peers.int64(0)))) \(peers.text(1)) \(peers.text(2)) "
+                        + (peers.isNull(3) ? "-" : peers.text(3)))
+                }
+            }
+        } catch let e as SQLiteError {
+            throw DatabaseError(e)
+        } catch {
+            throw DatabaseError(.database, "\(error)")
+        }
+        if let network, lines.isEmpty {
+            throw DatabaseError(.notFound, "no organization has network ID \(hex8(network))")
+        }
+        return lines
+    }
+
+    // MARK: - Pieces
+
+    private static func sixPN(_ text: String) throws(DatabaseError) -> SixPNAddress {
+        guard let a = SixPNAddress(text) else {
+            throw DatabaseError(.badInput, "address \"\(text)\" is not an IPv6 address inside fdaa::/16")
+        }
+        guard a.network != 0 else { throw DatabaseError(.badInput, "address \(text) has network ID 0") }
+        return a
+    }
+
+    private static func isWireGuardKey(_ k: String) -> Bool {
+        let u = Array(k.utf8)
+        guard u.count == 44, u[43] == UInt8(ascii: "=") else { return false }
+        return u[..<43].allSatisfy { c in
+            (0x41...0x5a).contains(c) || (0x61...0x7a).contains(c) || (0x30...0x39).contains(c) || c == 0x2b || c == 0x2f
+        }
+    }
+
+    private func ensureOrg(_ network: UInt32) throws(DatabaseError) {
+        try sql("INSERT OR IGNORE INTO orgs (network_id, name) VALUES (?, ?)", .integer(Int64(network)), .text(hex8(network)))
+        guard try sqlInteger("SELECT 1 FROM orgs WHERE network_id = ?", .integer(Int64(network))) != nil else {
+            throw DatabaseError(.duplicate, "cannot create organization \(hex8(network)): another organization has that name")
+        }
+    }
+
+    private func checkAddressIsFree(_ text: String) throws(DatabaseError) {
+        if try sqlInteger("SELECT 1 FROM instances WHERE address = ? UNION ALL SELECT 1 FROM peers WHERE address = ?",
+                          .text(text), .text(text)) != nil {
+            throw DatabaseError(.duplicate, "address \(text) is already in the database")
+        }
+    }
+
+    private func write(_ body: () throws(DatabaseError) -> Void) throws(DatabaseError) {
+        do {
+            try db.writeTransaction(body)
+        } catch let e as DatabaseError {
+            throw e
+        } catch let e as SQLiteError {
+            throw DatabaseError(e.isConstraint ? .duplicate : .database, e.description)
+        } catch {
+            throw DatabaseError(.database, "\(error)")
+        }
+    }
+
+    private func sql(_ text: String, _ values: SQLiteValue?...) throws(DatabaseError) {
+        do {
+            let s = try db.prepare(text)
+            try s.bind(values)
+            try s.run()
+        } catch {
+            throw DatabaseError(error.isConstraint ? .duplicate : .database, error.description)
+        }
+    }
+
+    private func sqlInteger(_ text: String, _ values: SQLiteValue?...) throws(DatabaseError) -> Int64? {
+        do {
+            let s = try db.prepare(text)
+            try s.bind(values)
+            return try s.step() ? s.int64(0) : nil
+        } catch {
+            throw DatabaseError(.database, error.description)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// ZoneEngine: see docs/architecture.md.
