@@ -1,1 +1,86 @@
-// Forwarder: see docs/architecture.md.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Atomics
+import DNSWire
+import Logging
+
+/// Answers every name sixpn is not authoritative for: from its cache on the
+/// query path, else by asking the upstreams on its own resolver thread.
+///
+/// Threads: any number of workers call ``answerFromCache(query:bytes:into:limit:)``
+/// at once (no lock, no allocation: see ``Cache``); misses go through
+/// ``resolve(query:limit:reply:)`` to the one resolver thread, which is the
+/// cache's only writer.
+public final class Forwarder: Sendable {
+    public let configuration: ForwarderConfiguration
+    private let cache: Cache
+    private let inbox: Inbox
+    private let counters = ForwarderCounters()
+    private let thread: pthread_t
+    private let stopped = ManagedAtomic<Bool>(false)
+
+    /// Starts the resolver thread. With no upstreams every forwarded query is
+    /// answered REFUSED (and a warning says so once).
+    public init(configuration: ForwarderConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        cache = Cache(maxEntries: configuration.cacheEntries, maxBytes: configuration.cacheBytes)
+        inbox = try Inbox()
+        let resolver = Resolver(configuration: configuration, cache: cache, inbox: inbox, counters: counters,
+                                logger: logger)
+        thread = try System.startThread { resolver.run() }
+        if configuration.upstreams.isEmpty {
+            logger.warning("no upstream nameservers: names outside internal. will be answered REFUSED")
+        } else {
+            logger.info("forwarding to \(configuration.upstreams.map(\.description).joined(separator: ", "))")
+        }
+    }
+
+    deinit { shutdown() }
+
+    /// Query path, allocation-free and lock-free: answers from a fresh cache
+    /// entry into `out` (at most `limit` octets; sections that do not fit are
+    /// left out whole, with TC when that is the answer or authority), with
+    /// the client's ID, flags and question case and the TTLs counted down.
+    /// Returns the response's length, or nil on a miss.
+    @inline(__always)
+    public func answerFromCache(query: Query, bytes: UnsafeRawBufferPointer,
+                                into out: UnsafeMutableRawBufferPointer, limit: Int) -> Int? {
+        guard query.header.opcode == .query, !query.header.isResponse else { return nil }
+        return cache.answer(query: query, bytes: bytes, into: out, limit: min(limit, out.count),
+                            payloadSize: configuration.ednsPayloadSize)
+    }
+
+    /// A miss: resolves off the query path. `reply` is called exactly once, on
+    /// any thread, with the complete response for the client: its ID and
+    /// question case, at most `limit` octets; SERVFAIL when every upstream
+    /// failed and nothing stale may be served, REFUSED with no upstreams,
+    /// FORMERR for bytes that are not a query.
+    public func resolve(query: [UInt8], limit: Int, reply: @escaping @Sendable ([UInt8]) -> Void) {
+        let w = Waiter(query: query, limit: max(512, min(limit, 65_535)), reply: reply)
+        if !inbox.post(w) {
+            // Shut down: answer SERVFAIL here rather than never.
+            var out = [UInt8](repeating: 0, count: 512)
+            let n = query.withUnsafeBytes { bytes in
+                out.withUnsafeMutableBytes { buffer -> Int in
+                    guard let q = try? Query.parse(bytes) else { return 0 }
+                    var writer = ResponseWriter(buffer: buffer, limit: 512)
+                    _ = writer.start(query: q, bytes: bytes, rcode: .servFail, authoritative: false,
+                                     recursionAvailable: true, edns: nil)
+                    return writer.finish()
+                }
+            }
+            if n > 0 { reply(Array(out[0..<n])) }
+        }
+    }
+
+    /// Stops the resolver thread; clients still waiting get SERVFAIL. Idempotent.
+    public func shutdown() {
+        guard stopped.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        inbox.close()
+        System.join(thread)
+    }
+
+    /// The counts so far (cache size is refreshed by the resolver thread as it changes the cache).
+    public var statistics: ForwarderStatistics { counters.statistics(cache: cache) }
+}

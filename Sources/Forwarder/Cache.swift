@@ -1,0 +1,196 @@
+import Atomics
+import DNSWire
+
+/// The answer cache: many reader threads, one writer.
+///
+/// Readers (the Server's workers, through ``Forwarder/answerFromCache``)
+/// take no lock and allocate nothing: they hash the question, walk one hash
+/// chain of immutable ``CacheEntry`` blocks with acquire loads inside a
+/// ``ReaderEpochs`` read section, and copy the answer out. The writer (the
+/// resolver thread, the only one that inserts, evicts or frees) publishes a
+/// new entry with one release store at the head of its chain and unlinks an
+/// old one with one store to its predecessor, so a reader always sees a
+/// whole chain; unlinked blocks are freed after a grace period.
+///
+/// Memory is bounded by entries and by octets. Eviction is CLOCK (second
+/// chance, an LRU approximation that needs no list move on a hit): a hit
+/// sets the entry's reference bit; the writer's hand, at the oldest entry,
+/// gives a referenced entry another round and evicts one that is not.
+final class Cache: @unchecked Sendable {
+    let maxEntries: Int
+    let maxBytes: Int
+    private let buckets: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>
+    private let mask: Int
+    let epochs = ReaderEpochs()
+    /// Hits and misses, counted by reader threads.
+    let lookups = StripedCounters()
+    static let hitCounter = 0
+    static let missCounter = 1
+
+    // Writer-only state.
+    private var newest: CacheEntry?
+    private var oldest: CacheEntry?
+    private(set) var count = 0
+    private(set) var bytes = 0
+
+    init(maxEntries: Int, maxBytes: Int) {
+        self.maxEntries = max(1, maxEntries)
+        self.maxBytes = max(1, maxBytes)
+        var n = 16
+        while n < self.maxEntries { n <<= 1 }
+        buckets = .allocate(capacity: n)
+        buckets.initialize(repeating: .init(0), count: n)
+        mask = n - 1
+    }
+
+    deinit {
+        var e = oldest
+        while let entry = e {
+            e = entry.fields.pointee.newer.map(CacheEntry.init)
+            entry.free()
+        }
+        buckets.deallocate()
+    }
+
+    /// The hash of a key (SipHash, seeded at random per process: chains cannot be aimed at).
+    @inline(__always)
+    static func hash(name: UnsafeRawBufferPointer, type: RRType, class cls: RRClass, flags: UInt16) -> Int {
+        var h = Hasher()
+        h.combine(bytes: name)
+        h.combine(type.rawValue)
+        h.combine(cls.rawValue)
+        h.combine(flags)
+        return h.finalize()
+    }
+
+    static func hash(_ key: CacheKey) -> Int {
+        key.name.withUnsafeBytes { hash(name: $0, type: key.type, class: key.class, flags: key.flags) }
+    }
+
+    @inline(__always)
+    private func bucket(_ hash: Int) -> UnsafeAtomic<Int> {
+        UnsafeAtomic(at: buckets + (hash & mask))
+    }
+
+    /// The entry for a key, fresh or not. Readers call it inside a read section.
+    @inline(__always)
+    func find(hash: Int, name: UnsafeRawBufferPointer, type: RRType, class cls: RRClass, flags: UInt16) -> CacheEntry? {
+        var bits = bucket(hash).load(ordering: .acquiring)
+        while let p = UnsafeMutableRawPointer(bitPattern: bits) {
+            let e = CacheEntry(p)
+            if e.matches(hash: hash, name: name, type: type, class: cls, flags: flags) { return e }
+            bits = e.next.load(ordering: .acquiring)
+        }
+        return nil
+    }
+
+    /// Writer: the entry for `key`, fresh or not.
+    func find(_ key: CacheKey, hash: Int) -> CacheEntry? {
+        key.name.withUnsafeBytes { find(hash: hash, name: $0, type: key.type, class: key.class, flags: key.flags) }
+    }
+
+    /// Reader: answers `query` from a fresh entry, or returns nil. No lock, no allocation.
+    @inline(__always)
+    func answer(query: Query, bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                limit: Int, payloadSize: UInt16) -> Int? {
+        let flags = CacheKey.flags(of: query)
+        let result: Int? = withUnsafeTemporaryAllocation(byteCount: 256, alignment: 16) { buffer in
+            let n = query.lowercasedName(from: bytes, into: buffer)
+            let name = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            let hash = Cache.hash(name: name, type: query.type, class: query.class, flags: flags)
+            let token = epochs.enter()
+            defer { epochs.leave(token) }
+            guard let e = find(hash: hash, name: name, type: query.type, class: query.class, flags: flags) else {
+                return nil
+            }
+            let now = System.now()
+            guard now < e.fields.pointee.freshUntil else { return nil }
+            // Only write the shared bit when it is not set yet: hot entries stay read-only.
+            if e.referenced.load(ordering: .relaxed) == 0 { e.referenced.store(1, ordering: .relaxed) }
+            return e.answer(query: query, bytes: bytes, into: out, limit: limit, now: now, staleTTL: nil,
+                            payloadSize: payloadSize)
+        }
+        lookups.increment(result == nil ? Cache.missCounter : Cache.hitCounter)
+        return result
+    }
+
+    // MARK: Writer
+
+    /// Publishes `entry`, replacing any entry for the same key and evicting
+    /// until the bounds hold. An entry larger than the whole cache is freed.
+    func insert(_ entry: CacheEntry, key: CacheKey) {
+        let f = entry.fields.pointee
+        if let old = find(key, hash: f.hash) { remove(old) }
+        guard f.byteCount <= maxBytes else { entry.free(); return }
+        while count > 0, count + 1 > maxEntries || bytes + f.byteCount > maxBytes { evictOne() }
+        let head = bucket(f.hash)
+        entry.next.store(head.load(ordering: .relaxed), ordering: .relaxed)
+        head.store(Int(bitPattern: entry.base), ordering: .releasing)
+        entry.fields.pointee.older = newest?.base
+        entry.fields.pointee.newer = nil
+        newest?.fields.pointee.newer = entry.base
+        newest = entry
+        if oldest == nil { oldest = entry }
+        count += 1
+        bytes += f.byteCount
+    }
+
+    /// Unlinks `entry` from its chain and the LRU list, and retires it.
+    func remove(_ entry: CacheEntry) {
+        let f = entry.fields.pointee
+        let next = entry.next.load(ordering: .relaxed)
+        let head = bucket(f.hash)
+        if head.load(ordering: .relaxed) == Int(bitPattern: entry.base) {
+            head.store(next, ordering: .releasing)
+        } else {
+            var p = UnsafeMutableRawPointer(bitPattern: head.load(ordering: .relaxed))
+            while let current = p.map(CacheEntry.init) {
+                let n = current.next.load(ordering: .relaxed)
+                if n == Int(bitPattern: entry.base) {
+                    current.next.store(next, ordering: .releasing)
+                    break
+                }
+                p = UnsafeMutableRawPointer(bitPattern: n)
+            }
+        }
+        unlinkFromList(entry)
+        count -= 1
+        bytes -= f.byteCount
+        epochs.retire(entry.base)
+    }
+
+    /// CLOCK: the oldest unreferenced entry goes; referenced ones get another round.
+    private func evictOne() {
+        while let e = oldest {
+            if e.referenced.load(ordering: .relaxed) != 0, count > 1 {
+                e.referenced.store(0, ordering: .relaxed)
+                unlinkFromList(e)
+                e.fields.pointee.older = newest?.base
+                newest?.fields.pointee.newer = e.base
+                newest = e
+                if oldest == nil { oldest = e }
+                continue
+            }
+            remove(e)
+            return
+        }
+    }
+
+    private func unlinkFromList(_ e: CacheEntry) {
+        let older = e.fields.pointee.older.map(CacheEntry.init)
+        let newer = e.fields.pointee.newer.map(CacheEntry.init)
+        if let older { older.fields.pointee.newer = newer?.base } else { oldest = newer }
+        if let newer { newer.fields.pointee.older = older?.base } else { newest = older }
+        e.fields.pointee.older = nil
+        e.fields.pointee.newer = nil
+    }
+
+    /// Removes entries that are past serving even stale.
+    func sweep(now: Int64) {
+        var e = oldest
+        while let entry = e {
+            e = entry.fields.pointee.newer.map(CacheEntry.init)
+            if entry.fields.pointee.staleUntil <= now { remove(entry) }
+        }
+    }
+}

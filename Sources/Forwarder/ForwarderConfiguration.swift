@@ -1,0 +1,52 @@
+/// What the Forwarder asks, of whom, how long it waits and how much it keeps.
+public struct ForwarderConfiguration: Sendable {
+    /// Where queries go, tried in order of smoothed RTT. Empty: every
+    /// forwarded query is answered REFUSED.
+    public var upstreams: [SocketAddress]
+    /// How long one upstream gets to answer before the next is asked; a
+    /// client gets its answer (or SERVFAIL, or a stale answer) within twice this.
+    public var timeout: Duration
+    /// The most answers the cache holds.
+    public var cacheEntries: Int
+    /// The most octets the cache's answers take, bookkeeping included.
+    public var cacheBytes: Int
+    /// How long past its TTL an answer may still be served when every
+    /// upstream fails (RFC 8767 §5 suggests 1 to 3 days). Zero turns serve-stale off.
+    public var serveStale: Duration
+    /// The TTL of a stale answer (RFC 8767 §4: 30 seconds).
+    public var staleTTL: UInt32
+    /// TTLs above this are cut to it (RFC 8767 §4 suggests 7 days at most).
+    public var maxTTL: UInt32
+    /// Negative answers are kept at most this long (RFC 2308 §5 suggests 1 to 3 hours).
+    public var maxNegativeTTL: UInt32
+    /// The UDP payload size offered upstream and to clients (DNS Flag Day 2020: 1232).
+    public var ednsPayloadSize: UInt16
+    /// How long an upstream that stopped answering is left alone before it is probed again.
+    public var downtime: Duration
+
+    public init(upstreams: [SocketAddress], timeout: Duration = .milliseconds(1500),
+                cacheEntries: Int = 100_000, cacheBytes: Int = 64 << 20,
+                serveStale: Duration = .seconds(86_400), staleTTL: UInt32 = 30,
+                maxTTL: UInt32 = 86_400, maxNegativeTTL: UInt32 = 3_600,
+                ednsPayloadSize: UInt16 = 1232, downtime: Duration = .seconds(5)) {
+        self.upstreams = upstreams
+        self.timeout = timeout
+        self.cacheEntries = cacheEntries
+        self.cacheBytes = cacheBytes
+        self.serveStale = serveStale
+        self.staleTTL = staleTTL
+        self.maxTTL = maxTTL
+        self.maxNegativeTTL = maxNegativeTTL
+        self.ednsPayloadSize = ednsPayloadSize
+        self.downtime = downtime
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating), for arithmetic with ``System/now()``.
+    var nanoseconds: Int64 {
+        let (s, a) = components
+        return s.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max
+            : s * 1_000_000_000 + a / 1_000_000_000
+    }
+}

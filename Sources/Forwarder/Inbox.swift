@@ -1,0 +1,43 @@
+import Synchronization
+
+/// Where worker threads leave cache misses for the resolver thread, and the
+/// pipe that wakes it. A lock on the miss path only; hits never come here.
+final class Inbox: Sendable {
+    private let state = Mutex<(waiters: [Waiter], open: Bool)>(([], true))
+    let wakeFD: Int32
+    private let signalFD: Int32
+
+    init() throws(SystemCallError) {
+        (wakeFD, signalFD) = try System.pipe()
+    }
+
+    deinit {
+        System.close(wakeFD)
+        System.close(signalFD)
+    }
+
+    /// Queues a miss; false once closed.
+    func post(_ w: Waiter) -> Bool {
+        let (accepted, wasEmpty) = state.withLock { s -> (Bool, Bool) in
+            guard s.open else { return (false, false) }
+            s.waiters.append(w)
+            return (true, s.waiters.count == 1)
+        }
+        // One wake-up per batch: the resolver takes everything queued at once.
+        if wasEmpty { System.signal(pipe: signalFD) }
+        return accepted
+    }
+
+    /// Moves everything queued into `out`; returns false once closed.
+    func take(into out: inout [Waiter]) -> Bool {
+        state.withLock { s in
+            swap(&out, &s.waiters)
+            return s.open
+        }
+    }
+
+    func close() {
+        state.withLock { $0.open = false }
+        System.signal(pipe: signalFD)
+    }
+}

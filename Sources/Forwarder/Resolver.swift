@@ -1,0 +1,439 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSWire
+import Logging
+
+/// A client query waiting for its answer.
+struct Waiter {
+    let query: [UInt8]
+    let limit: Int
+    let reply: @Sendable ([UInt8]) -> Void
+}
+
+/// One question being resolved upstream, with every client waiting for it
+/// (identical questions in flight share one transaction: coalescing).
+final class Transaction {
+    let key: CacheKey
+    let hash: Int
+    let deadline: Int64
+    var waiters: [Waiter]
+    /// Upstream indices asked so far, in order.
+    var tried: [Int] = []
+    /// Queries still waiting for a reply (an earlier one stays open while a later one is tried).
+    var attempts: [Attempt] = []
+
+    init(key: CacheKey, hash: Int, deadline: Int64, first: Waiter) {
+        self.key = key
+        self.hash = hash
+        self.deadline = deadline
+        self.waiters = [first]
+    }
+}
+
+/// One query to one upstream, on its own socket.
+final class Attempt {
+    unowned let transaction: Transaction
+    let upstream: Int
+    let fd: Int32
+    let id: UInt16
+    let sentAt: Int64
+    let deadline: Int64
+    /// When to also ask the next upstream; nil once that happened.
+    var retryAt: Int64?
+    /// Set for a query over TCP (after a truncated UDP reply).
+    var stream: StreamState?
+
+    init(transaction: Transaction, upstream: Int, fd: Int32, id: UInt16, sentAt: Int64, deadline: Int64,
+         retryAt: Int64?, stream: StreamState? = nil) {
+        self.transaction = transaction
+        self.upstream = upstream
+        self.fd = fd
+        self.id = id
+        self.sentAt = sentAt
+        self.deadline = deadline
+        self.retryAt = retryAt
+        self.stream = stream
+    }
+}
+
+/// A DNS exchange over TCP (RFC 7766 §8): a two-octet length, then the message, each way.
+struct StreamState {
+    var outgoing: [UInt8]
+    var written = 0
+    var connected = false
+    var incoming: [UInt8] = []
+
+    /// The complete message received, once it is all there.
+    var message: ArraySlice<UInt8>? {
+        guard incoming.count >= 2 else { return nil }
+        let length = Int(incoming[0]) << 8 | Int(incoming[1])
+        return incoming.count >= 2 + length ? incoming[2..<(2 + length)] : nil
+    }
+}
+
+/// The resolver thread: takes misses from the inbox, asks upstreams, checks
+/// replies, fills the cache and answers the waiting clients. Everything
+/// here belongs to that one thread; it is the cache's only writer.
+final class Resolver: @unchecked Sendable {
+    private let configuration: ForwarderConfiguration
+    private let cache: Cache
+    private let inbox: Inbox
+    private let counters: ForwarderCounters
+    private let logger: Logger
+    private var upstreams: [Upstream]
+    private var transactions: [CacheKey: Transaction] = [:]
+    private var attempts: [Int32: Attempt] = [:]
+    private var random = SystemRandomNumberGenerator()
+    private var buffer = [UInt8](repeating: 0, count: 65_535)
+    private let timeout: Int64
+    private let staleWindow: Int64
+    private var nextSweep: Int64 = 0
+    private var nextFlush: Int64 = 0
+
+    init(configuration: ForwarderConfiguration, cache: Cache, inbox: Inbox, counters: ForwarderCounters,
+         logger: Logger) {
+        self.configuration = configuration
+        self.cache = cache
+        self.inbox = inbox
+        self.counters = counters
+        self.logger = logger
+        self.upstreams = configuration.upstreams.map(Upstream.init(address:))
+        self.timeout = configuration.timeout.nanoseconds
+        self.staleWindow = configuration.serveStale.nanoseconds
+    }
+
+    /// Runs until the inbox is closed; then answers every waiting client SERVFAIL.
+    func run() {
+        var fds: [pollfd] = []
+        var requests: [Waiter] = []
+        while true {
+            var now = System.now()
+            fds.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: inbox.wakeFD, events: Int16(POLLIN), revents: 0))
+            var wake = now + 250_000_000
+            for a in attempts.values {
+                let writing = a.stream.map { !$0.connected || $0.written < $0.outgoing.count } ?? false
+                fds.append(pollfd(fd: a.fd, events: Int16(writing ? POLLOUT : POLLIN), revents: 0))
+                wake = min(wake, a.deadline, a.retryAt ?? .max, a.transaction.deadline)
+            }
+            System.poll(&fds, milliseconds: Int32(clamping: max(0, (wake - now + 999_999) / 1_000_000)))
+            now = System.now()
+
+            if fds[0].revents != 0 { System.drain(pipe: inbox.wakeFD) }
+            let open = inbox.take(into: &requests)
+            for r in requests { accept(r, now: now) }
+            requests.removeAll(keepingCapacity: true)
+            for p in fds.dropFirst() where p.revents != 0 {
+                if let a = attempts[p.fd] { ready(a, now: now) }
+            }
+            expire(now: now)
+            housekeeping(now: now)
+            if !open { break }
+        }
+        for t in Array(transactions.values) { servFail(t) }
+        cache.epochs.reclaim()
+    }
+
+    // MARK: Clients
+
+    private func accept(_ w: Waiter, now: Int64) {
+        let parsed: Query? = w.query.withUnsafeBytes { try? Query.parse($0) }
+        guard let query = parsed, query.header.opcode == .query, !query.header.isResponse else {
+            return respond(w, rcode: parsed == nil ? .formErr : .notImp)
+        }
+        guard query.type != .axfr, query.type != .ixfr, !upstreams.isEmpty else {
+            return respond(w, rcode: .refused)
+        }
+        let key = w.query.withUnsafeBytes { CacheKey(query: query, bytes: $0) }
+        let hash = Cache.hash(key)
+        if let e = cache.find(key, hash: hash), now < e.fields.pointee.freshUntil {
+            return serve(w, from: e, now: now, stale: false)
+        }
+        if let t = transactions[key] {
+            t.waiters.append(w)
+            counters.coalesced.wrappingIncrement(ordering: .relaxed)
+            return
+        }
+        let t = Transaction(key: key, hash: hash, deadline: now + 2 * timeout, first: w)
+        transactions[key] = t
+        if !askNext(t, now: now) { fail(t, now: now) }
+    }
+
+    /// Answers one waiter from an entry.
+    private func serve(_ w: Waiter, from e: CacheEntry, now: Int64, stale: Bool) {
+        var out = [UInt8](repeating: 0, count: max(512, min(w.limit, 65_535)))
+        let n = w.query.withUnsafeBytes { bytes -> Int in
+            guard let q = try? Query.parse(bytes) else { return 0 }
+            return out.withUnsafeMutableBytes {
+                e.answer(query: q, bytes: bytes, into: $0, limit: w.limit, now: now,
+                         staleTTL: stale ? configuration.staleTTL : nil, payloadSize: configuration.ednsPayloadSize)
+            }
+        }
+        out.removeLast(out.count - n)
+        w.reply(out)
+    }
+
+    /// Answers one waiter with an RCODE and no records.
+    private func respond(_ w: Waiter, rcode: RCode) {
+        var out = [UInt8](repeating: 0, count: max(512, min(w.limit, 65_535)))
+        let n = w.query.withUnsafeBytes { bytes -> Int in
+            out.withUnsafeMutableBytes { buffer in
+                var writer = ResponseWriter(buffer: buffer, limit: w.limit)
+                if let q = try? Query.parse(bytes) {
+                    let edns = q.edns.map { EDNS(udpPayloadSize: configuration.ednsPayloadSize, flags: $0.flags & EDNS.doBit) }
+                    _ = writer.start(query: q, bytes: bytes, rcode: rcode, authoritative: false,
+                                     recursionAvailable: true, edns: edns)
+                } else if let h = try? Header(from: bytes) {
+                    writer.startWithoutQuestion(id: h.id, queryFlags: h.flags, rcode: rcode)
+                } else {
+                    return 0
+                }
+                return writer.finish()
+            }
+        }
+        out.removeLast(out.count - n)
+        if n > 0 { w.reply(out) }
+    }
+
+    // MARK: Upstreams
+
+    /// Sends the transaction's question to the best upstream not yet asked; false when none is left.
+    private func askNext(_ t: Transaction, now: Int64) -> Bool {
+        while let i = upstreams.choose(excluding: t.tried, now: now) {
+            t.tried.append(i)
+            let id = UInt16.random(in: .min ... .max, using: &random)
+            let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize)
+            do {
+                let fd = try openUDP(to: upstreams[i].address)
+                do {
+                    guard try query.withUnsafeBytes({ try System.send(fd, $0) }) == query.count else {
+                        throw SystemCallError("send", EAGAIN)
+                    }
+                } catch {
+                    System.close(fd)
+                    throw error
+                }
+                if upstreams[i].probeDue { upstreams[i].probing() }
+                let retry = upstreams[i].retransmitAfter(timeout: timeout)
+                let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, sentAt: now,
+                                deadline: min(now + timeout, t.deadline), retryAt: now + retry)
+                t.attempts.append(a)
+                attempts[fd] = a
+                upstreams[i].queries.increment()
+                counters.upstreamQueries.wrappingIncrement(ordering: .relaxed)
+                return true
+            } catch {
+                logger.warning("cannot query upstream \(upstreams[i].address): \(error)")
+                upstreams[i].failed(now: now, timeout: timeout, downtime: configuration.downtime.nanoseconds)
+            }
+        }
+        return false
+    }
+
+    /// A UDP socket bound to a random port (RFC 5452 §9.2: the port is half the
+    /// guessing), connected to the upstream so that the kernel drops datagrams
+    /// from any other address or port and reports a closed port at once.
+    private func openUDP(to upstream: SocketAddress) throws(SystemCallError) -> Int32 {
+        let fd = try System.socket(family: upstream.family, stream: false)
+        let any: SocketAddress = upstream.family == AF_INET
+            ? SocketAddress(host: .v4(0), port: 0)
+            : SocketAddress(host: .v6(IPv6Address(high: 0, low: 0), scopeID: 0), port: 0)
+        var bound = false
+        for _ in 0..<10 where !bound {
+            var local = any
+            local.port = UInt16.random(in: 1024 ... .max, using: &random)
+            bound = (try? System.bind(fd, local)) != nil
+        }
+        do {
+            if !bound { try System.bind(fd, any) }  // every try was in use: the kernel picks
+            try System.connect(fd, upstream)
+        } catch {
+            System.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// A socket is ready: a reply to read, or a TCP exchange to continue.
+    private func ready(_ a: Attempt, now: Int64) {
+        if a.stream != nil { return continueStream(a, now: now) }
+        while true {
+            let received: Int?
+            do {
+                received = try buffer.withUnsafeMutableBytes { try System.receive(a.fd, into: $0) }
+            } catch {
+                // ICMP port unreachable: nothing listens there. Count it and move on at once.
+                close(a)
+                upstreams[a.upstream].failed(now: now, timeout: timeout, downtime: configuration.downtime.nanoseconds)
+                return afterFailure(a.transaction, now: now)
+            }
+            guard let n = received else { return }
+            if handle(reply: buffer[0..<n], from: a, now: now) { return }
+        }
+    }
+
+    /// Checks one message from an upstream. Returns true when the attempt is over.
+    private func handle(reply message: ArraySlice<UInt8>, from a: Attempt, now: Int64) -> Bool {
+        let t = a.transaction
+        let checked: UpstreamReply? = message.withUnsafeBytes { bytes in
+            try? UpstreamReply.read(bytes, id: a.id, key: t.key, maxTTL: configuration.maxTTL,
+                                    maxNegativeTTL: configuration.maxNegativeTTL)
+        }
+        guard let reply = checked else {
+            counters.dropped.wrappingIncrement(ordering: .relaxed)
+            logger.debug("dropped a reply from \(upstreams[a.upstream].address) that does not match the query")
+            return a.stream != nil  // TCP: the connection carries nothing else; give up on it
+        }
+        upstreams[a.upstream].answered(after: now - a.sentAt)
+        close(a)
+        if reply.header.truncated {
+            guard a.stream == nil else { afterFailure(t, now: now); return true }  // TC over TCP: broken upstream
+            counters.tcpRetries.wrappingIncrement(ordering: .relaxed)
+            openStream(t, upstream: a.upstream, now: now)
+            return true
+        }
+        guard reply.rcode == .noError || reply.rcode == .nxDomain else {
+            // SERVFAIL, REFUSED, FORMERR, NOTIMP: this upstream cannot help; another may.
+            afterFailure(t, now: now)
+            return true
+        }
+        let entry = message.withUnsafeBytes {
+            CacheEntry(key: t.key, hash: t.hash, message: $0, reply: reply, now: now, staleWindow: staleWindow)
+        }
+        finish(t)
+        for w in t.waiters { serve(w, from: entry, now: now, stale: false) }
+        if reply.cacheTTL > 0 {
+            cache.insert(entry, key: t.key)
+            counters.noteSize(of: cache)
+        } else {
+            entry.free()
+        }
+        return true
+    }
+
+    /// Retries a truncated answer over TCP to the same upstream (RFC 7766 §5).
+    private func openStream(_ t: Transaction, upstream i: Int, now: Int64) {
+        let id = UInt16.random(in: .min ... .max, using: &random)
+        let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize)
+        do {
+            let fd = try System.socket(family: upstreams[i].address.family, stream: true)
+            do { try System.connect(fd, upstreams[i].address) } catch { System.close(fd); throw error }
+            let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, sentAt: now,
+                            deadline: min(now + timeout, t.deadline), retryAt: nil,
+                            stream: StreamState(outgoing: [UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query))
+            t.attempts.append(a)
+            attempts[fd] = a
+            upstreams[i].queries.increment()
+            counters.upstreamQueries.wrappingIncrement(ordering: .relaxed)
+        } catch {
+            logger.warning("cannot open TCP to upstream \(upstreams[i].address): \(error)")
+            afterFailure(t, now: now)
+        }
+    }
+
+    private func continueStream(_ a: Attempt, now: Int64) {
+        guard var s = a.stream else { return }
+        do {
+            if !s.connected {
+                let error = System.pendingError(a.fd)
+                guard error == 0 else { throw SystemCallError("connect \(upstreams[a.upstream].address)", error) }
+                s.connected = true
+            }
+            if s.written < s.outgoing.count {
+                let sent = try s.outgoing[s.written...].withUnsafeBytes { try System.send(a.fd, $0) } ?? 0
+                s.written += sent
+                a.stream = s
+                return
+            }
+            guard let n = try buffer.withUnsafeMutableBytes({ try System.receive(a.fd, into: $0) }) else {
+                a.stream = s
+                return
+            }
+            guard n > 0 else { throw SystemCallError("recv (connection closed)", ECONNRESET) }
+            s.incoming += buffer[0..<n]
+            a.stream = s
+            if let message = s.message { _ = handle(reply: message, from: a, now: now) }
+        } catch {
+            logger.info("TCP to upstream \(upstreams[a.upstream].address) failed: \(error)")
+            close(a)
+            afterFailure(a.transaction, now: now)
+        }
+    }
+
+    /// An attempt ended without an answer: go on with another upstream, or give up
+    /// when none is left and nothing else is on its way.
+    private func afterFailure(_ t: Transaction, now: Int64) {
+        guard transactions[t.key] === t else { return }
+        if !askNext(t, now: now), t.attempts.isEmpty { fail(t, now: now) }
+    }
+
+    /// Timers: attempts that timed out, retransmissions due, transactions out of time.
+    private func expire(now: Int64) {
+        for t in Array(transactions.values) {
+            if now >= t.deadline {
+                for a in t.attempts where now >= a.deadline { timedOut(a, now: now) }
+                fail(t, now: now)
+                continue
+            }
+            for a in t.attempts {
+                if now >= a.deadline {
+                    timedOut(a, now: now)
+                } else if let r = a.retryAt, now >= r {
+                    a.retryAt = nil
+                    _ = askNext(t, now: now)
+                }
+            }
+            if t.attempts.isEmpty { afterFailure(t, now: now) }
+        }
+    }
+
+    private func timedOut(_ a: Attempt, now: Int64) {
+        close(a)
+        counters.timeouts.wrappingIncrement(ordering: .relaxed)
+        upstreams[a.upstream].failed(now: now, timeout: timeout, downtime: configuration.downtime.nanoseconds)
+    }
+
+    private func close(_ a: Attempt) {
+        guard attempts.removeValue(forKey: a.fd) != nil else { return }
+        System.close(a.fd)
+        a.transaction.attempts.removeAll { $0 === a }
+    }
+
+    /// Every upstream failed: a stale answer when one may be served (RFC 8767), else SERVFAIL.
+    private func fail(_ t: Transaction, now: Int64) {
+        finish(t)
+        if staleWindow > 0, let e = cache.find(t.key, hash: t.hash), now < e.fields.pointee.staleUntil {
+            counters.staleAnswers.wrappingIncrement(by: t.waiters.count, ordering: .relaxed)
+            for w in t.waiters { serve(w, from: e, now: now, stale: true) }
+        } else {
+            for w in t.waiters { respond(w, rcode: .servFail) }
+        }
+    }
+
+    private func servFail(_ t: Transaction) {
+        finish(t)
+        for w in t.waiters { respond(w, rcode: .servFail) }
+    }
+
+    /// Forgets the transaction and closes what it still has open.
+    private func finish(_ t: Transaction) {
+        for a in t.attempts { close(a) }
+        transactions.removeValue(forKey: t.key)
+    }
+
+    // MARK: Upkeep
+
+    private func housekeeping(now: Int64) {
+        cache.epochs.reclaim()
+        if now >= nextSweep {
+            cache.sweep(now: now)
+            counters.noteSize(of: cache)
+            nextSweep = now + 5_000_000_000
+        }
+        if now >= nextFlush {
+            counters.flush(cache: cache)
+            nextFlush = now + 1_000_000_000
+        }
+    }
+}
