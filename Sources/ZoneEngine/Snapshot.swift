@@ -1,0 +1,340 @@
+import Atomics
+import DNSWire
+import Glibc
+
+/// One name of one organization, and what it answers.
+///
+/// Plain values in one malloc'd array; the name and the records live in the
+/// snapshot's byte arena.
+struct NameEntry: BitwiseCopyable {
+    enum Kind: UInt8 {
+        /// AAAA records (possibly none: then NODATA).
+        case aaaa
+        /// TXT records.
+        case txt
+        /// The name exists and has no records of any type (an empty non-terminal).
+        case empty
+        /// `nearest.of.<app>`: no records itself; `top<N>.` below it is answered at query time
+        /// from the app's AAAA records (`records...`) and instance facts (`firstInstance`).
+        case nearest
+    }
+
+    var network: UInt32
+    var nameOffset: UInt32
+    var recordsOffset: UInt32
+    var recordsLength: UInt32
+    var recordCount: UInt32
+    var firstInstance: UInt32
+    var nameLength: UInt8
+    var kind: Kind
+}
+
+/// Where an instance is, for ordering `top<N>.nearest.of` answers.
+struct InstancePlace: BitwiseCopyable {
+    var host: UInt32
+    var region: UInt32
+}
+
+/// An immutable, prepared view of the whole database. Safe to read from any thread.
+///
+/// Every answer is encoded when the snapshot is built: the query path finds
+/// the name in an open-addressing table keyed by (network ID, name octets) and
+/// copies bytes. Only `top<N>.nearest.of.<app>` picks records at query time,
+/// and it too only copies prepared records. Nothing on that path allocates or locks.
+public final class Snapshot: @unchecked Sendable, AtomicReference {
+    /// Size of one prepared AAAA record: pointer owner, TYPE, CLASS, TTL, RDLENGTH, address.
+    static let aaaaRecordSize = 28
+
+    // Immutable after init; freed in deinit.
+    private let arena: UnsafeMutablePointer<UInt8>
+    private let entries: UnsafeMutablePointer<NameEntry>
+    private let slots: UnsafeMutablePointer<UInt64>
+    private let slotMask: Int
+    private let places: UnsafeMutablePointer<InstancePlace>
+    private let hostRegions: UnsafeMutablePointer<UInt64>
+    private let hostMask: Int
+
+    /// `internal. SOA` and `internal. NS` as answers (owner 0xC00C), and the SOA
+    /// for AUTHORITY in negative answers (owner `internal.`, TTL = RFC 2308 negative TTL).
+    private let soaAnswer: UnsafeRawBufferPointer
+    private let nsAnswer: UnsafeRawBufferPointer
+    private let negativeSOA: UnsafeRawBufferPointer
+
+    /// Names held, over all organizations.
+    public let nameCount: Int
+    /// Organizations held.
+    public let organizationCount: Int
+    /// Started instances answered.
+    public let instanceCount: Int
+    /// Rows left out because they break docs/schema.md's rules.
+    public let skippedRows: Int
+    /// TTL of every answer record.
+    public let ttl: UInt32
+    /// TTL of negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
+    public let negativeTTL: UInt32
+    /// The SOA serial: when the snapshot was built, in seconds since 1970.
+    public let serial: UInt32
+
+    init(parts: SnapshotParts) {
+        arena = parts.arena
+        entries = parts.entries
+        nameCount = parts.entryCount
+        places = parts.places
+        organizationCount = parts.organizationCount
+        instanceCount = parts.instanceCount
+        skippedRows = parts.skippedRows
+        ttl = parts.ttl
+        negativeTTL = parts.negativeTTL
+        serial = parts.serial
+        (slots, slotMask) = Self.makeTable(capacityFor: parts.entryCount)
+        (hostRegions, hostMask) = Self.makeTable(capacityFor: parts.hostRegions.count)
+        soaAnswer = Self.copy(parts.soaAnswer)
+        nsAnswer = Self.copy(parts.nsAnswer)
+        negativeSOA = Self.copy(parts.negativeSOA)
+        for i in 0..<parts.entryCount { insert(entry: i) }
+        for (host, region) in parts.hostRegions { insert(host: host, region: region) }
+    }
+
+    deinit {
+        free(arena)
+        free(entries)
+        free(places)
+        slots.deallocate()
+        hostRegions.deallocate()
+        soaAnswer.deallocate()
+        nsAnswer.deallocate()
+        negativeSOA.deallocate()
+    }
+
+    // MARK: - The query path
+
+    /// Appends the answer to an `internal.` question and returns its RCODE.
+    ///
+    /// `name`: the lowercased, uncompressed wire-format question name.
+    /// `network`, `host`: from the querier's 6PN source address.
+    /// The writer was started with NOERROR and AA; records are appended as
+    /// whole RRsets (TC when they do not fit). Allocates nothing, takes no lock.
+    /// A name outside `internal.` is REFUSED with nothing written.
+    public func answer(name: UnsafeRawBufferPointer, type: RRType, network: UInt32, host: UInt32,
+                       into writer: inout ResponseWriter) -> RCode {
+        let apexAt = InternalZone.suffixOffset(name)
+        guard apexAt >= 0 else { return .refused }
+        if apexAt == 0 { return answerApex(type: type, into: &writer) }
+
+        if let e = lookup(network: network, name: name) {
+            let entry = entries[e]
+            let wanted: NameEntry.Kind? = type == .aaaa ? .aaaa : type == .txt ? .txt : nil
+            if entry.recordCount > 0, entry.kind == wanted || (type == .any && (entry.kind == .aaaa || entry.kind == .txt)) {
+                writer.append(.answer, records: bytes(entry.recordsOffset, entry.recordsLength),
+                              count: Int(entry.recordCount))
+            } else {
+                writer.append(.authority, records: negativeSOA, count: 1)
+            }
+            return .noError
+        }
+
+        // top<N>.nearest.of.<app>.internal: N from the first label, the app from the rest.
+        let first = Int(name[0])
+        if let n = Self.topCount(name, labelLength: first),
+           let e = lookup(network: network, name: UnsafeRawBufferPointer(rebasing: name[(1 + first)...])),
+           entries[e].kind == .nearest {
+            if type == .aaaa || type == .any {
+                appendNearest(entries[e], count: n, host: host, into: &writer)
+            } else {
+                writer.append(.authority, records: negativeSOA, count: 1)
+            }
+            return .noError
+        }
+        writer.append(.authority, records: negativeSOA, count: 1)
+        return .nxDomain
+    }
+
+    private func answerApex(type: RRType, into writer: inout ResponseWriter) -> RCode {
+        switch type {
+        case .soa: writer.append(.answer, records: soaAnswer, count: 1)
+        case .ns: writer.append(.answer, records: nsAnswer, count: 1)
+        case .any:
+            let mark = writer.mark
+            if !(writer.append(.answer, records: soaAnswer, count: 1) && writer.append(.answer, records: nsAnswer, count: 1)) {
+                writer.rollback(to: mark)
+                writer.setFlag(Header.tcBit, true)
+            }
+        default: writer.append(.authority, records: negativeSOA, count: 1)
+        }
+        return .noError
+    }
+
+    /// Copies the `count` instances nearest `host`: same host, then same
+    /// region, then the rest; within each, in the app's (region, ID) order.
+    private func appendNearest(_ entry: NameEntry, count n: Int, host: UInt32, into writer: inout ResponseWriter) {
+        let total = Int(entry.recordCount)
+        let want = min(n, total)
+        guard want > 0 else {
+            writer.append(.authority, records: negativeSOA, count: 1)
+            return
+        }
+        guard want * Self.aaaaRecordSize <= writer.remaining else {
+            writer.setFlag(Header.tcBit, true)
+            return
+        }
+        let region = hostRegion(host)
+        let place = places + Int(entry.firstInstance)
+        let records = arena + Int(entry.recordsOffset)
+        var written = 0
+        for pass in 0..<3 {
+            for i in 0..<total {
+                let p = place[i]
+                let take: Bool
+                switch pass {
+                case 0: take = p.host == host
+                case 1: take = p.host != host && p.region == region
+                default: take = p.host != host && p.region != region
+                }
+                guard take else { continue }
+                writer.append(.answer, records: UnsafeRawBufferPointer(start: records + i * Self.aaaaRecordSize,
+                                                                       count: Self.aaaaRecordSize), count: 1)
+                written += 1
+                if written == want { return }
+            }
+        }
+    }
+
+    /// N of a `top<N>` label: 1 or more, without leading zeros; nil otherwise.
+    /// Values too large to matter come back as Int.max ("all").
+    @inline(__always)
+    static func topCount(_ name: UnsafeRawBufferPointer, labelLength: Int) -> Int? {
+        guard labelLength >= 4, name[1] == 0x74, name[2] == 0x6f, name[3] == 0x70, name[4] != 0x30 else { return nil }
+        var n = 0
+        for i in 4...labelLength {
+            let d = name[i] &- 0x30
+            guard d < 10 else { return nil }
+            n = n > 100_000_000 ? Int.max : n * 10 + Int(d)
+        }
+        return n
+    }
+
+    @inline(__always)
+    private func bytes(_ offset: UInt32, _ length: UInt32) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: arena + Int(offset), count: Int(length))
+    }
+
+    /// The entry for (network, name), by open addressing with linear probing.
+    @inline(__always)
+    func lookup(network: UInt32, name: UnsafeRawBufferPointer) -> Int? {
+        let h = NameHash.hash(network: network, name: name)
+        let tag = UInt32(truncatingIfNeeded: h >> 32)
+        var i = Int(truncatingIfNeeded: h) & slotMask
+        while true {
+            let s = slots[i]
+            if s == 0 { return nil }
+            if UInt32(truncatingIfNeeded: s >> 32) == tag {
+                let e = Int(truncatingIfNeeded: s & 0xffff_ffff) - 1
+                let entry = entries[e]
+                if entry.network == network, Int(entry.nameLength) == name.count,
+                   memcmp(arena + Int(entry.nameOffset), name.baseAddress!, name.count) == 0 {
+                    return e
+                }
+            }
+            i = (i + 1) & slotMask
+        }
+    }
+
+    /// The region index of a host, or UInt32.max when the database does not know it.
+    @inline(__always)
+    func hostRegion(_ host: UInt32) -> UInt32 {
+        var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(host))) & hostMask
+        while true {
+            let s = hostRegions[i]
+            if s == 0 { return .max }
+            if UInt32(truncatingIfNeeded: s >> 32) == host { return UInt32(truncatingIfNeeded: s & 0xffff_ffff) - 1 }
+            i = (i + 1) & hostMask
+        }
+    }
+
+    // MARK: - Building
+
+    /// A zeroed table of a power-of-two size that keeps the load under 1/2.
+    private static func makeTable(capacityFor n: Int) -> (UnsafeMutablePointer<UInt64>, Int) {
+        var size = 16
+        while size < n * 2 { size <<= 1 }
+        let p = UnsafeMutablePointer<UInt64>.allocate(capacity: size)
+        p.initialize(repeating: 0, count: size)
+        return (p, size - 1)
+    }
+
+    /// Adds entry `e`; a name already present keeps its first entry.
+    private func insert(entry e: Int) {
+        let entry = entries[e]
+        let name = bytes(entry.nameOffset, UInt32(entry.nameLength))
+        guard lookup(network: entry.network, name: name) == nil else { return }
+        let h = NameHash.hash(network: entry.network, name: name)
+        var i = Int(truncatingIfNeeded: h) & slotMask
+        while slots[i] != 0 { i = (i + 1) & slotMask }
+        slots[i] = (h >> 32) << 32 | UInt64(e + 1)
+    }
+
+    private func insert(host: UInt32, region: UInt32) {
+        var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(host))) & hostMask
+        while hostRegions[i] != 0 { i = (i + 1) & hostMask }
+        hostRegions[i] = UInt64(host) << 32 | UInt64(region + 1)
+    }
+
+    private static func copy(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
+        let p = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        bytes.withUnsafeBytes { p.copyMemory(from: $0) }
+        return UnsafeRawBufferPointer(rebasing: p[..<bytes.count])
+    }
+}
+
+/// What a ``SnapshotBuilder`` hands to a ``Snapshot``; the snapshot takes ownership of the pointers.
+struct SnapshotParts {
+    var arena: UnsafeMutablePointer<UInt8>
+    var entries: UnsafeMutablePointer<NameEntry>
+    var entryCount: Int
+    var places: UnsafeMutablePointer<InstancePlace>
+    var hostRegions: [(UInt32, UInt32)]
+    var soaAnswer: [UInt8]
+    var nsAnswer: [UInt8]
+    var negativeSOA: [UInt8]
+    var organizationCount: Int
+    var instanceCount: Int
+    var skippedRows: Int
+    var ttl: UInt32
+    var negativeTTL: UInt32
+    var serial: UInt32
+}
+
+/// The hash of a (network ID, name) key: 8 octets at a time, multiply and rotate.
+enum NameHash {
+    @inline(__always)
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9e37_79b9_7f4a_7c15
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    @inline(__always)
+    static func hash(network: UInt32, name: UnsafeRawBufferPointer) -> UInt64 {
+        var h = UInt64(network) &* 0x9e37_79b9_7f4a_7c15 ^ UInt64(name.count)
+        let base = name.baseAddress!
+        var i = 0
+        while i + 8 <= name.count {
+            h = (h.rotateLeft5 ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x517c_c1b7_2722_0a95
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < name.count {
+            tail |= UInt64(base.load(fromByteOffset: i, as: UInt8.self)) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h.rotateLeft5 ^ tail) &* 0x517c_c1b7_2722_0a95
+        return mix(h)
+    }
+}
+
+private extension UInt64 {
+    var rotateLeft5: UInt64 { self << 5 | self >> 59 }
+}

@@ -1,0 +1,375 @@
+import DNSWire
+import Glibc
+
+/// Reads the database once, in one read transaction, and prepares every
+/// answer of every organization (see the table in docs/architecture.md).
+///
+/// Rows stream in (organization, app, region, instance ID) order, so each app
+/// and each organization is finished as soon as the next one starts; the
+/// records go straight into one byte arena.
+final class SnapshotBuilder {
+    /// SOA MINIMUM of `internal.`: negative answers live min(this, TTL) seconds.
+    static let soaMinimum: UInt32 = 60
+
+    private let ttl: UInt32
+    private var arena = GrowableBuffer<UInt8>()
+    private var entries = GrowableBuffer<NameEntry>()
+    private var places = GrowableBuffer<InstancePlace>()
+    private var hostRegions: [UInt32: UInt32] = [:]
+    private var regionIndex: [[UInt8]: UInt32] = [:]
+    private var organizationCount = 0
+    private var instanceCount = 0
+    private var skippedRows = 0
+
+    // The app being read.
+    private var appNetwork: UInt32 = 0
+    private var appName: [UInt8] = []
+    private var appInstances: [PendingInstance] = []
+    /// IDs of the app's instances, back to back (PendingInstance points in).
+    private var appIDs: [UInt8] = []
+    private var appValid = false
+
+    // The organization being read.
+    private var orgNetwork: UInt32 = 0
+    private var orgApps: [UInt8] = []
+    private var orgInstances: [UInt8] = []
+
+    // Scratch, reused.
+    private var name: [UInt8] = []
+    private var text: [UInt8] = []
+    private var lastRegion: [UInt8] = []
+    private var lastRegionIndex: UInt32 = 0
+
+    private struct PendingInstance {
+        var idStart: Int
+        var idLength: Int
+        var region: UInt32
+        var host: UInt32
+        var address: IPv6Address
+    }
+
+    private var regionNames: [[UInt8]] = []
+
+    init(ttl: UInt32) {
+        self.ttl = ttl
+    }
+
+    deinit {
+        arena.free()
+        entries.free()
+        places.free()
+    }
+
+    /// Builds a snapshot of everything `db` holds.
+    static func build(from db: SQLiteConnection, ttl: UInt32) throws(SQLiteError) -> Snapshot {
+        let b = SnapshotBuilder(ttl: ttl)
+        do {
+            try db.readTransaction { () throws(SQLiteError) in
+                try Schema.check(db)
+                try b.read(db)
+            }
+        } catch let e as SQLiteError {
+            throw e
+        } catch {
+            throw SQLiteError(code: 1, message: "\(error)", context: "read \(db.path)")
+        }
+        return b.finish()
+    }
+
+    private func read(_ db: SQLiteConnection) throws(SQLiteError) {
+        var orgs: [UInt32] = []
+        let o = try db.prepare(Schema.orgsInOrder)
+        while try o.step() { orgs.append(UInt32(truncatingIfNeeded: o.int64(0))) }
+
+        var peers: [UInt32: [(name: [UInt8], address: IPv6Address)]] = [:]
+        let p = try db.prepare(Schema.peersInOrder)
+        while try p.step() {
+            let network = UInt32(truncatingIfNeeded: p.int64(0))
+            let peerName = p.withTextBytes(1) { Label.isValid($0) ? Array($0) : nil }
+            guard let peerName, let a = SixPNAddress(p.text(2)), a.network == network else { skippedRows += 1; continue }
+            peers[network, default: []].append((peerName, a.address))
+        }
+
+        var seen = Set<UInt32>()
+        let rows = try db.prepare(Schema.instancesInOrder)
+        while try rows.step() {
+            let network = UInt32(truncatingIfNeeded: rows.int64(0))
+            let sameApp = network == appNetwork && rows.withTextBytes(1) { $0.elementsEqual(appName) }
+            if !sameApp {
+                finishApp()
+                if network != orgNetwork || orgNetwork == 0 {
+                    if orgNetwork != 0 { finishOrg(peers: peers[orgNetwork] ?? []) }
+                    orgNetwork = network
+                    seen.insert(network)
+                }
+                startApp(network: network, name: rows)
+            }
+            guard !rows.isNull(2) else { continue }  // an app without instances
+            readInstance(rows)
+        }
+        finishApp()
+        if orgNetwork != 0 { finishOrg(peers: peers[orgNetwork] ?? []) }
+
+        // Organizations without apps still have their fixed names (and peers).
+        for network in orgs + peers.keys.sorted() where !seen.contains(network) && network != 0 {
+            seen.insert(network)
+            orgNetwork = network
+            finishOrg(peers: peers[network] ?? [])
+        }
+    }
+
+    private func startApp(network: UInt32, name rows: SQLiteStatement) {
+        appNetwork = network
+        appName = rows.withTextBytes(1) { Array($0) }
+        appValid = appName.withUnsafeBytes { Label.isValid($0) }
+        appInstances.removeAll(keepingCapacity: true)
+        appIDs.removeAll(keepingCapacity: true)
+        if !appValid { skippedRows += 1 }
+    }
+
+    private func readInstance(_ rows: SQLiteStatement) {
+        guard appValid else { return }
+        let host = rows.int64(4)
+        let address = rows.withTextBytes(5) { IPv6Address(String(decoding: $0, as: UTF8.self)) }
+        let idOK = rows.withTextBytes(2) { Label.isValid($0) }
+        guard idOK, let address, let a = SixPNAddress(address), a.network == appNetwork,
+              Int64(a.host) == host, let region = region(rows) else {
+            skippedRows += 1
+            return
+        }
+        if hostRegions[a.host] == nil { hostRegions[a.host] = region }
+        guard rows.int64(6) != 0 else { return }  // stopped: not answered
+        let start = appIDs.count
+        rows.withTextBytes(2) { appIDs.append(contentsOf: $0) }
+        appInstances.append(PendingInstance(idStart: start, idLength: appIDs.count - start, region: region,
+                                            host: a.host, address: address))
+    }
+
+    /// The row's region as an index, or nil when it is not a usable label.
+    private func region(_ rows: SQLiteStatement) -> UInt32? {
+        rows.withTextBytes(3) { (r: UnsafeRawBufferPointer) -> UInt32? in
+            if r.elementsEqual(lastRegion) { return lastRegionIndex }
+            guard Label.isValid(r) else { return nil }
+            let bytes = Array(r)
+            guard !Label.reservedRegions.contains(String(decoding: bytes, as: UTF8.self)) else { return nil }
+            let index: UInt32
+            if let i = regionIndex[bytes] {
+                index = i
+            } else {
+                index = UInt32(regionNames.count)
+                regionIndex[bytes] = index
+                regionNames.append(bytes)
+            }
+            lastRegion = bytes
+            lastRegionIndex = index
+            return index
+        }
+    }
+
+    // MARK: - Emitting an app
+
+    private func finishApp() {
+        defer { appNetwork = 0; appName.removeAll(keepingCapacity: true) }
+        guard appNetwork != 0, appValid else { return }
+        let network = appNetwork
+        let firstPlace = UInt32(places.count)
+        let start = UInt32(arena.count)
+        for i in appInstances {
+            writeAAAA(i.address)
+            places.append(InstancePlace(host: i.host, region: i.region))
+        }
+        instanceCount += appInstances.count
+        let all = (start, UInt32(appInstances.count))
+
+        appendName(labels: [], app: true)
+        addAAAA(network: network, records: all)
+        appendName(labels: [Self.global], app: true)
+        addAAAA(network: network, records: all)
+        appendName(labels: [Self.vm], app: true)
+        add(network: network, kind: .empty)
+        appendName(labels: [Self.of], app: true)
+        add(network: network, kind: .empty)
+        appendName(labels: [Self.nearest, Self.of], app: true)
+        add(network: network, kind: .nearest, records: all, firstInstance: firstPlace)
+
+        // <region>.<app>: runs of the (region, ID)-ordered records.
+        var i = 0
+        while i < appInstances.count {
+            var j = i
+            while j < appInstances.count, appInstances[j].region == appInstances[i].region { j += 1 }
+            appendName(labels: [regionNames[Int(appInstances[i].region)]], app: true)
+            addAAAA(network: network, records: (start + UInt32(i * Snapshot.aaaaRecordSize), UInt32(j - i)))
+            i = j
+        }
+        // <id>.vm.<app>
+        for (k, inst) in appInstances.enumerated() {
+            appendName(labels: [Array(appIDs[inst.idStart..<(inst.idStart + inst.idLength)]), Self.vm], app: true)
+            addAAAA(network: network, records: (start + UInt32(k * Snapshot.aaaaRecordSize), 1))
+        }
+        // regions.<app>: sorted (the rows are), comma-separated.
+        text.removeAll(keepingCapacity: true)
+        var previous = UInt32.max
+        for inst in appInstances where inst.region != previous {
+            if !text.isEmpty { text.append(0x2c) }
+            text.append(contentsOf: regionNames[Int(inst.region)])
+            previous = inst.region
+        }
+        appendName(labels: [Self.regions], app: true)
+        addTXT(network: network, text)
+        // vms.<app>: "<id> <region>" per instance.
+        text.removeAll(keepingCapacity: true)
+        for inst in appInstances {
+            if !text.isEmpty { text.append(0x2c) }
+            text.append(contentsOf: appIDs[inst.idStart..<(inst.idStart + inst.idLength)])
+            text.append(0x20)
+            text.append(contentsOf: regionNames[Int(inst.region)])
+        }
+        appendName(labels: [Self.vms], app: true)
+        addTXT(network: network, text)
+
+        // The organization's lists.
+        if !orgApps.isEmpty { orgApps.append(0x2c) }
+        orgApps.append(contentsOf: appName)
+        for inst in appInstances {
+            if !orgInstances.isEmpty { orgInstances.append(0x3b) }
+            orgInstances.append(contentsOf: Self.instanceKey)
+            orgInstances.append(contentsOf: appIDs[inst.idStart..<(inst.idStart + inst.idLength)])
+            orgInstances.append(contentsOf: Self.appKey)
+            orgInstances.append(contentsOf: appName)
+            orgInstances.append(contentsOf: Self.ipKey)
+            orgInstances.append(contentsOf: inst.address.description.utf8)
+            orgInstances.append(contentsOf: Self.regionKey)
+            orgInstances.append(contentsOf: regionNames[Int(inst.region)])
+        }
+    }
+
+    // MARK: - Emitting an organization
+
+    private func finishOrg(peers: [(name: [UInt8], address: IPv6Address)]) {
+        let network = orgNetwork
+        organizationCount += 1
+        appendName(labels: [Self.apps], app: false)
+        addTXT(network: network, orgApps)
+        appendName(labels: [Self.instances], app: false)
+        addTXT(network: network, orgInstances)
+        text.removeAll(keepingCapacity: true)
+        for peer in peers {
+            let start = UInt32(arena.count)
+            writeAAAA(peer.address)
+            appendName(labels: [peer.name, Self.peer], app: false)
+            addAAAA(network: network, records: (start, 1))
+            if !text.isEmpty { text.append(0x2c) }
+            text.append(contentsOf: peer.name)
+        }
+        appendName(labels: [Self.peer], app: false)
+        addTXT(network: network, text)
+        orgApps.removeAll(keepingCapacity: true)
+        orgInstances.removeAll(keepingCapacity: true)
+        orgNetwork = 0
+    }
+
+    // MARK: - Records and names
+
+    private func writeAAAA(_ address: IPv6Address) {
+        arena.append16(0xc00c)
+        arena.append16(RRType.aaaa.rawValue)
+        arena.append16(RRClass.internet.rawValue)
+        arena.append32(ttl)
+        arena.append16(16)
+        address.withBytes { arena.append(contentsOf: $0) }
+    }
+
+    /// `labels`, then the app's label when `app`, then `internal.`, into `name`.
+    private func appendName(labels: [[UInt8]], app: Bool) {
+        name.removeAll(keepingCapacity: true)
+        for l in labels {
+            name.append(UInt8(l.count))
+            name.append(contentsOf: l)
+        }
+        if app {
+            name.append(UInt8(appName.count))
+            name.append(contentsOf: appName)
+        }
+        name.append(contentsOf: InternalZone.apex)
+    }
+
+    private func addAAAA(network: UInt32, records: (start: UInt32, count: UInt32)) {
+        add(network: network, kind: .aaaa, records: records)
+    }
+
+    /// TXT records for `value` (none when it is empty): 255-octet character-strings,
+    /// at most 255 of them per record so RDATA stays under 65535 octets.
+    private func addTXT(network: UInt32, _ value: [UInt8]) {
+        let start = UInt32(arena.count)
+        var count: UInt32 = 0
+        var i = 0
+        while i < value.count {
+            arena.append16(0xc00c)
+            arena.append16(RRType.txt.rawValue)
+            arena.append16(RRClass.internet.rawValue)
+            arena.append32(ttl)
+            let lengthAt = arena.count
+            arena.append16(0)
+            var rdLength = 0
+            var strings = 0
+            while i < value.count, strings < 255 {
+                let n = min(255, value.count - i)
+                arena.append(UInt8(n))
+                value.withUnsafeBytes { arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[i..<(i + n)])) }
+                rdLength += 1 + n
+                strings += 1
+                i += n
+            }
+            arena.set16(UInt16(rdLength), at: lengthAt)
+            count += 1
+        }
+        add(network: network, kind: .txt, records: (start, count), length: UInt32(arena.count) - start)
+    }
+
+    /// Adds an entry for the name in `name`.
+    private func add(network: UInt32, kind: NameEntry.Kind, records: (start: UInt32, count: UInt32) = (0, 0),
+                     length: UInt32? = nil, firstInstance: UInt32 = 0) {
+        let nameOffset = UInt32(arena.count)
+        name.withUnsafeBytes { arena.append(contentsOf: $0) }
+        entries.append(NameEntry(
+            network: network, nameOffset: nameOffset, recordsOffset: records.start,
+            recordsLength: length ?? records.count * UInt32(Snapshot.aaaaRecordSize),
+            recordCount: records.count, firstInstance: firstInstance,
+            nameLength: UInt8(name.count), kind: kind))
+    }
+
+    // MARK: - Finishing
+
+    private func finish() -> Snapshot {
+        let serial = UInt32(truncatingIfNeeded: time(nil))
+        let negativeTTL = min(ttl, Self.soaMinimum)
+        let apex = DNSName(uncheckedWire: InternalZone.apex)
+        let soa = RData.soa(SOA(mname: apex, rname: try! apex.prepending("hostmaster"), serial: serial,
+                                refresh: 3600, retry: 600, expire: 86400, minimum: Self.soaMinimum))
+        // These encodings cannot fail: fixed, valid names and a pointer to offset 12.
+        let soaAnswer = try! RecordEncoder.encode(owner: .questionName, type: .soa, ttl: ttl, rdata: soa)
+        let nsAnswer = try! RecordEncoder.encode(owner: .questionName, type: .ns, ttl: ttl, rdata: .ns(apex))
+        let negativeSOA = try! RecordEncoder.encode(owner: .name(apex), type: .soa, ttl: negativeTTL, rdata: soa)
+        let entryCount = entries.count
+        let parts = SnapshotParts(
+            arena: arena.take(), entries: entries.take(), entryCount: entryCount, places: places.take(),
+            hostRegions: hostRegions.map { ($0.key, $0.value) }, soaAnswer: soaAnswer, nsAnswer: nsAnswer,
+            negativeSOA: negativeSOA, organizationCount: organizationCount, instanceCount: instanceCount,
+            skippedRows: skippedRows, ttl: ttl, negativeTTL: negativeTTL, serial: serial)
+        return Snapshot(parts: parts)
+    }
+
+    private static let global = Array("global".utf8)
+    private static let vm = Array("vm".utf8)
+    private static let vms = Array("vms".utf8)
+    private static let of = Array("of".utf8)
+    private static let nearest = Array("nearest".utf8)
+    private static let regions = Array("regions".utf8)
+    private static let apps = Array("_apps".utf8)
+    private static let instances = Array("_instances".utf8)
+    private static let peer = Array("_peer".utf8)
+    private static let instanceKey = Array("instance=".utf8)
+    private static let appKey = Array(",app=".utf8)
+    private static let ipKey = Array(",ip=".utf8)
+    private static let regionKey = Array(",region=".utf8)
+}

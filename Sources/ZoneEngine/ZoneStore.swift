@@ -1,0 +1,170 @@
+import Atomics
+import Foundation
+import Logging
+import Synchronization
+
+/// Owns the database connection and the current snapshot; reloads off the query path.
+///
+/// Readers take ``current`` with one atomic load and never wait; a reload
+/// builds a whole new ``Snapshot`` on the poller's thread and publishes it
+/// with one atomic store (RCU: the old one is freed when its last reader lets go).
+/// A database that cannot be read leaves the last good snapshot in place.
+public final class ZoneStore: Sendable {
+    public let path: String
+    /// TTL of every answer record.
+    public let ttl: UInt32
+    /// How often the poller looks for a change.
+    public static let pollInterval: Duration = .milliseconds(250)
+
+    private let snapshot: ManagedAtomic<Snapshot>
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let running = ManagedAtomic<Bool>(false)
+    private let stopped = DispatchSemaphore(value: 0)
+
+    /// What the poller knows about the database; only touched under `state`'s lock.
+    private struct State: ~Copyable {
+        var connection: SQLiteConnection?
+        var identity: FileIdentity?
+        var dataVersion: Int64 = 0
+        /// Set after a failure, so the next poll tries again whatever it sees.
+        var retry = false
+        var loadedAt: ContinuousClock.Instant?
+        var reloadErrors = 0
+        var lastError: String?
+    }
+
+    /// Opens read-only and builds the first snapshot; throws when there is no valid database.
+    /// The error's description is one line naming the file and the reason.
+    public init(path: String, ttl: UInt32 = 5, logger: Logger) throws {
+        self.path = path
+        self.ttl = ttl
+        self.logger = logger
+        var s = State()
+        let first: Snapshot
+        do {
+            first = try Self.load(path: path, ttl: ttl, state: &s)
+        } catch {
+            throw DatabaseError(.database, "cannot serve \(path): \(error)")
+        }
+        s.loadedAt = .now
+        snapshot = ManagedAtomic(first)
+        state = Mutex(s)
+        logger.info("zone loaded", metadata: Self.metadata(first, path: path))
+    }
+
+    deinit { stop() }
+
+    /// The current snapshot: a lock-free read, taken once per batch of queries.
+    public var current: Snapshot { snapshot.load(ordering: .acquiring) }
+
+    /// When the current snapshot was built (its age is `.now - loadedAt`).
+    public var loadedAt: ContinuousClock.Instant? { state.withLock { $0.loadedAt } }
+    /// Reloads that failed, each distinct error counted once.
+    public var reloadErrors: Int { state.withLock { $0.reloadErrors } }
+    /// Why the database could not be loaded, while it cannot; nil once a load succeeds.
+    public var lastError: String? { state.withLock { $0.lastError } }
+
+    /// Polls for changes (at most every 250 ms) on its own thread until ``stop()``.
+    public func start() {
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return
+        }
+        let thread = Thread { [self] in
+            while running.load(ordering: .acquiring) {
+                pollOnce()
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+            stopped.signal()
+        }
+        thread.name = "sixpn-zone"
+        thread.start()
+    }
+
+    /// Stops the poller and waits for it to finish.
+    public func stop() {
+        if running.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged {
+            stopped.wait()
+        }
+    }
+
+    /// Rebuilds the snapshot now, whether or not the database changed (SIGHUP).
+    public func reloadNow() {
+        state.withLock { s in reload(&s) }
+    }
+
+    /// Reloads when the file was replaced or another connection committed.
+    func pollOnce() {
+        state.withLock { s in
+            guard !s.retry, s.connection != nil else { return reload(&s) }
+            guard let id = FileIdentity(path: path), id == s.identity else { return reload(&s) }
+            do {
+                guard try s.connection!.dataVersion() != s.dataVersion else { return }
+            } catch {
+                return fail(&s, error)
+            }
+            reload(&s)
+        }
+    }
+
+    private func reload(_ s: inout State) {
+        do {
+            let next = try Self.load(path: path, ttl: ttl, state: &s)
+            snapshot.store(next, ordering: .releasing)
+            s.loadedAt = .now
+            if let e = s.lastError { logger.notice("zone loads again", metadata: ["after": "\(e)"]) }
+            s.lastError = nil
+            s.retry = false
+            logger.debug("zone reloaded", metadata: Self.metadata(next, path: path))
+        } catch {
+            fail(&s, error)
+        }
+    }
+
+    /// Keeps the last good snapshot; logs and counts each new error once.
+    private func fail(_ s: inout State, _ error: any Error) {
+        let message = "\(error)"
+        s.retry = true
+        s.connection = nil
+        guard message != s.lastError else { return }
+        s.lastError = message
+        s.reloadErrors += 1
+        logger.error("zone not reloaded; still serving the last good snapshot",
+                     metadata: ["path": "\(path)", "error": "\(message)"])
+    }
+
+    /// Opens the file again when it is new, then builds a snapshot of it.
+    private static func load(path: String, ttl: UInt32, state s: inout State) throws -> Snapshot {
+        guard let id = FileIdentity(path: path) else {
+            throw DatabaseError(.database, "\(path) is missing")
+        }
+        if s.connection == nil || s.identity != id {
+            s.connection = nil
+            s.connection = try SQLiteConnection(path: path, mode: .readOnly)
+            s.identity = id
+        }
+        let db = s.connection!
+        // Read the version first: a commit between the two is seen at the next poll.
+        s.dataVersion = try db.dataVersion()
+        return try SnapshotBuilder.build(from: db, ttl: ttl)
+    }
+
+    private static func metadata(_ s: Snapshot, path: String) -> Logger.Metadata {
+        ["path": "\(path)", "organizations": "\(s.organizationCount)", "instances": "\(s.instanceCount)",
+         "names": "\(s.nameCount)", "skipped_rows": "\(s.skippedRows)"]
+    }
+}
+
+/// Which file a path names right now: a writer that replaces the database
+/// (rename over it) gives it a new inode.
+struct FileIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+
+    init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+    }
+}

@@ -1,0 +1,49 @@
+import DNSWire
+@testable import ZoneEngine
+
+/// A response as the Server would send it, parsed back with DNSWire's parser.
+struct Reply {
+    let rcode: RCode
+    let message: Message
+
+    var aaaa: [String] {
+        message.answers.compactMap { if case .aaaa(let a) = $0.rdata { a.description } else { nil } }
+    }
+    /// Each TXT record's character-strings joined (the value as written).
+    var txt: [String] {
+        message.answers.compactMap { if case .txt(let s) = $0.rdata { String(decoding: s.joined(), as: UTF8.self) } else { nil } }
+    }
+    var isNoData: Bool { rcode == .noError && message.answers.isEmpty && message.authority.first?.type == .soa }
+    var isNXDomain: Bool { rcode == .nxDomain && message.answers.isEmpty && message.authority.first?.type == .soa }
+}
+
+extension Snapshot {
+    /// Asks `name` as a client at `querier` would, through ResponseWriter, and parses the reply.
+    func ask(_ name: String, _ type: RRType = .aaaa, from querier: String, limit: Int = 65535) throws -> Reply {
+        let q = try Message(header: Header(id: 0x1234, flags: Header.rdBit),
+                            questions: [Question(name: DNSName(name), type: type)]).encoded()
+        let a = SixPNAddress(querier)!
+        var out = [UInt8](repeating: 0, count: 65535)
+        let length = try q.withUnsafeBytes { (qb: UnsafeRawBufferPointer) throws -> Int in
+            let query = try Query.parse(qb)
+            return out.withUnsafeMutableBytes { ob -> Int in
+                var w = ResponseWriter(buffer: ob, limit: limit)
+                _ = w.start(query: query, bytes: qb, rcode: .noError, authoritative: true, recursionAvailable: false, edns: nil)
+                var lower = [UInt8](repeating: 0, count: 255)
+                let n = lower.withUnsafeMutableBytes { query.lowercasedName(from: qb, into: $0) }
+                let rcode = lower.withUnsafeBytes {
+                    answer(name: UnsafeRawBufferPointer(rebasing: $0[..<n]), type: type, network: a.network, host: a.host, into: &w)
+                }
+                w.setRCode(rcode)
+                return w.finish()
+            }
+        }
+        let m = try Message(parsing: Array(out[..<length]))
+        return Reply(rcode: m.rcode, message: m)
+    }
+}
+
+/// Builds a snapshot of the database at `path`.
+func snapshot(of path: String, ttl: UInt32 = 5) throws -> Snapshot {
+    try SnapshotBuilder.build(from: SQLiteConnection(path: path, mode: .readOnly), ttl: ttl)
+}
