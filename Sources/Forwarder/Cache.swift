@@ -117,11 +117,13 @@ final class Cache: @unchecked Sendable {
     // MARK: Writer
 
     /// Publishes `entry`, replacing any entry for the same key and evicting
-    /// until the bounds hold. An entry larger than the whole cache is freed.
-    func insert(_ entry: CacheEntry, key: CacheKey) {
+    /// until the bounds hold. Returns false, and keeps nothing, for an entry
+    /// larger than the whole cache (the caller still owns it then).
+    @discardableResult
+    func insert(_ entry: CacheEntry, key: CacheKey) -> Bool {
         let f = entry.fields.pointee
         if let old = find(key, hash: f.hash) { remove(old) }
-        guard f.byteCount <= maxBytes else { entry.free(); return }
+        guard f.byteCount <= maxBytes else { return false }
         while count > 0, count + 1 > maxEntries || bytes + f.byteCount > maxBytes { evictOne() }
         let head = bucket(f.hash)
         entry.next.store(head.load(ordering: .relaxed), ordering: .relaxed)
@@ -133,6 +135,7 @@ final class Cache: @unchecked Sendable {
         if oldest == nil { oldest = entry }
         count += 1
         bytes += f.byteCount
+        return true
     }
 
     /// Unlinks `entry` from its chain and the LRU list, and retires it.

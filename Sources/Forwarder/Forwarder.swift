@@ -14,7 +14,7 @@ import Logging
 /// cache's only writer.
 public final class Forwarder: Sendable {
     public let configuration: ForwarderConfiguration
-    private let cache: Cache
+    let cache: Cache
     private let inbox: Inbox
     private let counters = ForwarderCounters()
     private let thread: pthread_t

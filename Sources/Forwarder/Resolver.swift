@@ -273,7 +273,8 @@ final class Resolver: @unchecked Sendable {
         }
     }
 
-    /// Checks one message from an upstream. Returns true when the attempt is over.
+    /// Checks one message from an upstream. Returns false when it was dropped
+    /// (another ID or question), true when it ended the attempt.
     private func handle(reply message: ArraySlice<UInt8>, from a: Attempt, now: Int64) -> Bool {
         let t = a.transaction
         let checked: UpstreamReply? = message.withUnsafeBytes { bytes in
@@ -283,7 +284,7 @@ final class Resolver: @unchecked Sendable {
         guard let reply = checked else {
             counters.dropped.wrappingIncrement(ordering: .relaxed)
             logger.debug("dropped a reply from \(upstreams[a.upstream].address) that does not match the query")
-            return a.stream != nil  // TCP: the connection carries nothing else; give up on it
+            return false
         }
         upstreams[a.upstream].answered(after: now - a.sentAt)
         close(a)
@@ -302,13 +303,11 @@ final class Resolver: @unchecked Sendable {
             CacheEntry(key: t.key, hash: t.hash, message: $0, reply: reply, now: now, staleWindow: staleWindow)
         }
         finish(t)
+        // Into the cache first: a client that has its answer may ask again at once.
+        let kept = reply.cacheTTL > 0 && cache.insert(entry, key: t.key)
+        counters.noteSize(of: cache)
         for w in t.waiters { serve(w, from: entry, now: now, stale: false) }
-        if reply.cacheTTL > 0 {
-            cache.insert(entry, key: t.key)
-            counters.noteSize(of: cache)
-        } else {
-            entry.free()
-        }
+        if !kept { entry.free() }
         return true
     }
 
@@ -353,7 +352,9 @@ final class Resolver: @unchecked Sendable {
             guard n > 0 else { throw SystemCallError("recv (connection closed)", ECONNRESET) }
             s.incoming += buffer[0..<n]
             a.stream = s
-            if let message = s.message { _ = handle(reply: message, from: a, now: now) }
+            if let message = s.message, !handle(reply: message, from: a, now: now) {
+                throw SystemCallError("a reply that does not match the query", EPROTO)
+            }
         } catch {
             logger.info("TCP to upstream \(upstreams[a.upstream].address) failed: \(error)")
             close(a)
