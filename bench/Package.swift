@@ -7,14 +7,15 @@ import PackageDescription
 let package = Package(
     name: "sixpn-bench",
     dependencies: [
-        .package(path: ".."),
+        // Named, so that the product reference does not depend on the folder the repository is cloned into.
+        .package(name: "sixpn", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .executableTarget(
             name: "DNSWireAllocations",
             dependencies: [
-                .product(name: "DNSWire", package: "main"),
+                .product(name: "DNSWire", package: "sixpn"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/DNSWireAllocations",

@@ -6,7 +6,8 @@ extension Message {
     /// PTR, SOA and MX RDATA. Never inside SRV RDATA (RFC 2782) or opaque
     /// RDATA (RFC 3597 §4). A suffix is matched octet for octet, so the case
     /// of every name is written exactly as given; each pointer goes to the
-    /// first place the suffix was written.
+    /// first place the suffix was written. For the answers NSD writes this
+    /// gives the same octets (the golden fixtures check it).
     ///
     /// The header's counts are taken from the sections. Throws what the
     /// parser would reject: counts over 65535, a message over 65535 octets,
@@ -70,8 +71,10 @@ struct WireWriter {
     }
 
     /// Writes `name`; where compressing and `compressible`, its longest suffix
-    /// already in the message becomes a pointer. Every name written becomes a
-    /// target for later pointers (as long as it starts below 0x4000).
+    /// already in the message becomes a pointer, and its own suffixes become
+    /// targets for later pointers (when they start below 0x4000). A name in
+    /// a place that is never compressed (SRV) is not a target either, as in
+    /// NSD: nothing points into RDATA that a middlebox may not understand.
     mutating func name(_ name: DNSName, compressible: Bool) throws(WireError) {
         let wire = name.wire
         var i = 0
@@ -81,9 +84,9 @@ struct WireWriter {
             let n = Int(wire[i])
             if n == 0 { break }
             guard n <= 63, i + 1 + n < wire.count else { throw WireError(.badName, .output, at: bytes.count) }
-            if suffixes != nil {
+            if compressible, suffixes != nil {
                 let suffix = Array(wire[i...])
-                if compressible, let target = suffixes![suffix] {
+                if let target = suffixes![suffix] {
                     u16(0xc000 | UInt16(target))
                     return
                 }
