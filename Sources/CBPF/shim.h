@@ -1,2 +1,4 @@
 #pragma once
 #include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <linux/bpf.h>

@@ -1,1 +1,0 @@
-// NetSetup: see docs/architecture.md.
