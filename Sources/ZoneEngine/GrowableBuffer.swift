@@ -1,56 +1,48 @@
-import Glibc
-
-/// A malloc'd array of plain values that grows in place with realloc, so
-/// that building a million-instance snapshot never holds two copies of it.
+/// An array of plain values in one ``LargeMemory`` reservation: it grows in
+/// place, never copies, and building a million-instance snapshot never holds
+/// two copies of anything.
 ///
 /// The builder owns it until ``take()`` hands the memory to a ``Snapshot``,
-/// which frees it; whatever is not taken is freed with ``free()``.
+/// which releases it; whatever is not taken is released with ``free()``.
 struct GrowableBuffer<Element: BitwiseCopyable> {
-    private(set) var base: UnsafeMutablePointer<Element>?
+    private(set) var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
-    private var capacity = 0
+    private let capacity: Int
+    private var memory: LargeMemory?
 
-    init() {}
+    /// A buffer that can hold up to `limit` elements (reserved, not allocated).
+    init(limit: Int) throws(SQLiteError) {
+        guard let m = LargeMemory.reserve(limit * MemoryLayout<Element>.stride) else {
+            throw SQLiteError(code: 7, message: "cannot reserve memory for \(limit) \(Element.self)", context: "build snapshot")
+        }
+        memory = m
+        capacity = limit
+        base = m.base.bindMemory(to: Element.self, capacity: limit)
+    }
 
     @inline(__always)
     mutating func append(_ e: Element) {
-        if count == capacity { grow(to: count + 1) }
-        base![count] = e
+        precondition(count < capacity, "zone snapshot larger than its \(capacity) \(Element.self) limit")
+        base[count] = e
         count += 1
     }
 
     subscript(i: Int) -> Element {
-        get { base![i] }
-        set { base![i] = newValue }
+        get { base[i] }
+        set { base[i] = newValue }
     }
 
-    mutating func grow(to minimum: Int) {
-        guard minimum > capacity else { return }
-        let newCapacity = Swift.max(minimum, capacity * 2, 1024)
-        guard let p = realloc(base, newCapacity * MemoryLayout<Element>.stride) else {
-            fatalError("out of memory building a zone snapshot (\(newCapacity) \(Element.self))")
-        }
-        base = p.bindMemory(to: Element.self, capacity: newCapacity)
-        capacity = newCapacity
+    /// Hands over the memory, trimmed to fit; the caller releases it.
+    mutating func take() -> LargeMemory {
+        var m = memory!
+        m.trim(to: count * MemoryLayout<Element>.stride)
+        memory = nil
+        return m
     }
 
-    /// Hands over the memory, shrunk to fit; the buffer is empty afterwards.
-    mutating func take() -> UnsafeMutablePointer<Element> {
-        let n = Swift.max(count, 1)
-        if capacity != n, let p = realloc(base, n * MemoryLayout<Element>.stride) {
-            base = p.bindMemory(to: Element.self, capacity: n)
-        } else if base == nil {
-            grow(to: 1)
-        }
-        defer { base = nil; count = 0; capacity = 0 }
-        return base!
-    }
-
-    mutating func free() {
-        Glibc.free(base)
-        base = nil
-        count = 0
-        capacity = 0
+    /// Releases what was not taken. The buffer must not be used afterwards.
+    func free() {
+        memory?.release()
     }
 }
 
@@ -58,8 +50,8 @@ extension GrowableBuffer where Element == UInt8 {
     @inline(__always)
     mutating func append(contentsOf bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
-        if count + bytes.count > capacity { grow(to: count + bytes.count) }
-        UnsafeMutableRawPointer(base! + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        precondition(count + bytes.count <= capacity, "zone snapshot larger than its \(capacity)-octet limit")
+        UnsafeMutableRawPointer(base + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         count += bytes.count
     }
 
@@ -81,7 +73,7 @@ extension GrowableBuffer where Element == UInt8 {
 
     /// Overwrites two octets already written at `offset`.
     mutating func set16(_ v: UInt16, at offset: Int) {
-        base![offset] = UInt8(v >> 8)
-        base![offset + 1] = UInt8(truncatingIfNeeded: v)
+        base[offset] = UInt8(v >> 8)
+        base[offset + 1] = UInt8(truncatingIfNeeded: v)
     }
 }

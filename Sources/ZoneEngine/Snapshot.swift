@@ -45,7 +45,8 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// Size of one prepared AAAA record: pointer owner, TYPE, CLASS, TTL, RDLENGTH, address.
     static let aaaaRecordSize = 28
 
-    // Immutable after init; freed in deinit.
+    // Immutable after init; released in deinit.
+    private let memory: [LargeMemory]
     private let arena: UnsafeMutablePointer<UInt8>
     private let entries: UnsafeMutablePointer<NameEntry>
     private let slots: UnsafeMutablePointer<UInt64>
@@ -75,19 +76,25 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// The SOA serial: when the snapshot was built, in seconds since 1970.
     public let serial: UInt32
 
-    init(parts: SnapshotParts) {
-        arena = parts.arena
-        entries = parts.entries
+    init(parts: SnapshotParts) throws(SQLiteError) {
+        guard let slotMemory = Self.makeTable(capacityFor: parts.entryCount),
+              let hostMemory = Self.makeTable(capacityFor: parts.hostRegions.count) else {
+            for m in [parts.arena, parts.entries, parts.places] { m.release() }
+            throw SQLiteError(code: 7, message: "cannot reserve memory for the name table", context: "build snapshot")
+        }
+        memory = [parts.arena, parts.entries, parts.places, slotMemory.memory, hostMemory.memory]
+        arena = parts.arena.base.assumingMemoryBound(to: UInt8.self)
+        entries = parts.entries.base.assumingMemoryBound(to: NameEntry.self)
         nameCount = parts.entryCount
-        places = parts.places
+        places = parts.places.base.assumingMemoryBound(to: InstancePlace.self)
+        (slots, slotMask) = (slotMemory.table, slotMemory.mask)
+        (hostRegions, hostMask) = (hostMemory.table, hostMemory.mask)
         organizationCount = parts.organizationCount
         instanceCount = parts.instanceCount
         skippedRows = parts.skippedRows
         ttl = parts.ttl
         negativeTTL = parts.negativeTTL
         serial = parts.serial
-        (slots, slotMask) = Self.makeTable(capacityFor: parts.entryCount)
-        (hostRegions, hostMask) = Self.makeTable(capacityFor: parts.hostRegions.count)
         soaAnswer = Self.copy(parts.soaAnswer)
         nsAnswer = Self.copy(parts.nsAnswer)
         negativeSOA = Self.copy(parts.negativeSOA)
@@ -96,11 +103,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     }
 
     deinit {
-        free(arena)
-        free(entries)
-        free(places)
-        slots.deallocate()
-        hostRegions.deallocate()
+        for m in memory { m.release() }
         soaAnswer.deallocate()
         nsAnswer.deallocate()
         negativeSOA.deallocate()
@@ -254,23 +257,32 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     // MARK: - Building
 
     /// A zeroed table of a power-of-two size that keeps the load under 1/2.
-    private static func makeTable(capacityFor n: Int) -> (UnsafeMutablePointer<UInt64>, Int) {
+    private static func makeTable(capacityFor n: Int)
+        -> (memory: LargeMemory, table: UnsafeMutablePointer<UInt64>, mask: Int)? {
         var size = 16
         while size < n * 2 { size <<= 1 }
-        let p = UnsafeMutablePointer<UInt64>.allocate(capacity: size)
-        p.initialize(repeating: 0, count: size)
-        return (p, size - 1)
+        guard let m = LargeMemory.reserve(size * MemoryLayout<UInt64>.stride) else { return nil }
+        return (m, m.base.bindMemory(to: UInt64.self, capacity: size), size - 1)
     }
 
     /// Adds entry `e`; a name already present keeps its first entry.
     private func insert(entry e: Int) {
         let entry = entries[e]
         let name = bytes(entry.nameOffset, UInt32(entry.nameLength))
-        guard lookup(network: entry.network, name: name) == nil else { return }
         let h = NameHash.hash(network: entry.network, name: name)
+        let tag = h >> 32
         var i = Int(truncatingIfNeeded: h) & slotMask
-        while slots[i] != 0 { i = (i + 1) & slotMask }
-        slots[i] = (h >> 32) << 32 | UInt64(e + 1)
+        while slots[i] != 0 {
+            if slots[i] >> 32 == tag {
+                let other = entries[Int(truncatingIfNeeded: slots[i] & 0xffff_ffff) - 1]
+                if other.network == entry.network, other.nameLength == entry.nameLength,
+                   memcmp(arena + Int(other.nameOffset), name.baseAddress!, name.count) == 0 {
+                    return
+                }
+            }
+            i = (i + 1) & slotMask
+        }
+        slots[i] = tag << 32 | UInt64(e + 1)
     }
 
     private func insert(host: UInt32, region: UInt32) {
@@ -288,10 +300,10 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
 
 /// What a ``SnapshotBuilder`` hands to a ``Snapshot``; the snapshot takes ownership of the pointers.
 struct SnapshotParts {
-    var arena: UnsafeMutablePointer<UInt8>
-    var entries: UnsafeMutablePointer<NameEntry>
+    var arena: LargeMemory
+    var entries: LargeMemory
     var entryCount: Int
-    var places: UnsafeMutablePointer<InstancePlace>
+    var places: LargeMemory
     var hostRegions: [(UInt32, UInt32)]
     var soaAnswer: [UInt8]
     var nsAnswer: [UInt8]

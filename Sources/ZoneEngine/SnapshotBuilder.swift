@@ -6,15 +6,17 @@ import Glibc
 ///
 /// Rows stream in (organization, app, region, instance ID) order, so each app
 /// and each organization is finished as soon as the next one starts; the
-/// records go straight into one byte arena.
-final class SnapshotBuilder {
+/// records go straight into one byte arena. A struct, not a class, so that
+/// its fields are not checked for exclusive access at run time on every row.
+struct SnapshotBuilder: ~Copyable {
     /// SOA MINIMUM of `internal.`: negative answers live min(this, TTL) seconds.
     static let soaMinimum: UInt32 = 60
 
     private let ttl: UInt32
-    private var arena = GrowableBuffer<UInt8>()
-    private var entries = GrowableBuffer<NameEntry>()
-    private var places = GrowableBuffer<InstancePlace>()
+    // Reserved (virtual) up to what 32-bit offsets can address; only what is written is backed.
+    private var arena: GrowableBuffer<UInt8>
+    private var entries: GrowableBuffer<NameEntry>
+    private var places: GrowableBuffer<InstancePlace>
     private var hostRegions: [UInt32: UInt32] = [:]
     private var regionIndex: [[UInt8]: UInt32] = [:]
     private var organizationCount = 0
@@ -27,6 +29,7 @@ final class SnapshotBuilder {
     private var appInstances: [PendingInstance] = []
     /// IDs of the app's instances, back to back (PendingInstance points in).
     private var appIDs: [UInt8] = []
+    private var appAddresses: [UInt8] = []
     private var appValid = false
 
     // The organization being read.
@@ -43,6 +46,9 @@ final class SnapshotBuilder {
     private struct PendingInstance {
         var idStart: Int
         var idLength: Int
+        /// The address as the database wrote it (RFC 5952), in `appAddresses`.
+        var addressStart: Int
+        var addressLength: Int
         var region: UInt32
         var host: UInt32
         var address: IPv6Address
@@ -50,8 +56,12 @@ final class SnapshotBuilder {
 
     private var regionNames: [[UInt8]] = []
 
-    init(ttl: UInt32) {
+    private init(ttl: UInt32, arena: GrowableBuffer<UInt8>, entries: GrowableBuffer<NameEntry>,
+                 places: GrowableBuffer<InstancePlace>) {
         self.ttl = ttl
+        self.arena = arena
+        self.entries = entries
+        self.places = places
     }
 
     deinit {
@@ -62,7 +72,11 @@ final class SnapshotBuilder {
 
     /// Builds a snapshot of everything `db` holds.
     static func build(from db: SQLiteConnection, ttl: UInt32) throws(SQLiteError) -> Snapshot {
-        let b = SnapshotBuilder(ttl: ttl)
+        let arena = try GrowableBuffer<UInt8>(limit: 1 << 32)
+        let entries: GrowableBuffer<NameEntry>, places: GrowableBuffer<InstancePlace>
+        do { entries = try GrowableBuffer(limit: 1 << 27) } catch { arena.free(); throw error }
+        do { places = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); entries.free(); throw error }
+        var b = SnapshotBuilder(ttl: ttl, arena: arena, entries: entries, places: places)
         do {
             try db.readTransaction { () throws(SQLiteError) in
                 try Schema.check(db)
@@ -73,10 +87,10 @@ final class SnapshotBuilder {
         } catch {
             throw SQLiteError(code: 1, message: "\(error)", context: "read \(db.path)")
         }
-        return b.finish()
+        return try b.finish()
     }
 
-    private func read(_ db: SQLiteConnection) throws(SQLiteError) {
+    private mutating func read(_ db: SQLiteConnection) throws(SQLiteError) {
         var orgs: [UInt32] = []
         let o = try db.prepare(Schema.orgsInOrder)
         while try o.step() { orgs.append(UInt32(truncatingIfNeeded: o.int64(0))) }
@@ -118,16 +132,17 @@ final class SnapshotBuilder {
         }
     }
 
-    private func startApp(network: UInt32, name rows: SQLiteStatement) {
+    private mutating func startApp(network: UInt32, name rows: SQLiteStatement) {
         appNetwork = network
         appName = rows.withTextBytes(1) { Array($0) }
         appValid = appName.withUnsafeBytes { Label.isValid($0) }
         appInstances.removeAll(keepingCapacity: true)
         appIDs.removeAll(keepingCapacity: true)
+        appAddresses.removeAll(keepingCapacity: true)
         if !appValid { skippedRows += 1 }
     }
 
-    private func readInstance(_ rows: SQLiteStatement) {
+    private mutating func readInstance(_ rows: SQLiteStatement) {
         guard appValid else { return }
         let host = rows.int64(4)
         let address = rows.withTextBytes(5) { IPv6Address(String(decoding: $0, as: UTF8.self)) }
@@ -141,12 +156,15 @@ final class SnapshotBuilder {
         guard rows.int64(6) != 0 else { return }  // stopped: not answered
         let start = appIDs.count
         rows.withTextBytes(2) { appIDs.append(contentsOf: $0) }
-        appInstances.append(PendingInstance(idStart: start, idLength: appIDs.count - start, region: region,
-                                            host: a.host, address: address))
+        let addressStart = appAddresses.count
+        rows.withTextBytes(5) { appAddresses.append(contentsOf: $0) }
+        appInstances.append(PendingInstance(idStart: start, idLength: appIDs.count - start,
+                                            addressStart: addressStart, addressLength: appAddresses.count - addressStart,
+                                            region: region, host: a.host, address: address))
     }
 
     /// The row's region as an index, or nil when it is not a usable label.
-    private func region(_ rows: SQLiteStatement) -> UInt32? {
+    private mutating func region(_ rows: SQLiteStatement) -> UInt32? {
         rows.withTextBytes(3) { (r: UnsafeRawBufferPointer) -> UInt32? in
             if r.elementsEqual(lastRegion) { return lastRegionIndex }
             guard Label.isValid(r) else { return nil }
@@ -168,7 +186,7 @@ final class SnapshotBuilder {
 
     // MARK: - Emitting an app
 
-    private func finishApp() {
+    private mutating func finishApp() {
         defer { appNetwork = 0; appName.removeAll(keepingCapacity: true) }
         guard appNetwork != 0, appValid else { return }
         let network = appNetwork
@@ -181,15 +199,15 @@ final class SnapshotBuilder {
         instanceCount += appInstances.count
         let all = (start, UInt32(appInstances.count))
 
-        appendName(labels: [], app: true)
+        appendName(app: true)
         addAAAA(network: network, records: all)
-        appendName(labels: [Self.global], app: true)
+        appendName(Self.global[...], app: true)
         addAAAA(network: network, records: all)
-        appendName(labels: [Self.vm], app: true)
+        appendName(Self.vm[...], app: true)
         add(network: network, kind: .empty)
-        appendName(labels: [Self.of], app: true)
+        appendName(Self.of[...], app: true)
         add(network: network, kind: .empty)
-        appendName(labels: [Self.nearest, Self.of], app: true)
+        appendName(Self.nearest[...], Self.of[...], app: true)
         add(network: network, kind: .nearest, records: all, firstInstance: firstPlace)
 
         // <region>.<app>: runs of the (region, ID)-ordered records.
@@ -197,13 +215,13 @@ final class SnapshotBuilder {
         while i < appInstances.count {
             var j = i
             while j < appInstances.count, appInstances[j].region == appInstances[i].region { j += 1 }
-            appendName(labels: [regionNames[Int(appInstances[i].region)]], app: true)
+            appendName(regionNames[Int(appInstances[i].region)][...], app: true)
             addAAAA(network: network, records: (start + UInt32(i * Snapshot.aaaaRecordSize), UInt32(j - i)))
             i = j
         }
         // <id>.vm.<app>
         for (k, inst) in appInstances.enumerated() {
-            appendName(labels: [Array(appIDs[inst.idStart..<(inst.idStart + inst.idLength)]), Self.vm], app: true)
+            appendName(appIDs[inst.idStart..<(inst.idStart + inst.idLength)], Self.vm[...], app: true)
             addAAAA(network: network, records: (start + UInt32(k * Snapshot.aaaaRecordSize), 1))
         }
         // regions.<app>: sorted (the rows are), comma-separated.
@@ -214,7 +232,7 @@ final class SnapshotBuilder {
             text.append(contentsOf: regionNames[Int(inst.region)])
             previous = inst.region
         }
-        appendName(labels: [Self.regions], app: true)
+        appendName(Self.regions[...], app: true)
         addTXT(network: network, text)
         // vms.<app>: "<id> <region>" per instance.
         text.removeAll(keepingCapacity: true)
@@ -224,7 +242,7 @@ final class SnapshotBuilder {
             text.append(0x20)
             text.append(contentsOf: regionNames[Int(inst.region)])
         }
-        appendName(labels: [Self.vms], app: true)
+        appendName(Self.vms[...], app: true)
         addTXT(network: network, text)
 
         // The organization's lists.
@@ -237,7 +255,7 @@ final class SnapshotBuilder {
             orgInstances.append(contentsOf: Self.appKey)
             orgInstances.append(contentsOf: appName)
             orgInstances.append(contentsOf: Self.ipKey)
-            orgInstances.append(contentsOf: inst.address.description.utf8)
+            orgInstances.append(contentsOf: appAddresses[inst.addressStart..<(inst.addressStart + inst.addressLength)])
             orgInstances.append(contentsOf: Self.regionKey)
             orgInstances.append(contentsOf: regionNames[Int(inst.region)])
         }
@@ -245,23 +263,23 @@ final class SnapshotBuilder {
 
     // MARK: - Emitting an organization
 
-    private func finishOrg(peers: [(name: [UInt8], address: IPv6Address)]) {
+    private mutating func finishOrg(peers: [(name: [UInt8], address: IPv6Address)]) {
         let network = orgNetwork
         organizationCount += 1
-        appendName(labels: [Self.apps], app: false)
+        appendName(Self.apps[...], app: false)
         addTXT(network: network, orgApps)
-        appendName(labels: [Self.instances], app: false)
+        appendName(Self.instances[...], app: false)
         addTXT(network: network, orgInstances)
         text.removeAll(keepingCapacity: true)
         for peer in peers {
             let start = UInt32(arena.count)
             writeAAAA(peer.address)
-            appendName(labels: [peer.name, Self.peer], app: false)
+            appendName(peer.name[...], Self.peer[...], app: false)
             addAAAA(network: network, records: (start, 1))
             if !text.isEmpty { text.append(0x2c) }
             text.append(contentsOf: peer.name)
         }
-        appendName(labels: [Self.peer], app: false)
+        appendName(Self.peer[...], app: false)
         addTXT(network: network, text)
         orgApps.removeAll(keepingCapacity: true)
         orgInstances.removeAll(keepingCapacity: true)
@@ -270,7 +288,7 @@ final class SnapshotBuilder {
 
     // MARK: - Records and names
 
-    private func writeAAAA(_ address: IPv6Address) {
+    private mutating func writeAAAA(_ address: IPv6Address) {
         arena.append16(0xc00c)
         arena.append16(RRType.aaaa.rawValue)
         arena.append16(RRClass.internet.rawValue)
@@ -279,12 +297,16 @@ final class SnapshotBuilder {
         address.withBytes { arena.append(contentsOf: $0) }
     }
 
-    /// `labels`, then the app's label when `app`, then `internal.`, into `name`.
-    private func appendName(labels: [[UInt8]], app: Bool) {
+    /// `first`, `second`, then the app's label when `app`, then `internal.`, into `name`.
+    private mutating func appendName(_ first: ArraySlice<UInt8>? = nil, _ second: ArraySlice<UInt8>? = nil, app: Bool) {
         name.removeAll(keepingCapacity: true)
-        for l in labels {
-            name.append(UInt8(l.count))
-            name.append(contentsOf: l)
+        if let first {
+            name.append(UInt8(first.count))
+            name.append(contentsOf: first)
+        }
+        if let second {
+            name.append(UInt8(second.count))
+            name.append(contentsOf: second)
         }
         if app {
             name.append(UInt8(appName.count))
@@ -293,13 +315,13 @@ final class SnapshotBuilder {
         name.append(contentsOf: InternalZone.apex)
     }
 
-    private func addAAAA(network: UInt32, records: (start: UInt32, count: UInt32)) {
+    private mutating func addAAAA(network: UInt32, records: (start: UInt32, count: UInt32)) {
         add(network: network, kind: .aaaa, records: records)
     }
 
     /// TXT records for `value` (none when it is empty): 255-octet character-strings,
     /// at most 255 of them per record so RDATA stays under 65535 octets.
-    private func addTXT(network: UInt32, _ value: [UInt8]) {
+    private mutating func addTXT(network: UInt32, _ value: [UInt8]) {
         let start = UInt32(arena.count)
         var count: UInt32 = 0
         var i = 0
@@ -327,7 +349,7 @@ final class SnapshotBuilder {
     }
 
     /// Adds an entry for the name in `name`.
-    private func add(network: UInt32, kind: NameEntry.Kind, records: (start: UInt32, count: UInt32) = (0, 0),
+    private mutating func add(network: UInt32, kind: NameEntry.Kind, records: (start: UInt32, count: UInt32) = (0, 0),
                      length: UInt32? = nil, firstInstance: UInt32 = 0) {
         let nameOffset = UInt32(arena.count)
         name.withUnsafeBytes { arena.append(contentsOf: $0) }
@@ -340,7 +362,7 @@ final class SnapshotBuilder {
 
     // MARK: - Finishing
 
-    private func finish() -> Snapshot {
+    private consuming func finish() throws(SQLiteError) -> Snapshot {
         let serial = UInt32(truncatingIfNeeded: time(nil))
         let negativeTTL = min(ttl, Self.soaMinimum)
         let apex = DNSName(uncheckedWire: InternalZone.apex)
@@ -356,7 +378,7 @@ final class SnapshotBuilder {
             hostRegions: hostRegions.map { ($0.key, $0.value) }, soaAnswer: soaAnswer, nsAnswer: nsAnswer,
             negativeSOA: negativeSOA, organizationCount: organizationCount, instanceCount: instanceCount,
             skippedRows: skippedRows, ttl: ttl, negativeTTL: negativeTTL, serial: serial)
-        return Snapshot(parts: parts)
+        return try Snapshot(parts: parts)
     }
 
     private static let global = Array("global".utf8)

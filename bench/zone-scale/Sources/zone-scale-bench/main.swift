@@ -1,0 +1,103 @@
+// zone-scale-bench DB [ROUNDS]: loads DB into a ZoneEngine snapshot and prints
+// the load time, the process's memory, and the time per lookup over the
+// questions in DB.queries (written by generate.py), asked ROUNDS times.
+import DNSWire
+import Foundation
+import Logging
+import ZoneEngine
+
+/// VmRSS and VmHWM (peak) from /proc/self/status, and the part in huge pages, in MiB.
+func memory() -> (rss: Int, peak: Int, huge: Int) {
+    let status = ((try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? "")
+        + ((try? String(contentsOfFile: "/proc/self/smaps_rollup", encoding: .utf8)) ?? "")
+    func field(_ name: String) -> Int {
+        for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+            return (Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0) / 1024
+        }
+        return 0
+    }
+    return (field("VmRSS"), field("VmHWM"), field("AnonHugePages"))
+}
+
+/// One question; its message and lowercased name lie in `wire` (one buffer for all,
+/// so that the questions' own memory is the same at every zone size).
+struct BenchQuestion {
+    var message: Range<Int>
+    var name: Range<Int>
+    var type: RRType
+    var network: UInt32
+    var host: UInt32
+}
+
+let args = CommandLine.arguments
+guard args.count >= 2 else {
+    FileHandle.standardError.write("usage: zone-scale-bench DB [ROUNDS]\n".data(using: .utf8)!)
+    exit(2)
+}
+let path = args[1]
+let rounds = args.count > 2 ? Int(args[2]) ?? 50 : 50
+
+var logger = Logger(label: "zone-scale-bench")
+logger.logLevel = .warning
+let base = memory()
+let start = ContinuousClock.now
+let store = try ZoneStore(path: path, logger: logger)
+let loadTime = ContinuousClock.now - start
+let snapshot = store.current
+let loaded = memory()
+
+var questions: [BenchQuestion] = []
+var wire: [UInt8] = []
+for line in try String(contentsOfFile: path + ".queries", encoding: .utf8).split(separator: "\n") {
+    let f = line.split(separator: " ")
+    let querier = SixPNAddress(String(f[0]))!
+    let type: RRType = f[2] == "AAAA" ? .aaaa : f[2] == "TXT" ? .txt : .a
+    let name = try DNSName(String(f[1])).lowercased
+    let bytes = try Message(header: Header(id: 1, flags: Header.rdBit), questions: [Question(name: name, type: type)]).encoded()
+    let m = wire.count
+    wire += bytes
+    let n = wire.count
+    wire += name.wire
+    questions.append(BenchQuestion(message: m..<n, name: n..<wire.count, type: type, network: querier.network, host: querier.host))
+}
+
+// Every question once, to check the answers are real, then the timed rounds.
+var out = [UInt8](repeating: 0, count: 65535)
+var answered = 0, negative = 0, octets = 0
+func ask(_ q: BenchQuestion, _ all: UnsafeRawBufferPointer, _ o: UnsafeMutableRawBufferPointer) -> Int {
+    let qb = UnsafeRawBufferPointer(rebasing: all[q.message])
+    let query = try! Query.parse(qb)
+    var w = ResponseWriter(buffer: o, limit: 65535)
+    _ = w.start(query: query, bytes: qb, rcode: .noError, authoritative: true, recursionAvailable: false, edns: nil)
+    let rcode = snapshot.answer(name: UnsafeRawBufferPointer(rebasing: all[q.name]), type: q.type,
+                                network: q.network, host: q.host, into: &w)
+    w.setRCode(rcode)
+    let answers = w.header.anCount
+    let n = w.finish()
+    return answers == 0 ? -n : n
+}
+var lookupTime = Duration.zero
+wire.withUnsafeBytes { all in
+    out.withUnsafeMutableBytes { o in
+        for q in questions {
+            let n = ask(q, all, o)
+            if n > 0 { answered += 1 } else { negative += 1 }
+        }
+        let lookupStart = ContinuousClock.now
+        for _ in 0..<rounds {
+            for q in questions { octets &+= ask(q, all, o) }
+        }
+        lookupTime = ContinuousClock.now - lookupStart
+    }
+}
+let perLookup = Double(lookupTime.components.attoseconds / 1_000_000_000 + lookupTime.components.seconds * 1_000_000_000)
+    / Double(rounds * questions.count)
+
+print("""
+    database:   \(path)
+    snapshot:   \(snapshot.organizationCount) organizations, \(snapshot.instanceCount) instances, \(snapshot.nameCount) names
+    load:       \(loadTime.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))
+    memory:     RSS \(loaded.rss) MiB after load (\(base.rss) MiB before, \(loaded.huge) MiB in huge pages), peak \(loaded.peak) MiB
+    lookups:    \(questions.count) questions (\(answered) with answers, \(negative) negative) x \(rounds) rounds
+    per lookup: \(String(format: "%.0f", perLookup)) ns (parse + start + answer + finish)
+    """)
