@@ -16,6 +16,7 @@ enum Fixture {
         "dig-aaaa", "dig-0x20", "dig-noedns-soa", "dig-ns", "dig-mx", "dig-txt", "dig-txt-long", "dig-cname",
         "dig-cname-nodata", "dig-ptr", "dig-srv", "dig-unknown", "dig-nxdomain", "dig-tc",
         "kdig-do", "kdig-badvers", "kdig-nsid", "kdig-big",
+        "knot-0x20", "knot-mx", "knot-ns", "knot-srv", "knot-cname", "knot-txt-long", "knot-nxdomain", "knot-unknown",
     ]
 
     static func query(_ name: String) throws -> [UInt8] { try bytes(name + ".query") }

@@ -158,6 +158,24 @@ import Testing
         #expect(a.answers.last?.rdata == .aaaa(IPv6Address("2001:db8::40")!))
     }
 
+    @Test func knotKeepsTheClientsCaseAndAnswersMinimally() throws {
+        let (q, a) = try exchange("knot-0x20")
+        #expect(q.questions[0].name.wire == Array("\u{3}WwW\u{8}FiXtUrEs\u{7}ExAmPlE\u{0}".utf8))
+        #expect(a.answers.count == 3 && a.answers.allSatisfy { $0.name.wire == q.questions[0].name.wire })
+        // Knot leaves out the NS RRset and glue that NSD adds.
+        #expect(a.authority.isEmpty && a.additional.map(\.type) == [.opt])
+    }
+
+    @Test func knotAnswersMatchNSDsRecordForRecord() throws {
+        for (knot, nsd) in [("knot-mx", "dig-mx"), ("knot-cname", "dig-cname"), ("knot-txt-long", "dig-txt-long"),
+                            ("knot-unknown", "dig-unknown"), ("knot-srv", "dig-srv"), ("knot-ns", "dig-ns")] {
+            let k = try exchange(knot).answer, n = try exchange(nsd).answer
+            #expect(k.answers == n.answers, "\(knot)")
+        }
+        let nx = try exchange("knot-nxdomain").answer
+        #expect(nx.rcode == .nxDomain && nx.authority.map(\.type) == [.soa])
+    }
+
     /// The hot-path reader agrees with the full parser on every real query.
     @Test(arguments: Fixture.names)
     func queryParseAgreesWithMessage(_ fixture: String) throws {
