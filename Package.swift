@@ -23,7 +23,8 @@ let package = Package(
     targets: [
         // Thin system-library modules: one C library each, wrapped once in Swift.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        // recvmmsg/sendmmsg, which Glibc's Swift module hides behind _GNU_SOURCE.
+        .systemLibrary(name: "CSocketBatch"),
         .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         .systemLibrary(name: "CMNL", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
 
@@ -47,7 +48,7 @@ let package = Package(
 
         // Sockets, worker threads, TCP, trust, routing, metrics.
         .target(name: "Server", dependencies: [
-            "DNSWire", "ZoneEngine", "Forwarder", "CURing",
+            "DNSWire", "ZoneEngine", "Forwarder", "CSocketBatch",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -59,10 +60,7 @@ let package = Package(
             "ZoneEngine", "CBPF", "CMNL",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["bpf"], plugins: ["BPFBuild"]),
-
-        // Compiles NetSetup's BPF programs (clang -target bpf) into the build.
-        .plugin(name: "BPFBuild", capability: .buildTool()),
+        ], exclude: ["bpf"]),
 
         // The command line: argument parsing only.
         .executableTarget(name: "sixpn", dependencies: [

@@ -1,1 +1,275 @@
-// Server: see docs/architecture.md.
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSWire
+import Forwarder
+import Logging
+import ZoneEngine
+
+/// What `sixpn serve` runs with.
+public struct ServerConfiguration: Sendable {
+    public var databasePath: String
+    public var listen: [SocketAddress]
+    /// Upstreams for names outside `internal.`; none: those are REFUSED.
+    public var upstreams: [SocketAddress]
+    /// UDP workers (one thread and one SO_REUSEPORT socket per listen address each).
+    public var threads: Int
+    /// TTL of `internal.` answers.
+    public var ttl: UInt32
+    /// Where Prometheus scrapes `GET /metrics`; nil for none.
+    public var metrics: SocketAddress?
+    /// `--dev-org`: loopback sources are taken as this organization.
+    public var developmentNetwork: UInt32?
+
+    /// `[fdaa::3]:53`: the address every instance's resolv.conf names.
+    public static let defaultListen = SocketAddress.ipv6(IPv6Address("fdaa::3")!, port: 53)
+
+    /// The number of online cores.
+    public static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    public init(databasePath: String, listen: [SocketAddress] = [defaultListen], upstreams: [SocketAddress] = [],
+                threads: Int = ServerConfiguration.cores, ttl: UInt32 = 5, metrics: SocketAddress? = nil,
+                developmentNetwork: UInt32? = nil) {
+        self.databasePath = databasePath
+        self.listen = listen
+        self.upstreams = upstreams
+        self.threads = threads
+        self.ttl = ttl
+        self.metrics = metrics
+        self.developmentNetwork = developmentNetwork
+    }
+}
+
+/// A start-up failure, said in one line: what could not be done, where, and why.
+public struct ServerError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The DNS server: UDP workers, the TCP thread, the metrics endpoint and the
+/// database watcher, started together and stopped together.
+///
+/// Threads: `threads` UDP workers (see ``UDPWorker``), one TCP thread (see
+/// ``TCPServer``), one metrics HTTP thread; all are dedicated pthreads.
+/// Dispatch runs the once-a-second metrics collector. Signals are taken with
+/// sigwait(2) by the thread that calls ``runUntilStopped()``.
+public final class Server: @unchecked Sendable {
+    public let configuration: ServerConfiguration
+    let logger: Logger
+    let state = ServerState()
+    private var zone: ZoneStore?
+    private var forwarder: Forwarder?
+    private var udpSockets: [Int32] = []
+    private var tcpListeners: [Int32] = []
+    private var workers: [UDPWorker] = []
+    private var tcp: TCPServer?
+    private var metricsEndpoint: MetricsEndpoint?
+    private var collector: MetricsCollector?
+    private var threads: [ServerThread] = []
+    private var tcpThread: ServerThread?
+    private var metricsThread: ServerThread?
+
+    public init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and every
+    /// thread started after it, so that only ``runUntilStopped()`` takes them.
+    /// Call first, before anything starts a thread.
+    public static func blockSignals() {
+        var set = Self.signalSet
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    private static var signalSet: sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGHUP)
+        return set
+    }
+
+    /// Opens the database, binds every socket and starts every thread.
+    /// Nothing is left running when it throws.
+    public func start() throws(ServerError) {
+        let c = configuration
+        guard c.threads >= 1 else { throw ServerError("--threads must be at least 1") }
+        guard !c.listen.isEmpty else { throw ServerError("no listen address") }
+        do {
+            try open()
+        } catch {
+            stopEverything()
+            throw error
+        }
+    }
+
+    private func open() throws(ServerError) {
+        let c = configuration
+        Self.blockSignals()
+        let registry = ServerMetrics.registry
+        let zone: ZoneStore
+        do {
+            zone = try ZoneStore(path: c.databasePath, ttl: c.ttl, logger: logger)
+        } catch {
+            throw ServerError("cannot open database \(c.databasePath): \(error)")
+        }
+        self.zone = zone
+        if !c.upstreams.isEmpty {
+            do {
+                forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: c.upstreams), logger: logger)
+            } catch {
+                throw ServerError("cannot start forwarding to \(c.upstreams.map(\.description).joined(separator: ", ")): \(error)")
+            }
+        }
+
+        // TCP first: its listener is exclusive (no SO_REUSEPORT), so a port another
+        // server holds fails here even when that server also uses SO_REUSEPORT for UDP.
+        for address in c.listen {
+            tcpListeners.append(try bound(address, "TCP") { () throws(Errno) in try Self.tcpListener(address) })
+        }
+        var perWorker = [[Int32]](repeating: [], count: c.threads)
+        for address in c.listen {
+            for w in 0..<c.threads {
+                let fd = try bound(address, "UDP") { () throws(Errno) in try Self.udpSocket(address) }
+                udpSockets.append(fd)
+                perWorker[w].append(fd)
+            }
+        }
+        if let m = c.metrics {
+            metricsEndpoint = try bound(m, "metrics HTTP") { () throws(Errno) in
+                try MetricsEndpoint(address: m, registry: registry, state: state)
+            }
+        }
+
+        let trust = ClientTrust(developmentNetwork: c.developmentNetwork)
+        workers = perWorker.map { UDPWorker(sockets: $0, zone: zone, forwarder: forwarder, trust: trust, state: state) }
+        let tcp: TCPServer
+        do {
+            tcp = try TCPServer(listeners: tcpListeners, zone: zone, forwarder: forwarder, trust: trust, state: state)
+        } catch {
+            throw ServerError("cannot start the TCP thread: \(error)")
+        }
+        self.tcp = tcp
+        let collector = MetricsCollector(sources: workers.map(\.counters) + [tcp.counters, state.sharedCounters],
+                                         zone: zone, forwarder: forwarder, state: state, logger: logger)
+        self.collector = collector
+
+        do {
+            for worker in workers { threads.append(try ServerThread.start { worker.run() }) }
+            tcpThread = try ServerThread.start { tcp.run() }
+            if let endpoint = metricsEndpoint { metricsThread = try ServerThread.start { endpoint.run() } }
+        } catch {
+            throw ServerError("cannot start threads: \(error)")
+        }
+        zone.start()
+        collector.start()
+        logger.info("serving", metadata: [
+            "listen": .array(c.listen.map { .string($0.description) }),
+            "threads": .stringConvertible(c.threads),
+            "database": .string(c.databasePath),
+            "upstreams": .array(c.upstreams.map { .string($0.description) }),
+            "metrics": .string(c.metrics?.description ?? "off"),
+            "dev-org": .string(c.developmentNetwork.map { String($0) } ?? "off"),
+        ])
+    }
+
+    /// Runs `body`, turning a socket error into one line that names the address.
+    private func bound<T>(_ address: SocketAddress, _ what: String, _ body: () throws(Errno) -> T) throws(ServerError) -> T {
+        do {
+            return try body()
+        } catch {
+            let why = switch error.code {
+            case Errno.addressInUse: "the port is in use"
+            case Errno.addressNotAvailable: "the address is not on this host"
+            case Errno.permissionDenied: "no permission (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            default: error.description
+            }
+            throw ServerError("cannot listen (\(what)) on \(address): \(why)")
+        }
+    }
+
+    static func udpSocket(_ address: SocketAddress) throws(Errno) -> Int32 {
+        let fd = try Syscalls.socket(family: address.family, stream: false)
+        do {
+            try Syscalls.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
+            if address.family == AF_INET6 { try Syscalls.setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+            // Room for bursts; the kernel caps it at net.core.rmem_max.
+            try? Syscalls.setOption(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20)
+            try Syscalls.setReceiveTimeout(fd, milliseconds: 250)
+            try Syscalls.bind(fd, address)
+        } catch {
+            Syscalls.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    static func tcpListener(_ address: SocketAddress) throws(Errno) -> Int32 {
+        let fd = try Syscalls.socket(family: address.family, stream: true)
+        do {
+            try Syscalls.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if address.family == AF_INET6 { try Syscalls.setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+            try Syscalls.bind(fd, address)
+            try Syscalls.listen(fd, backlog: 128)
+            try Syscalls.setNonBlocking(fd)
+        } catch {
+            Syscalls.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// The UDP port the first listen address got (tests bind port 0).
+    var boundUDPPort: UInt16? { udpSockets.first.flatMap { try? Syscalls.localPort($0) } }
+    var boundTCPPort: UInt16? { tcpListeners.first.flatMap { try? Syscalls.localPort($0) } }
+
+    /// Waits for SIGTERM or SIGINT (reloading the database on SIGHUP), then
+    /// stops: no new queries, the ones in flight answered, then return.
+    public func runUntilStopped() {
+        var set = Self.signalSet
+        while true {
+            var signal: Int32 = 0
+            guard sigwait(&set, &signal) == 0 else { continue }
+            if signal == SIGHUP {
+                logger.info("SIGHUP: reloading the database")
+                zone?.reloadNow()
+                continue
+            }
+            logger.info("stopping", metadata: ["signal": .string(signal == SIGTERM ? "SIGTERM" : "SIGINT")])
+            break
+        }
+        stop()
+    }
+
+    /// Stops accepting, finishes what is in flight, and releases everything.
+    public func stop() {
+        stopEverything()
+        logger.info("stopped")
+    }
+
+    private func stopEverything() {
+        state.stopping.store(true, ordering: .relaxed)
+        for t in threads { t.join() }
+        threads.removeAll()
+        tcp?.poke()
+        tcpThread?.join()
+        tcpThread = nil
+        // Forwarded UDP queries: give their replies a moment to come back.
+        let deadline = monotonicNanoseconds() + 3_000_000_000
+        while state.inFlight.load(ordering: .relaxed) > 0, monotonicNanoseconds() < deadline {
+            usleep(10_000)
+        }
+        forwarder?.shutdown()
+        forwarder = nil
+        metricsThread?.join()
+        metricsThread = nil
+        for fd in udpSockets + tcpListeners { Syscalls.close(fd) }
+        udpSockets.removeAll()
+        tcpListeners.removeAll()
+        collector?.stop()
+        zone?.stop()
+    }
+}

@@ -1,0 +1,152 @@
+import CoreMetrics
+import Dispatch
+import Forwarder
+import Logging
+import Metrics
+import Prometheus
+import ZoneEngine
+
+/// Publishes the threads' plain counters to swift-metrics once a second, so
+/// that the query path never calls into a metrics backend (which locks).
+///
+/// Names (Prometheus): `sixpn_queries_total{type,rcode}`,
+/// `sixpn_query_duration_seconds` (histogram), `sixpn_dropped_total{reason,transport}`,
+/// `sixpn_truncated_total`, `sixpn_forwarded_total`, `sixpn_forwarder_cache_hits_total`,
+/// `sixpn_forwarder_in_flight`, `sixpn_tcp_connections_total{event}`, `sixpn_send_errors_total`,
+/// `sixpn_snapshot_age_seconds`, `sixpn_reload_errors_total`, and the forwarder's cache
+/// figures as `sixpn_forwarder_*` (it publishes its per-upstream figures itself).
+final class MetricsCollector: @unchecked Sendable {
+    private let sources: [WorkerCounters]
+    private let zone: ZoneStore
+    private let state: ServerState
+    private let logger: Logger
+    private let forwarder: Forwarder?
+    private var lastForwarder: ForwarderStatistics?
+    private let forwarderCounters: [(KeyPath<ForwarderStatistics, Int>, CoreMetrics.Counter)] = [
+        (\.cacheMisses, CoreMetrics.Counter(label: "sixpn_forwarder_cache_misses_total")),
+        (\.tcpRetries, CoreMetrics.Counter(label: "sixpn_forwarder_tcp_retries_total")),
+        (\.coalesced, CoreMetrics.Counter(label: "sixpn_forwarder_coalesced_total")),
+        (\.staleAnswers, CoreMetrics.Counter(label: "sixpn_forwarder_stale_answers_total")),
+        (\.droppedReplies, CoreMetrics.Counter(label: "sixpn_forwarder_dropped_replies_total")),
+    ]
+    private let cacheEntries = CoreMetrics.Gauge(label: "sixpn_forwarder_cache_entries")
+    private let cacheBytes = CoreMetrics.Gauge(label: "sixpn_forwarder_cache_bytes")
+    private let queue = DispatchQueue(label: "sixpn.metrics")
+    private var timer: DispatchSourceTimer?
+    private var last = [UInt64](repeating: 0, count: WorkerCounters.Slot.count)
+    private var lastReloadErrors = 0
+
+    private let answers: [CoreMetrics.Counter]
+    private let latency = Metrics.Timer(label: "sixpn_query_duration_seconds")
+    private let plain: [(slot: Int, counter: CoreMetrics.Counter)]
+    private let snapshotAge = CoreMetrics.Gauge(label: "sixpn_snapshot_age_seconds")
+    private let reloadErrors = CoreMetrics.Counter(label: "sixpn_reload_errors_total")
+    private let inFlight = CoreMetrics.Gauge(label: "sixpn_forwarder_in_flight")
+
+    init(sources: [WorkerCounters], zone: ZoneStore, forwarder: Forwarder?, state: ServerState, logger: Logger) {
+        self.sources = sources
+        self.forwarder = forwarder
+        self.zone = zone
+        self.state = state
+        self.logger = logger
+        var answers: [CoreMetrics.Counter] = []
+        for (_, type) in WorkerCounters.Slot.types {
+            for rcode in WorkerCounters.Slot.rcodes {
+                answers.append(CoreMetrics.Counter(label: "sixpn_queries_total", dimensions: [("type", type), ("rcode", rcode)]))
+            }
+        }
+        self.answers = answers
+        typealias S = WorkerCounters.Slot
+        plain = [
+            (S.droppedUntrustedUDP, CoreMetrics.Counter(label: "sixpn_dropped_total",
+                                            dimensions: [("reason", "untrusted"), ("transport", "udp")])),
+            (S.droppedUntrustedTCP, CoreMetrics.Counter(label: "sixpn_dropped_total",
+                                            dimensions: [("reason", "untrusted"), ("transport", "tcp")])),
+            (S.droppedMalformed, CoreMetrics.Counter(label: "sixpn_dropped_total",
+                                         dimensions: [("reason", "malformed"), ("transport", "any")])),
+            (S.truncated, CoreMetrics.Counter(label: "sixpn_truncated_total")),
+            (S.forwarded, CoreMetrics.Counter(label: "sixpn_forwarded_total")),
+            (S.cacheHits, CoreMetrics.Counter(label: "sixpn_forwarder_cache_hits_total")),
+            (S.tcpAccepted, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "accepted")])),
+            (S.tcpEvicted, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "evicted")])),
+            (S.tcpTimedOut, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "timed_out")])),
+            (S.sendErrors, CoreMetrics.Counter(label: "sixpn_send_errors_total")),
+        ]
+    }
+
+    /// The latency histogram's buckets: the same bounds the threads count with.
+    static var durationBuckets: [Duration] {
+        WorkerCounters.Slot.latencyBounds.map { Duration.nanoseconds(Int64($0)) }
+    }
+
+    func start() {
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        t.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1))
+        t.setEventHandler { [self] in collect() }
+        timer = t
+        t.resume()
+    }
+
+    func stop() {
+        queue.sync {
+            timer?.cancel()
+            timer = nil
+            collect()
+        }
+    }
+
+    /// Adds every thread's counts since the last round to the metrics.
+    private func collect() {
+        typealias S = WorkerCounters.Slot
+        var now = [UInt64](repeating: 0, count: S.count)
+        for source in sources {
+            for slot in 0..<S.count { now[slot] &+= source.value(slot) }
+        }
+        func delta(_ slot: Int) -> Int64 { Int64(truncatingIfNeeded: now[slot] &- last[slot]) }
+        for slot in 0..<S.answerSlots where delta(slot) > 0 { answers[slot].increment(by: delta(slot)) }
+        for (slot, counter) in plain where delta(slot) > 0 { counter.increment(by: delta(slot)) }
+        // The threads count answers per bucket; each is replayed at its bucket's bound,
+        // so the histogram's buckets and count are exact and its sum an upper bound.
+        for bucket in 0..<S.latencySlots {
+            let n = delta(S.latencyBase + bucket)
+            guard n > 0 else { continue }
+            let ns = bucket < S.latencyBounds.count ? Int64(S.latencyBounds[bucket]) : 5_000_000_000
+            for _ in 0..<n { latency.recordNanoseconds(ns) }
+        }
+        last = now
+
+        if let loaded = zone.loadedAt {
+            let age = ContinuousClock.now - loaded
+            snapshotAge.record(Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18)
+        }
+        let errors = zone.reloadErrors
+        if errors > lastReloadErrors {
+            reloadErrors.increment(by: Int64(errors - lastReloadErrors))
+            logger.error("database reload failed; still serving the last good snapshot",
+                         metadata: ["error": .string(zone.lastError ?? "unknown"), "failures": .stringConvertible(errors)])
+        }
+        lastReloadErrors = errors
+        inFlight.record(state.inFlight.load(ordering: .relaxed))
+
+        if let f = forwarder?.statistics {
+            for (field, counter) in forwarderCounters {
+                let d = f[keyPath: field] - (lastForwarder?[keyPath: field] ?? 0)
+                if d > 0 { counter.increment(by: Int64(d)) }
+            }
+            cacheEntries.record(f.cacheEntries)
+            cacheBytes.record(f.cacheBytes)
+            lastForwarder = f
+        }
+    }
+}
+
+/// The process-wide Prometheus registry, bootstrapped into swift-metrics the first time it is asked for.
+public enum ServerMetrics {
+    public static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["sixpn_query_duration_seconds"] = MetricsCollector.durationBuckets
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
+}

@@ -1,0 +1,91 @@
+import DNSWire
+import Forwarder
+import ZoneEngine
+
+/// What a thread does with a message once the responder has looked at it.
+public enum Response {
+    /// Nothing goes back.
+    case drop
+    /// The reply is in the output buffer, this many octets long.
+    case reply(Int)
+    /// A cache miss: the query must go upstream, and its reply (at most
+    /// `limit` octets) to the client when it comes. `type` is for counting.
+    case forward(limit: Int, type: RRType)
+}
+
+/// Answers one message: protocol checks, then the route by name: under
+/// `internal.` the zone snapshot, otherwise the forwarder's cache (or
+/// REFUSED without a forwarder). One per thread; it owns a small scratch
+/// buffer for the lowercased name, so nothing is allocated per query.
+public struct Responder: ~Copyable {
+    public let forwarder: Forwarder?
+    public let counters: WorkerCounters
+    @usableFromInline let name: UnsafeMutableRawBufferPointer
+
+    public init(forwarder: Forwarder?, counters: WorkerCounters) {
+        self.forwarder = forwarder
+        self.counters = counters
+        self.name = .allocate(byteCount: 256, alignment: 8)
+    }
+
+    deinit {
+        name.deallocate()
+    }
+
+    /// Answers `packet` from `origin` into `out`, reading `snapshot` for
+    /// `internal.` names. Counts the answer (forwarded ones are counted when
+    /// their reply comes).
+    @inlinable
+    public func respond(to packet: UnsafeRawBufferPointer, from origin: ClientOrigin, transport: Transport,
+                        snapshot: Snapshot, into out: UnsafeMutableRawBufferPointer) -> Response {
+        let recursionAvailable = forwarder != nil
+        switch QueryAdmission.admit(packet, transport: transport, recursionAvailable: recursionAvailable, into: out) {
+        case .drop:
+            counters.add(WorkerCounters.Slot.droppedMalformed)
+            return .drop
+        case .replied(let length, let rcode, let type):
+            counters.countAnswer(type: type, rcode: rcode)
+            return .reply(length)
+        case .query(let query, let limit, let edns):
+            let nameLength = query.lowercasedName(from: packet, into: name)
+            let lowered = UnsafeRawBufferPointer(rebasing: name[0..<nameLength])
+            if InternalZone.contains(lowercasedName: lowered) {
+                // Only class IN is served; like Knot, other classes get REFUSED (no zone of that class here),
+                // and so do zone transfers, which sixpn never offers.
+                guard query.class == .internet, query.type != .axfr, query.type != .ixfr else {
+                    return refuse(query, packet, limit, edns, recursionAvailable, out)
+                }
+                var w = ResponseWriter(buffer: out, limit: limit)
+                guard w.start(query: query, bytes: packet, rcode: .noError, authoritative: true,
+                              recursionAvailable: recursionAvailable, edns: edns) else { return .drop }
+                let rcode = snapshot.answer(name: lowered, type: query.type, network: origin.network,
+                                            host: origin.host, into: &w)
+                w.setRCode(rcode)
+                if w.header.truncated { counters.add(WorkerCounters.Slot.truncated) }
+                counters.countAnswer(type: query.type, rcode: rcode)
+                return .reply(w.finish())
+            }
+            guard let forwarder else {
+                return refuse(query, packet, limit, edns, recursionAvailable, out)
+            }
+            if let n = forwarder.answerFromCache(query: query, bytes: packet, into: out, limit: limit) {
+                counters.add(WorkerCounters.Slot.cacheHits)
+                counters.countAnswer(type: query.type, rcode: RCode(UInt16(out[3] & 0xf)))
+                return .reply(n)
+            }
+            counters.add(WorkerCounters.Slot.forwarded)
+            return .forward(limit: limit, type: query.type)
+        }
+    }
+
+    /// Writes an answerless REFUSED and counts it.
+    @inlinable
+    func refuse(_ query: Query, _ packet: UnsafeRawBufferPointer, _ limit: Int, _ edns: EDNS?,
+                _ recursionAvailable: Bool, _ out: UnsafeMutableRawBufferPointer) -> Response {
+        guard case .replied(let length, _, _) = QueryAdmission.reply(.refused, to: query, packet, limit: limit,
+                                                                     edns: edns, recursionAvailable, into: out)
+        else { return .drop }
+        counters.countAnswer(type: query.type, rcode: .refused)
+        return .reply(length)
+    }
+}

@@ -1,0 +1,270 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSWire
+import Forwarder
+import Synchronization
+import ZoneEngine
+
+/// DNS over TCP (RFC 7766) on one thread with poll(2): TCP carries the
+/// answers too big for UDP and the odd client that insists, not the load.
+///
+/// Each connection reads length-prefixed queries, possibly pipelined, and
+/// answers each as soon as it is ready: `internal.` names and cache hits at
+/// once, forwarded ones when the upstream replies (so out of order). A
+/// connection idle for `idleTimeout` is closed; when `maxConnections` are
+/// open, a new one evicts the connection idle the longest (or is closed
+/// itself when none is idle). Untrusted peers are closed on accept.
+final class TCPServer: @unchecked Sendable {
+    struct Limits: Sendable {
+        var maxConnections = 256
+        var idleTimeoutNanoseconds: UInt64 = 10_000_000_000
+        /// Replies queued for a client that does not read: stop reading its queries past this.
+        var maxQueuedOutput = 256 * 1024
+        /// How long a stopping server waits for forwarded replies before closing connections.
+        var drainNanoseconds: UInt64 = 3_000_000_000
+    }
+
+    private final class Connection {
+        let id: UInt64
+        let fd: Int32
+        let origin: ClientOrigin
+        var framing = TCPFraming()
+        var output = TCPOutput()
+        /// Forwarded queries whose replies have not come yet.
+        var pending = 0
+        var lastActivity: UInt64
+        var peerClosed = false
+        var failed = false
+
+        init(id: UInt64, fd: Int32, origin: ClientOrigin, now: UInt64) {
+            self.id = id
+            self.fd = fd
+            self.origin = origin
+            self.lastActivity = now
+        }
+
+        var isIdle: Bool { pending == 0 && output.pending == 0 && !framing.hasPartialMessage }
+    }
+
+    private struct Completion {
+        let connection: UInt64
+        let reply: [UInt8]
+    }
+
+    let listeners: [Int32]
+    let zone: ZoneStore
+    let trust: ClientTrust
+    let responder: Responder
+    let counters: WorkerCounters
+    let state: ServerState
+    let limits: Limits
+    private let wake: (read: Int32, write: Int32)
+    private let completions = Mutex<[Completion]>([])
+    private var connections: [Connection] = []
+    private var nextID: UInt64 = 1
+    private let out: UnsafeMutableRawBufferPointer
+
+    init(listeners: [Int32], zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
+         limits: Limits = Limits()) throws(Errno) {
+        self.listeners = listeners
+        self.zone = zone
+        self.trust = trust
+        self.state = state
+        self.limits = limits
+        let counters = WorkerCounters()
+        self.counters = counters
+        self.responder = Responder(forwarder: forwarder, counters: counters)
+        self.wake = try Syscalls.wakePipe()
+        self.out = .allocate(byteCount: QueryAdmission.maximumTCPMessage, alignment: 8)
+    }
+
+    deinit {
+        out.deallocate()
+        Syscalls.close(wake.read)
+        Syscalls.close(wake.write)
+    }
+
+    /// Wakes the loop (a forwarded reply arrived, or the server stops).
+    func poke() {
+        Syscalls.wake(wake.write)
+    }
+
+    func run() {
+        var fds: [pollfd] = []
+        var listening = true
+        var drainDeadline: UInt64 = 0
+        while true {
+            let now = monotonicNanoseconds()
+            if state.stopping.load(ordering: .relaxed) {
+                if listening {
+                    // Stop accepting; answer what was read; wait a little for forwarded replies.
+                    listening = false
+                    drainDeadline = now + limits.drainNanoseconds
+                    for c in connections { c.peerClosed = true }
+                }
+                if connections.allSatisfy({ $0.pending == 0 && $0.output.pending == 0 }) || now > drainDeadline {
+                    for c in connections { Syscalls.close(c.fd) }
+                    connections.removeAll()
+                    return
+                }
+            }
+
+            fds.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
+            if listening {
+                for l in listeners { fds.append(pollfd(fd: l, events: Int16(POLLIN), revents: 0)) }
+            }
+            let firstConnection = fds.count
+            for c in connections {
+                var events: Int16 = 0
+                if !c.peerClosed && c.output.pending < limits.maxQueuedOutput { events |= Int16(POLLIN) }
+                if c.output.pending > 0 { events |= Int16(POLLOUT) }
+                fds.append(pollfd(fd: c.fd, events: events, revents: 0))
+            }
+            let ready: Int
+            do {
+                ready = try fds.withUnsafeMutableBufferPointer { b throws(Errno) in
+                    try Syscalls.poll(b.baseAddress!, count: b.count, milliseconds: 500)
+                }
+            } catch {
+                continue
+            }
+
+            if ready > 0 {
+                if fds[0].revents != 0 {
+                    Syscalls.drainWakePipe(wake.read)
+                }
+                if listening {
+                    for (i, l) in listeners.enumerated() where fds[1 + i].revents != 0 { acceptAll(l) }
+                }
+                // Connections accepted just now are not in `fds`; they are polled next round.
+                for i in firstConnection..<fds.count where fds[i].revents != 0 {
+                    let c = connections[i - firstConnection]
+                    let events = fds[i].revents
+                    if events & Int16(POLLIN | POLLHUP | POLLERR) != 0 { readQueries(c) }
+                    if events & Int16(POLLOUT) != 0 || c.output.pending > 0 { flush(c) }
+                }
+            }
+            deliverCompletions()
+            sweep(now: monotonicNanoseconds())
+        }
+    }
+
+    private func acceptAll(_ listener: Int32) {
+        while true {
+            let accepted: (fd: Int32, peer: sockaddr_storage)?
+            do { accepted = try Syscalls.accept(listener) } catch { return }
+            guard let (fd, peer) = accepted else { return }
+            guard let origin = trust.origin(of: peer) else {
+                counters.add(WorkerCounters.Slot.droppedUntrustedTCP)
+                Syscalls.close(fd)
+                continue
+            }
+            let now = monotonicNanoseconds()
+            if connections.count >= limits.maxConnections {
+                counters.add(WorkerCounters.Slot.tcpEvicted)
+                guard let oldest = connections.indices.filter({ connections[$0].isIdle })
+                    .min(by: { connections[$0].lastActivity < connections[$1].lastActivity }) else {
+                    Syscalls.close(fd)
+                    continue
+                }
+                Syscalls.close(connections[oldest].fd)
+                connections.remove(at: oldest)
+            }
+            counters.add(WorkerCounters.Slot.tcpAccepted)
+            connections.append(Connection(id: nextID, fd: fd, origin: origin, now: now))
+            nextID += 1
+        }
+    }
+
+    /// Reads what the socket has and answers every complete query in it.
+    private func readQueries(_ c: Connection) {
+        while !c.peerClosed && !c.failed && c.output.pending < limits.maxQueuedOutput {
+            let space = c.framing.freeSpace
+            guard space.count > 0 else { break }
+            let n: Int?
+            do { n = try Syscalls.read(c.fd, into: space) } catch {
+                c.failed = true
+                return
+            }
+            guard let n else { break }
+            if n == 0 {
+                c.peerClosed = true
+                break
+            }
+            c.framing.didRead(n)
+            c.lastActivity = monotonicNanoseconds()
+            answerQueued(c)
+        }
+    }
+
+    private func answerQueued(_ c: Connection) {
+        let snapshot = zone.current
+        while let message = c.framing.nextMessage() {
+            guard message.count > 0 else {
+                c.failed = true  // a zero-length message: not a DNS peer
+                return
+            }
+            let started = monotonicNanoseconds()
+            switch responder.respond(to: message, from: c.origin, transport: .tcp, snapshot: snapshot, into: out) {
+            case .drop:
+                continue
+            case .reply(let length):
+                c.output.append(message: UnsafeRawBufferPointer(rebasing: out[0..<length]))
+                counters.countLatency(nanoseconds: monotonicNanoseconds() &- started, answers: 1)
+            case .forward(let limit, let type):
+                forward(message, limit: limit, type: type, connection: c)
+            }
+        }
+        c.framing.compact()
+    }
+
+    private func forward(_ message: UnsafeRawBufferPointer, limit: Int, type: RRType, connection c: Connection) {
+        guard let forwarder = responder.forwarder else { return }
+        c.pending += 1
+        state.inFlight.wrappingIncrement(ordering: .relaxed)
+        let id = c.id, state = self.state, started = monotonicNanoseconds()
+        forwarder.resolve(query: Array(message), limit: limit) { [self] reply in
+            completions.withLock { $0.append(Completion(connection: id, reply: reply)) }
+            UDPWorker.countForwarded(reply, type: type, started: started, state: state)
+            poke()
+        }
+    }
+
+    private func deliverCompletions() {
+        let done = completions.withLock { list -> [Completion] in
+            let taken = list
+            list.removeAll()
+            return taken
+        }
+        for completion in done {
+            guard let c = connections.first(where: { $0.id == completion.connection }) else { continue }
+            c.pending -= 1
+            completion.reply.withUnsafeBytes { c.output.append(message: $0) }
+            flush(c)
+        }
+    }
+
+    private func flush(_ c: Connection) {
+        guard c.output.pending > 0 else { return }
+        let fd = c.fd
+        if !c.output.flush({ bytes throws(Errno) in try Syscalls.write(fd, bytes) }) {
+            c.failed = true
+        }
+        c.lastActivity = monotonicNanoseconds()
+    }
+
+    /// Closes failed connections, finished ones, and those idle too long.
+    private func sweep(now: UInt64) {
+        connections.removeAll { c in
+            let finished = c.peerClosed && c.pending == 0 && c.output.pending == 0
+            let idle = c.isIdle || (c.pending == 0 && c.output.pending == 0)
+            let timedOut = idle && now &- c.lastActivity > limits.idleTimeoutNanoseconds
+            if timedOut { counters.add(WorkerCounters.Slot.tcpTimedOut) }
+            guard c.failed || finished || timedOut else { return false }
+            Syscalls.close(c.fd)
+            return true
+        }
+    }
+}

@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSocketBatch
+import DNSWire
+import Forwarder
+import ZoneEngine
+
+/// One UDP worker: a thread with its own SO_REUSEPORT socket per listen
+/// address and its own receive and send buffers.
+///
+/// A batch of datagrams comes in with one recvmmsg, the zone snapshot is read
+/// once for the batch, each datagram is answered in place into its send slot,
+/// and the answers go out with one sendmmsg. Nothing on that path allocates,
+/// locks or touches another worker's memory; only a forwarded cache miss
+/// leaves it (and may allocate).
+final class UDPWorker: @unchecked Sendable {
+    static let batchSize = 32
+    /// Receive slot size: a query bigger than this is malformed anyway (it is read truncated and gets FORMERR).
+    static let receiveSlot = 4096
+    static let sendSlot = QueryAdmission.maximumUDPPayload
+
+    let sockets: [Int32]
+    let zone: ZoneStore
+    let trust: ClientTrust
+    let responder: Responder
+    let counters: WorkerCounters
+    let state: ServerState
+
+    private let receiveHeaders: UnsafeMutablePointer<sixpn_mmsghdr>
+    private let receiveVectors: UnsafeMutablePointer<iovec>
+    private let receiveBuffers: UnsafeMutableRawPointer
+    private let sources: UnsafeMutablePointer<sockaddr_storage>
+    private let sendHeaders: UnsafeMutablePointer<sixpn_mmsghdr>
+    private let sendVectors: UnsafeMutablePointer<iovec>
+    private let sendBuffers: UnsafeMutableRawPointer
+    private let pollSet: UnsafeMutablePointer<pollfd>
+
+    init(sockets: [Int32], zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState) {
+        self.sockets = sockets
+        self.zone = zone
+        self.trust = trust
+        self.state = state
+        let counters = WorkerCounters()
+        self.counters = counters
+        self.responder = Responder(forwarder: forwarder, counters: counters)
+        let n = Self.batchSize
+        receiveHeaders = .allocate(capacity: n)
+        receiveVectors = .allocate(capacity: n)
+        receiveBuffers = .allocate(byteCount: n * Self.receiveSlot, alignment: 64)
+        sources = .allocate(capacity: n)
+        sendHeaders = .allocate(capacity: n)
+        sendVectors = .allocate(capacity: n)
+        sendBuffers = .allocate(byteCount: n * Self.sendSlot, alignment: 64)
+        pollSet = .allocate(capacity: max(sockets.count, 1))
+        for i in 0..<n {
+            receiveVectors[i] = iovec(iov_base: receiveBuffers + i * Self.receiveSlot, iov_len: Self.receiveSlot)
+            sources[i] = sockaddr_storage()
+            var h = sixpn_mmsghdr()
+            h.msg_hdr.msg_name = UnsafeMutableRawPointer(sources + i)
+            h.msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            h.msg_hdr.msg_iov = receiveVectors + i
+            h.msg_hdr.msg_iovlen = 1
+            receiveHeaders[i] = h
+            sendVectors[i] = iovec(iov_base: sendBuffers + i * Self.sendSlot, iov_len: 0)
+            var s = sixpn_mmsghdr()
+            s.msg_hdr.msg_iov = sendVectors + i
+            s.msg_hdr.msg_iovlen = 1
+            sendHeaders[i] = s
+        }
+        for (i, fd) in sockets.enumerated() {
+            pollSet[i] = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        }
+    }
+
+    deinit {
+        receiveHeaders.deallocate()
+        receiveVectors.deallocate()
+        receiveBuffers.deallocate()
+        sources.deallocate()
+        sendHeaders.deallocate()
+        sendVectors.deallocate()
+        sendBuffers.deallocate()
+        pollSet.deallocate()
+    }
+
+    /// Serves until the server stops. With one socket it blocks in recvmmsg
+    /// (the socket's receive timeout bounds the wait, so a stop is noticed);
+    /// with several it polls them first.
+    func run() {
+        while !state.stopping.load(ordering: .relaxed) {
+            if sockets.count == 1 {
+                serveBatch(sockets[0], wait: true)
+                continue
+            }
+            guard let ready = try? Syscalls.poll(pollSet, count: sockets.count, milliseconds: 250), ready > 0 else {
+                continue
+            }
+            for i in 0..<sockets.count where pollSet[i].revents != 0 {
+                serveBatch(sockets[i], wait: false)
+            }
+        }
+    }
+
+    /// Receives one batch on `fd`, answers it and sends the answers.
+    @inline(__always)
+    private func serveBatch(_ fd: Int32, wait: Bool) {
+        for i in 0..<Self.batchSize {
+            receiveHeaders[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        }
+        let received: Int
+        do { received = try Syscalls.receiveBatch(fd, receiveHeaders, count: Self.batchSize, wait: wait) } catch {
+            counters.add(WorkerCounters.Slot.sendErrors)
+            return
+        }
+        guard received > 0 else { return }
+        let started = monotonicNanoseconds()
+        let snapshot = zone.current
+        var replies = 0
+        for i in 0..<received {
+            let source = UnsafeRawPointer(sources + i)
+            guard let origin = trust.origin(of: source) else {
+                counters.add(WorkerCounters.Slot.droppedUntrustedUDP)
+                continue
+            }
+            let packet = UnsafeRawBufferPointer(start: receiveBuffers + i * Self.receiveSlot,
+                                                count: Int(receiveHeaders[i].msg_len))
+            let out = UnsafeMutableRawBufferPointer(start: sendBuffers + replies * Self.sendSlot, count: Self.sendSlot)
+            let response: Response
+            if receiveHeaders[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 {
+                response = tooLong(packet, into: out)
+            } else {
+                response = responder.respond(to: packet, from: origin, transport: .udp, snapshot: snapshot, into: out)
+            }
+            switch response {
+            case .drop:
+                continue
+            case .reply(let length):
+                sendVectors[replies].iov_len = length
+                sendHeaders[replies].msg_hdr.msg_name = UnsafeMutableRawPointer(sources + i)
+                sendHeaders[replies].msg_hdr.msg_namelen = receiveHeaders[i].msg_hdr.msg_namelen
+                replies += 1
+            case .forward(let limit, let type):
+                forward(packet, limit: limit, type: type, fd: fd, client: sources[i],
+                        clientLength: receiveHeaders[i].msg_hdr.msg_namelen)
+            }
+        }
+        var sent = 0
+        while sent < replies {
+            do {
+                sent += try Syscalls.sendBatch(fd, sendHeaders + sent, count: replies - sent)
+            } catch {
+                // The kernel refused this one datagram (e.g. no route back): skip it, send the rest.
+                counters.add(WorkerCounters.Slot.sendErrors)
+                sent += 1
+            }
+        }
+        if replies > 0 {
+            counters.countLatency(nanoseconds: monotonicNanoseconds() &- started, answers: UInt64(replies))
+        }
+    }
+
+    /// A datagram longer than the receive slot: FORMERR when it has a header.
+    private func tooLong(_ packet: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Response {
+        guard let header = try? Header(from: packet), !header.isResponse else { return .drop }
+        var w = ResponseWriter(buffer: out, limit: QueryAdmission.classicUDPPayload)
+        w.startWithoutQuestion(id: header.id, queryFlags: header.flags, rcode: .formErr)
+        counters.countAnswer(type: nil, rcode: .formErr)
+        return .reply(w.finish())
+    }
+
+    /// The slow path: sends the query upstream and the reply, when it comes,
+    /// from this socket to the client.
+    private func forward(_ packet: UnsafeRawBufferPointer, limit: Int, type: RRType, fd: Int32,
+                         client: sockaddr_storage, clientLength: socklen_t) {
+        guard let forwarder = responder.forwarder else { return }
+        let state = self.state
+        let started = monotonicNanoseconds()
+        state.inFlight.wrappingIncrement(ordering: .relaxed)
+        forwarder.resolve(query: Array(packet), limit: limit) { reply in
+            reply.withUnsafeBytes { bytes in
+                do { try Syscalls.sendTo(fd, bytes, address: client, length: clientLength) } catch {
+                    state.sharedCounters.addShared(WorkerCounters.Slot.sendErrors)
+                }
+            }
+            Self.countForwarded(reply, type: type, started: started, state: state)
+        }
+    }
+
+    /// Counts a forwarded reply (any thread).
+    static func countForwarded(_ reply: [UInt8], type: RRType, started: UInt64, state: ServerState) {
+        let c = state.sharedCounters
+        let rcode = reply.count >= Header.size ? RCode(UInt16(reply[3] & 0xf)) : .servFail
+        c.addShared(WorkerCounters.Slot.answer(type: type, rcode: rcode))
+        c.addShared(WorkerCounters.Slot.latencyBase
+                    + WorkerCounters.Slot.latencyBucket(nanoseconds: monotonicNanoseconds() &- started))
+        state.inFlight.wrappingDecrement(ordering: .relaxed)
+    }
+}
