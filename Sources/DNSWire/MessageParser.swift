@@ -72,6 +72,7 @@ struct MessageParser {
     }
 
     mutating func readRecord(_ section: Section, at pos: inout Int) throws(WireError) -> Record {
+        let owner = pos
         let (name, nameEnd) = try readName(at: pos, .recordName)
         let type = RRType(try r.u16(at: nameEnd, .recordType))
         let cls = RRClass(try r.u16(at: nameEnd + 2, .recordClass))
@@ -80,8 +81,9 @@ struct MessageParser {
         let start = nameEnd + 10
         guard start + rdLength <= r.count else { throw WireError(.badRDLength, .rdLength, at: nameEnd + 8) }
         if type == .opt {
-            // RFC 6891 §6.1.1: one OPT at most, in the additional section, owned by the root.
-            guard section == .additional, !sawOPT, name.wire.count == 1 else {
+            // RFC 6891 §6.1.1: one OPT at most, in the additional section, and its
+            // owner "MUST be 0": the root label itself, not a pointer to one.
+            guard section == .additional, !sawOPT, nameEnd == owner + 1, name.wire.count == 1 else {
                 throw WireError(.badOPT, .recordType, at: nameEnd)
             }
             sawOPT = true

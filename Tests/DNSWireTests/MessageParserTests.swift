@@ -141,6 +141,11 @@ func parseError(_ bytes: [UInt8]) -> WireError? {
         #expect(parseError(packet(qd: 1, an: 1, questionWWW + opt))?.code == .badOPT)
         #expect(parseError(packet(qd: 1, ns: 1, questionWWW + opt))?.code == .badOPT)
         #expect(parseError(packet(qd: 1, ar: 1, questionWWW + [0xc0, 12] + fields(41, rdLength: 0)))?.code == .badOPT)
+        // The owner must be the root octet itself, not a pointer to a root label (here the root question).
+        let rootQuestion: [UInt8] = [0, 0, 2, 0, 1]
+        #expect(parseError(packet(qd: 1, ar: 1, rootQuestion + [0xc0, 12] + fields(41, rdLength: 0)))
+                == WireError(.badOPT, .recordType, at: 12 + 5 + 2))
+        #expect(parseError(packet(qd: 1, ar: 1, rootQuestion + [0] + fields(41, rdLength: 0))) == nil)
         // Options must fill RDATA exactly: a 3-octet stub, and a length past the end.
         #expect(parseError(packet(qd: 1, ar: 1, questionWWW + [0] + fields(41, rdLength: 3) + [0, 10, 0]))
                 == WireError(.badOPT, .optOption, at: 12 + 17 + 11))
