@@ -1,5 +1,4 @@
 import Atomics
-import Metrics
 
 /// What the Forwarder has done, as numbers: readable from any thread.
 public struct ForwarderStatistics: Hashable, Sendable {
@@ -22,7 +21,9 @@ public struct ForwarderStatistics: Hashable, Sendable {
     public var droppedReplies: Int
 }
 
-/// The resolver thread's counters, and their export to swift-metrics.
+/// The resolver thread's counters. The Server exports them (with the cache
+/// hits and misses) as `sixpn_forward_*`; per-upstream figures, which do not
+/// fit here, go to swift-metrics from ``Upstream``.
 final class ForwarderCounters: Sendable {
     let upstreamQueries = ManagedAtomic<Int>(0)
     let timeouts = ManagedAtomic<Int>(0)
@@ -32,40 +33,6 @@ final class ForwarderCounters: Sendable {
     let dropped = ManagedAtomic<Int>(0)
     let entries = ManagedAtomic<Int>(0)
     let bytes = ManagedAtomic<Int>(0)
-
-    private let hitsMetric = Counter(label: "sixpn_forwarder_cache_hits_total")
-    private let missesMetric = Counter(label: "sixpn_forwarder_cache_misses_total")
-    private let entriesMetric = Gauge(label: "sixpn_forwarder_cache_entries")
-    private let bytesMetric = Gauge(label: "sixpn_forwarder_cache_bytes")
-    private let staleMetric = Counter(label: "sixpn_forwarder_stale_answers_total")
-    private let droppedMetric = Counter(label: "sixpn_forwarder_dropped_replies_total")
-    private let coalescedMetric = Counter(label: "sixpn_forwarder_coalesced_queries_total")
-    private let tcpMetric = Counter(label: "sixpn_forwarder_tcp_retries_total")
-    /// What the last flush reported, so that the next reports the difference (resolver thread only).
-    private let lastHits = ManagedAtomic<Int>(0)
-    private let lastMisses = ManagedAtomic<Int>(0)
-    private let lastStale = ManagedAtomic<Int>(0)
-    private let lastDropped = ManagedAtomic<Int>(0)
-    private let lastCoalesced = ManagedAtomic<Int>(0)
-    private let lastTCP = ManagedAtomic<Int>(0)
-
-    /// Resolver thread, about once a second: hands the new counts to swift-metrics.
-    /// The query path only bumps its striped counters; nothing there calls a metrics backend.
-    func flush(cache: Cache) {
-        noteSize(of: cache)
-        entriesMetric.record(cache.count)
-        bytesMetric.record(cache.bytes)
-        func report(_ counter: Counter, _ now: Int, _ last: ManagedAtomic<Int>) {
-            let before = last.exchange(now, ordering: .relaxed)
-            if now > before { counter.increment(by: now - before) }
-        }
-        report(hitsMetric, cache.lookups.total(Cache.hitCounter), lastHits)
-        report(missesMetric, cache.lookups.total(Cache.missCounter), lastMisses)
-        report(staleMetric, staleAnswers.load(ordering: .relaxed), lastStale)
-        report(droppedMetric, dropped.load(ordering: .relaxed), lastDropped)
-        report(coalescedMetric, coalesced.load(ordering: .relaxed), lastCoalesced)
-        report(tcpMetric, tcpRetries.load(ordering: .relaxed), lastTCP)
-    }
 
     /// Resolver thread: publishes the cache's size after a change.
     func noteSize(of cache: Cache) {

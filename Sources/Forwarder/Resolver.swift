@@ -89,7 +89,6 @@ final class Resolver: @unchecked Sendable {
     private let timeout: Int64
     private let staleWindow: Int64
     private var nextSweep: Int64 = 0
-    private var nextFlush: Int64 = 0
 
     init(configuration: ForwarderConfiguration, cache: Cache, inbox: Inbox, counters: ForwarderCounters,
          logger: Logger) {
@@ -431,10 +430,6 @@ final class Resolver: @unchecked Sendable {
             cache.sweep(now: now)
             counters.noteSize(of: cache)
             nextSweep = now + 5_000_000_000
-        }
-        if now >= nextFlush {
-            counters.flush(cache: cache)
-            nextFlush = now + 1_000_000_000
         }
     }
 }

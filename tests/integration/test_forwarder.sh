@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# The Forwarder against real upstreams in a namespace: NSD authoritative for
+# fwd.test on 10.53.0.2, Unbound (stub to NSD) on fd00:53::3, python3 helpers
+# on 10.53.0.9 (a counting proxy, a slow one, a spoofer), and sixpn in front
+# on fdaa::3. Every query is sent inside the namespace.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+ns=sx-fwd-$$
+dir=$(mktemp -d /tmp/sx-fwd.XXXXXX)
+on_exit "rm -rf $dir"
+new_netns "$ns"
+add_addr "$ns" fdaa::3
+add_addr "$ns" fd00:53::3
+ip -n "$ns" addr add 10.53.0.2/32 dev lo
+ip -n "$ns" addr add 10.53.0.9/32 dev lo
+in_ns() { ip netns exec "$ns" "$@"; }
+
+# --- The zone, NSD and Unbound -------------------------------------------
+{
+  echo '$TTL 300'
+  echo '@ IN SOA ns.fwd.test. hostmaster.fwd.test. 1 3600 600 86400 2'
+  echo '@ IN NS ns'
+  echo 'ns IN A 10.53.0.2'
+  echo 'www IN AAAA 2001:db8::80'
+  echo 'www IN A 192.0.2.80'
+  echo 'again IN AAAA 2001:db8::a'
+  echo 'coal IN AAAA 2001:db8::c0'
+  echo 'slow IN AAAA 2001:db8::51'
+  echo 'spoof IN A 192.0.2.1'
+  echo 'next IN AAAA 2001:db8::2'
+  echo 'stale 1 IN AAAA 2001:db8::5'
+  echo 'host IN AAAA 2001:db8::9'
+  for i in $(seq 1 30); do
+    echo "big IN TXT \"record $i $(printf 'x%.0s' $(seq 1 90))\""
+  done
+} > "$dir/fwd.test.zone"
+
+cat > "$dir/nsd.conf" <<EOF
+server:
+  ip-address: 10.53.0.2
+  port: 53
+  username: ""
+  chroot: ""
+  zonesdir: "$dir"
+  pidfile: "$dir/nsd.pid"
+  database: ""
+  xfrdfile: "$dir/xfrd.state"
+  zonelistfile: "$dir/zone.list"
+  logfile: "$dir/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: fwd.test
+  zonefile: fwd.test.zone
+EOF
+
+cat > "$dir/unbound.conf" <<EOF
+server:
+  interface: fd00:53::3
+  port: 53
+  access-control: ::/0 allow
+  access-control: 0.0.0.0/0 allow
+  username: ""
+  chroot: ""
+  directory: "$dir"
+  pidfile: "$dir/unbound.pid"
+  use-syslog: no
+  logfile: "$dir/unbound.log"
+  do-not-query-localhost: no
+  module-config: "iterator"
+  qname-minimisation: no
+  num-threads: 1
+  local-zone: "test." nodefault
+remote-control:
+  control-enable: no
+stub-zone:
+  name: "fwd.test"
+  stub-addr: 10.53.0.2
+EOF
+
+# --- python3 upstreams: count, delay or spoof, then relay to NSD --------
+cat > "$dir/upstream.py" <<'EOF'
+import socket, struct, sys, threading, time
+mode, port, counts = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+target = ("10.53.0.2", 53)
+seen, lock = {}, threading.Lock()
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("10.53.0.9", port))
+other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+other.bind(("10.53.0.9", 0))
+
+def qname(q):
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode().lower()); i += 1 + q[i]
+    return ".".join(labels), i + 5           # name, end of question
+
+def qtype(q):
+    _, end = qname(q)
+    return struct.unpack(">H", q[end - 4:end - 2])[0]
+
+def forged(q, id_):
+    _, end = qname(q)                        # an A record 192.0.2.66 for the question
+    return (struct.pack(">HHHHHH", id_, 0x8180, 1, 1, 0, 0) + q[12:end]
+            + b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 300, 4) + bytes([192, 0, 2, 66]))
+
+def relay(q, client):
+    name, _ = qname(q)
+    with lock:
+        key = f"{name}/{qtype(q)}"
+        seen[key] = seen.get(key, 0) + 1
+        with open(counts + ".tmp", "w") as f:
+            f.writelines(f"{k} {v}\n" for k, v in seen.items())
+        import os; os.replace(counts + ".tmp", counts)
+    if mode == "spoof":
+        (qid,) = struct.unpack(">H", q[:2])
+        sock.sendto(forged(q, qid ^ 0x5555), client)   # right port, wrong ID
+        other.sendto(forged(q, qid), client)           # right ID, wrong port
+        time.sleep(0.1)
+    if mode == "slow":
+        time.sleep(3)
+    if name.startswith("coal"):
+        time.sleep(0.5)                      # so that the clients' queries overlap
+    up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    up.settimeout(2)
+    up.sendto(q, target)
+    try:
+        sock.sendto(up.recv(65535), client)
+    except OSError:
+        pass
+
+end = time.time() + 170                      # stops by itself
+sock.settimeout(1)
+while time.time() < end:
+    try:
+        q, client = sock.recvfrom(65535)
+    except socket.timeout:
+        continue
+    threading.Thread(target=relay, args=(q, client), daemon=True).start()
+EOF
+
+start_bg "nsd.$ns" ip netns exec "$ns" nsd -d -c "$dir/nsd.conf"
+nsd_pid=$LAST_PID
+start_bg "unbound.$ns" ip netns exec "$ns" unbound -d -c "$dir/unbound.conf"
+unbound_pid=$LAST_PID
+start_bg "count.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" count 5301 "$dir/counts"
+start_bg "slow.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" slow 5304 "$dir/slow-counts"
+start_bg "spoof.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" spoof 5306 "$dir/spoof-counts"
+check "NSD answers for fwd.test" wait_for 10 in_ns dig +short +time=1 +tries=1 @10.53.0.2 www.fwd.test AAAA
+check "Unbound answers for fwd.test" wait_for 10 in_ns dig +short +time=1 +tries=1 @fd00:53::3 www.fwd.test AAAA
+
+# --- sixpn in front -------------------------------------------------------
+db=$dir/sixpn.sqlite
+"$SIXPN" db init --db "$db" >/dev/null
+serve() {  # serve NAME PORT METRICS-PORT UPSTREAM...
+  local name=$1 port=$2 mport=$3; shift 3
+  local ups=()
+  for u in "$@"; do ups+=(--upstream "$u"); done
+  start_bg "sixpn-$name.$ns" ip netns exec "$ns" "$SIXPN" serve --db "$db" --listen "[fdaa::3]:$port" \
+    --metrics "[fdaa::3]:$mport" "${ups[@]}"
+  # Ready when it answers anything; an internal. name, so that no upstream is asked yet.
+  wait_for 10 in_ns dig +time=1 +tries=1 @fdaa::3 -p "$port" internal SOA >/dev/null
+}
+serve counted 53 9101 10.53.0.9:5301
+serve pair 5302 9102 "[fd00:53::3]:53" 10.53.0.2:53
+serve slow 5303 9103 10.53.0.9:5304 10.53.0.2:53
+serve spoofed 5305 9105 10.53.0.9:5306
+ask() { local port=$1; shift; in_ns dig +time=4 +tries=1 @fdaa::3 -p "$port" "$@"; }
+count() { awk -v n="$1" '$1 == n { print $2 }' "$dir/counts"; }  # count NAME/TYPE-NUMBER
+# metric PORT NAME: a counter of sixpn's Prometheus endpoint (sixpn_forward_NAME or sixpn_forwarder_NAME).
+metric() { in_ns curl -s "http://[fdaa::3]:$1/metrics" | awk -v m="^sixpn_forward(er)?_$2\$" '$1 ~ m { print int($2) }'; }
+metric_at_least() { local v; v=$(metric "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
+
+# A normal answer, then the same from the cache with its TTL counting down.
+expect_eq "AAAA through sixpn" "2001:db8::80" "$(ask 53 +short www.fwd.test AAAA)"
+expect_eq "A through sixpn" "192.0.2.80" "$(ask 53 +short WWW.Fwd.Test A)"
+sleep 1.2
+second=$(ask 53 +noall +answer www.fwd.test AAAA)
+expect_match "the cached answer's TTL counts down" "^www\.fwd\.test\.[[:space:]]+(29[0-9])[[:space:]]" "$second"
+expect_eq "the second AAAA query never reached the upstream" "1" "$(count www.fwd.test/28)"
+expect_match "the client's case comes back" "WwW\.FWD\.test\." "$(ask 53 +noall +question WwW.FWD.test AAAA)"
+
+# NXDOMAIN, cached for min(SOA TTL, MINIMUM) = 2 s (RFC 2308).
+expect_match "NXDOMAIN through sixpn" "status: NXDOMAIN" "$(ask 53 nope.fwd.test AAAA)"
+expect_match "... again, from the cache" "status: NXDOMAIN" "$(ask 53 nope.fwd.test AAAA)"
+expect_eq "the negative answer was cached" "1" "$(count nope.fwd.test/28)"
+sleep 2.2
+ask 53 nope.fwd.test AAAA >/dev/null
+expect_eq "... for the SOA MINIMUM only" "2" "$(count nope.fwd.test/28)"
+
+# Many clients asking the same name at once: one upstream query.
+pids=()
+for i in $(seq 1 20); do ask 53 +short coal.fwd.test AAAA > "$dir/coal.$i" & pids+=($!); done
+wait "${pids[@]}"
+expect_eq "20 clients got the answer" "20" "$(cat "$dir"/coal.* | grep -c '^2001:db8::c0$')"
+expect_eq "from one upstream query" "1" "$(count coal.fwd.test/28)"
+
+# A large answer: TC from the upstream over UDP, completed over TCP.
+expect_eq "a large TXT answer is complete over TCP" "30" "$(ask 5302 +tcp +short big.fwd.test TXT | wc -l)"
+expect_match "over UDP with 1232 octets it is truncated" "flags: qr tc" "$(ask 5302 +ignore +bufsize=1232 big.fwd.test TXT)"
+check "the upstream's TC was retried over TCP" wait_for 3 metric_at_least 9102 tcp_retries_total 1
+
+# A slow upstream (3 s): the next one answers within the timeout.
+t0=$(date +%s%N)
+expect_eq "a slow first upstream: the answer comes from the next" "2001:db8::51" "$(ask 5303 +short slow.fwd.test AAAA)"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -lt 2900 ]; then pass "after one timeout (1.5 s), not the 3 s delay (${ms} ms)"; else fail "the slow upstream held the answer ${ms} ms"; fi
+
+# Replies with the wrong ID or from the wrong port are ignored.
+expect_eq "forged replies ignored: the genuine answer" "192.0.2.1" "$(ask 5305 +short spoof.fwd.test A)"
+check "the wrong-ID reply was counted" wait_for 3 metric_at_least 9105 dropped_replies_total 1
+
+# glibc and dig with sixpn as the namespace's only nameserver.
+mkdir -p "/etc/netns/$ns"
+on_exit "rm -rf /etc/netns/$ns"
+echo "nameserver fdaa::3" > "/etc/netns/$ns/resolv.conf"
+expect_match "getent ahostsv6 through sixpn" "^2001:db8::9[[:space:]]" "$(in_ns getent ahostsv6 host.fwd.test)"
+expect_eq "dig with resolv.conf's nameserver" "2001:db8::9" "$(in_ns dig +short host.fwd.test AAAA)"
+
+# Upstreams going down: next upstream, then serve-stale, then SERVFAIL.
+first=$(ask 5302 stale.fwd.test AAAA)
+expect_match "a 1-second record while both upstreams are up" "IN[[:space:]]+AAAA[[:space:]]+2001:db8::5" "$first"
+kill "$unbound_pid"
+sleep 0.3
+expect_eq "Unbound down: the next upstream answers" "2001:db8::2" "$(ask 5302 +short next.fwd.test AAAA)"
+kill "$nsd_pid"
+sleep 1.2
+stale=$(ask 5302 +noall +answer stale.fwd.test AAAA)
+expect_match "every upstream down: the expired answer is served stale with TTL 30" \
+  "^stale\.fwd\.test\.[[:space:]]+30[[:space:]].*2001:db8::5" "$stale"
+t0=$(date +%s%N)
+expect_match "nothing stale to serve: SERVFAIL" "status: SERVFAIL" "$(ask 5302 never.fwd.test AAAA)"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -le 3500 ]; then pass "SERVFAIL within twice the timeout (${ms} ms)"; else fail "SERVFAIL took ${ms} ms"; fi
+check "serve-stale was counted" wait_for 3 metric_at_least 9102 stale_answers_total 1
