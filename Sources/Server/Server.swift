@@ -92,7 +92,8 @@ public final class Server: @unchecked Sendable {
         return set
     }
 
-    /// Opens the database, binds every socket and starts every thread.
+    /// Binds every socket (so address errors come first), opens the database
+    /// and starts every thread.
     /// Nothing is left running when it throws.
     public func start() throws(ServerError) {
         let c = configuration
@@ -110,21 +111,6 @@ public final class Server: @unchecked Sendable {
         let c = configuration
         Self.blockSignals()
         let registry = ServerMetrics.registry
-        let zone: ZoneStore
-        do {
-            zone = try ZoneStore(path: c.databasePath, ttl: c.ttl, logger: logger)
-        } catch {
-            throw ServerError("cannot open database \(c.databasePath): \(error)")
-        }
-        self.zone = zone
-        if !c.upstreams.isEmpty {
-            do {
-                forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: c.upstreams), logger: logger)
-            } catch {
-                throw ServerError("cannot start forwarding to \(c.upstreams.map(\.description).joined(separator: ", ")): \(error)")
-            }
-        }
-
         // TCP first: its listener is exclusive (no SO_REUSEPORT), so a port another
         // server holds fails here even when that server also uses SO_REUSEPORT for UDP.
         for address in c.listen {
@@ -141,6 +127,21 @@ public final class Server: @unchecked Sendable {
         if let m = c.metrics {
             metricsEndpoint = try bound(m, "metrics HTTP") { () throws(Errno) in
                 try MetricsEndpoint(address: m, registry: registry, state: state)
+            }
+        }
+
+        let zone: ZoneStore
+        do {
+            zone = try ZoneStore(path: c.databasePath, ttl: c.ttl, logger: logger)
+        } catch {
+            throw ServerError("cannot open database \(c.databasePath): \(error)")
+        }
+        self.zone = zone
+        if !c.upstreams.isEmpty {
+            do {
+                forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: c.upstreams), logger: logger)
+            } catch {
+                throw ServerError("cannot start forwarding to \(c.upstreams.map(\.description).joined(separator: ", ")): \(error)")
             }
         }
 

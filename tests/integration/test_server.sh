@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# sixpn serve with real clients, inside namespaces this test creates:
+# dig and kdig ask every name form from two organizations over UDP and TCP,
+# with and without EDNS; a 200-instance app (TC over UDP, whole over TCP);
+# an untrusted source (no answer); glibc through resolv.conf; a database
+# change seen within 1 s; start-up errors; SIGTERM exits 0.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+: "${SIXPN:?set SIXPN to the sixpn binary}"
+
+NS=sx-srv-main      # the server, fdaa::3, and the dig/kdig clients on its loopback
+CL=sx-srv-glibc     # a client of organization a behind a veth, for glibc
+A=fdaa:0:a:0:1:0:1:2     # organization 0000000a, host 1
+B=fdaa:0:b:0:2:0:1:2     # organization 0000000b, host 2
+UNTRUSTED=fd00::1
+G=fdaa:0:a:0:5:0:1:2     # organization a, in $CL
+
+work=$(mktemp -d /tmp/sx-srv.XXXXXX)
+on_exit "rm -rf $work"
+db=$work/sixpn.db
+
+# --- the database: org a has web (3), api (1), big (200) and a peer; org b has web (1) and secret (1).
+$SIXPN db init --db "$db" >/dev/null
+add() { $SIXPN db add-instance --db "$db" --app "$1" --region "$2" --address "$3" >/dev/null; }
+add web ams fdaa:0:a:0:1:0:101:2
+add web ams fdaa:0:a:0:2:0:102:2
+add web iad fdaa:0:a:0:3:0:103:2
+add api iad fdaa:0:a:0:3:0:201:2
+add web lhr fdaa:0:b:0:7:0:301:2
+add secret lhr fdaa:0:b:0:7:0:302:2
+$SIXPN db add-peer --db "$db" --name laptop --address fdaa:0:a:0:feed:0:0:101 >/dev/null
+# 200 instances in one transaction (docs/schema.md), faster than 200 processes.
+{
+  echo "PRAGMA foreign_keys = ON; BEGIN;"
+  echo "INSERT INTO apps (network_id, name) VALUES (10, 'big');"
+  for i in $(seq 1 200); do
+    printf "INSERT INTO instances (app_id, id, region, host_id, address) SELECT id, '%08x', 'ams', 9, 'fdaa:0:a:0:9:0:%x:2' FROM apps WHERE network_id = 10 AND name = 'big';\n" $((0x1000 + i)) $((0x1000 + i))
+  done
+  echo "COMMIT;"
+} | sqlite3 "$db"
+
+# --- the namespaces
+new_netns $NS
+add_addr $NS fdaa::3
+add_addr $NS $A
+add_addr $NS $B
+add_addr $NS $UNTRUSTED
+new_netns $CL
+ip -n $NS link add sxsrv0 type veth peer name sxsrv1 netns $CL
+ip -n $CL addr add $G/128 dev lo nodad
+ip -n $NS addr add fe80::1/64 dev sxsrv0 nodad
+ip -n $CL addr add fe80::2/64 dev sxsrv1 nodad
+ip -n $NS link set sxsrv0 up
+ip -n $CL link set sxsrv1 up
+ip -n $CL -6 route add fdaa::/16 via fe80::1 dev sxsrv1 src $G
+ip -n $NS -6 route add $G/128 via fe80::2 dev sxsrv0
+mkdir -p /etc/netns/$NS /etc/netns/$CL
+on_exit "rm -rf /etc/netns/$NS /etc/netns/$CL"
+echo "nameserver fdaa::3" > /etc/netns/$NS/resolv.conf
+echo "nameserver fdaa::3" > /etc/netns/$CL/resolv.conf
+
+# --- the server (no --upstream: resolv.conf names only sixpn itself, so nothing is forwarded)
+start_bg sixpn-srv ip netns exec $NS "$SIXPN" serve --db "$db" --threads 2 --metrics "[fdaa::3]:9153"
+SERVER=$LAST_PID
+dq() { ip netns exec $NS dig @fdaa::3 +time=1 +tries=1 "$@" 2>&1; }
+kq() { ip netns exec $NS kdig @fdaa::3 +time=1 +retry=0 "$@" 2>&1; }
+short() { dq "$@" +short | sort | tr '\n' ' ' | sed 's/ $//'; }
+status() { dq "$@" | sed -n 's/.*status: \([A-Z]*\).*/\1/p' | head -1; }
+flags() { dq "$@" | sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p'; }
+answers() { dq "$@" | sed -n 's/.*ANSWER: \([0-9]*\),.*/\1/p'; }
+check "the server answers within 10 s" wait_for 10 dq -b $A web.internal AAAA
+
+WEB_A="fdaa:0:a:0:1:0:101:2 fdaa:0:a:0:2:0:102:2 fdaa:0:a:0:3:0:103:2"
+
+echo "-- every name form, organization a (dig, UDP)"
+expect_eq "web.internal AAAA: org a's three" "$WEB_A" "$(short -b $A web.internal AAAA)"
+expect_eq "ams.web.internal AAAA: the region's two" "fdaa:0:a:0:1:0:101:2 fdaa:0:a:0:2:0:102:2" "$(short -b $A ams.web.internal AAAA)"
+expect_eq "global.web.internal AAAA: all three" "$WEB_A" "$(short -b $A global.web.internal AAAA)"
+expect_eq "00000103.vm.web.internal AAAA: one instance" "fdaa:0:a:0:3:0:103:2" "$(short -b $A 00000103.vm.web.internal AAAA)"
+expect_match "regions.web.internal TXT names ams and iad" 'ams.*iad|iad.*ams' "$(short -b $A regions.web.internal TXT)"
+expect_match "vms.web.internal TXT names the instances" '00000101' "$(short -b $A vms.web.internal TXT)"
+expect_match "_apps.internal TXT lists org a's apps only" '^"api,big,web"$' "$(short -b $A _apps.internal TXT)"
+expect_match "_instances.internal TXT lists instances" '00000201' "$(short -b $A _instances.internal TXT)"
+expect_eq "laptop._peer.internal AAAA" "fdaa:0:a:0:feed::101" "$(short -b $A laptop._peer.internal AAAA)"
+expect_eq "top1.nearest.of.web.internal AAAA: one answer" "1" "$(answers -b $A top1.nearest.of.web.internal AAAA)"
+expect_eq "top2.nearest.of.web.internal AAAA: two answers" "2" "$(answers -b $A top2.nearest.of.web.internal AAAA)"
+expect_match "internal. SOA" 'NOERROR' "$(status -b $A internal. SOA)"
+expect_eq "a missing name is NXDOMAIN" "NXDOMAIN" "$(status -b $A nope.internal AAAA)"
+expect_match "NXDOMAIN carries the SOA" 'AUTHORITY: 1' "$(dq -b $A nope.internal AAAA)"
+expect_eq "web.internal A is NODATA" "NOERROR 0" "$(status -b $A web.internal A) $(answers -b $A web.internal A)"
+
+echo "-- organization b sees only its own"
+expect_eq "web.internal AAAA from org b: its one" "fdaa:0:b:0:7:0:301:2" "$(short -b $B web.internal AAAA)"
+expect_eq "org b's app is NXDOMAIN for org a" "NXDOMAIN" "$(status -b $A secret.internal AAAA)"
+expect_eq "org a's app is NXDOMAIN for org b" "NXDOMAIN" "$(status -b $B api.internal AAAA)"
+expect_eq "org a's peer is NXDOMAIN for org b" "NXDOMAIN" "$(status -b $B laptop._peer.internal AAAA)"
+
+echo "-- header and question"
+expect_eq "AA and RD set, no RA without upstreams" "qr aa rd" "$(flags -b $A web.internal AAAA)"
+expect_eq "RD is copied (+nord)" "qr aa" "$(flags -b $A +nord web.internal AAAA)"
+expect_match "the question's case comes back" 'WeB\.InTeRnAl\.[[:space:]]+5[[:space:]]+IN[[:space:]]+AAAA' "$(dq -b $A WeB.InTeRnAl AAAA)"
+expect_eq "a name outside internal. is REFUSED without upstreams" "REFUSED" "$(status -b $A example.com A)"
+expect_eq "class CH under internal. is REFUSED (as Knot)" "REFUSED" "$(status -b $A -c CH web.internal TXT)"
+expect_match "AXFR over TCP is refused" 'Transfer failed' "$(dq -b $A +tcp internal. AXFR)"
+
+echo "-- TCP, EDNS, kdig"
+expect_eq "dig +tcp from org a" "$WEB_A" "$(short -b $A +tcp web.internal AAAA)"
+expect_eq "dig +tcp from org b" "fdaa:0:b:0:7:0:301:2" "$(short -b $B +tcp web.internal AAAA)"
+expect_eq "dig +noedns" "$WEB_A" "$(short -b $A +noedns web.internal AAAA)"
+expect_match "no OPT back without EDNS" '^[^;]*$|ADDITIONAL: 0' "$(dq -b $A +noedns web.internal AAAA | grep -E 'ADDITIONAL|OPT PSEUDO')"
+expect_match "EDNS answer advertises 1232" 'EDNS: version: 0, flags:; udp: 1232' "$(dq -b $A +edns=0 web.internal AAAA)"
+kshort() { kq "$@" +short | sort | tr '\n' ' ' | sed 's/ $//'; }
+expect_eq "kdig UDP from org a" "$WEB_A" "$(kshort -b $A web.internal AAAA)"
+expect_eq "kdig TCP from org a" "$WEB_A" "$(kshort -b $A +tcp web.internal AAAA)"
+expect_eq "kdig UDP from org b" "fdaa:0:b:0:7:0:301:2" "$(kshort -b $B web.internal AAAA)"
+expect_eq "kdig TCP from org b, no EDNS" "fdaa:0:b:0:7:0:301:2" "$(kshort -b $B +tcp +noedns web.internal AAAA)"
+expect_match "kdig sees AA" 'Flags: qr aa rd;' "$(kq -b $A regions.web.internal TXT)"
+
+echo "-- a 200-instance app"
+big_udp=$(dq -b $A +noedns +ignore big.internal AAAA)
+expect_match "UDP without EDNS: TC" 'flags: qr aa tc rd;' "$big_udp"
+expect_match "UDP without EDNS: at most 512 octets" 'MSG SIZE  rcvd: ([0-9]{1,2}|[1-4][0-9]{2}|50[0-9]|51[0-2])$' "$big_udp"
+big_edns=$(dq -b $A +bufsize=4096 +ignore big.internal AAAA)
+expect_match "UDP with EDNS 4096: TC" 'flags: qr aa tc rd;' "$big_edns"
+expect_match "UDP with EDNS 4096: at most 1232 octets" 'MSG SIZE  rcvd: ([0-9]{1,3}|1[01][0-9]{2}|12[0-2][0-9]|123[0-2])$' "$big_edns"
+expect_eq "TCP: all 200" "200" "$(answers -b $A +tcp big.internal AAAA)"
+expect_eq "kdig TCP: all 200" "200" "$(kq -b $A +tcp big.internal AAAA +short | wc -l | tr -d ' ')"
+expect_eq "dig retries a TC answer over TCP and gets all 200" "200" "$(short -b $A big.internal AAAA | wc -w | tr -d ' ')"
+
+echo "-- untrusted sources"
+out=$(dq -b $UNTRUSTED web.internal AAAA); rc=$?
+expect_match "UDP from fd00::1: no answer" 'timed out|no servers could be reached' "$out"
+out=$(dq -b $UNTRUSTED +tcp web.internal AAAA)
+expect_match "TCP from fd00::1: closed, no answer" 'end of file|connection reset|communications error|no servers' "$out"
+expect_eq "loopback without --dev-org: no answer" "" "$(ip netns exec $NS dig @::1 +time=1 +tries=1 +short web.internal AAAA 2>/dev/null | grep -v '^;')"
+sleep 1.2
+metrics=$(ip netns exec $NS curl -s --max-time 2 "http://[fdaa::3]:9153/metrics")
+expect_match "metrics count untrusted UDP" 'sixpn_dropped_total\{reason="untrusted",transport="udp"\} [1-9]' "$metrics"
+expect_match "metrics count untrusted TCP" 'sixpn_dropped_total\{reason="untrusted",transport="tcp"\} [1-9]' "$metrics"
+expect_match "metrics count AAAA NOERROR" 'sixpn_queries_total\{type="AAAA",rcode="NOERROR"\} [1-9]' "$metrics"
+expect_match "metrics have the latency histogram" 'sixpn_query_duration_seconds_count [1-9]' "$metrics"
+expect_match "metrics have the snapshot age" 'sixpn_snapshot_age_seconds [0-9]' "$metrics"
+
+echo "-- glibc (getent through /etc/netns/$CL/resolv.conf, from organization a over a veth)"
+glibc=$(ip netns exec $CL getent ahostsv6 web.internal | awk '{print $1}' | sort -u | tr '\n' ' ' | sed 's/ $//')
+expect_eq "getent ahostsv6 web.internal" "$WEB_A" "$glibc"
+expect_eq "getent ahostsv6 laptop._peer.internal" "fdaa:0:a:0:feed::101" \
+  "$(ip netns exec $CL getent ahostsv6 laptop._peer.internal | awk '{print $1}' | sort -u)"
+check "getent fails for another organization's app" bash -c "! ip netns exec $CL getent ahostsv6 secret.internal"
+
+echo "-- a database change shows within 1 s"
+start=$(date +%s%N)
+add web syd fdaa:0:a:0:4:0:104:2
+seen=""
+for _ in $(seq 1 40); do
+  if short -b $A web.internal AAAA | grep -q fdaa:0:a:0:4:0:104:2; then seen=$(( ($(date +%s%N) - start) / 1000000 )); break; fi
+  sleep 0.05
+done
+check "the new instance is answered within 1000 ms (took ${seen:-never} ms)" test -n "$seen" -a "${seen:-9999}" -le 1000
+kill -HUP $SERVER
+sleep 0.3
+check "SIGHUP reloads and the server keeps answering" kill -0 $SERVER
+expect_eq "after SIGHUP" "4" "$(short -b $A web.internal AAAA | wc -w | tr -d ' ')"
+
+echo "-- start-up errors: one line, non-zero exit"
+err=$(ip netns exec $NS "$SIXPN" serve --db "$db" --listen "[fdaa::3]:53" 2>&1 >/dev/null); rc=$?
+expect_match "port in use" 'the port is in use' "$err"
+check "port in use exits non-zero" test $rc -ne 0
+expect_eq "port in use is one line" "1" "$(printf '%s\n' "$err" | grep -c .)"
+err=$(ip netns exec $NS "$SIXPN" serve --db "$db" --listen "[fdaa::99]:5300" 2>&1 >/dev/null); rc=$?
+expect_match "address not on this host" 'not on this host' "$err"
+check "address not on this host exits non-zero" test $rc -ne 0
+err=$(ip netns exec $NS "$SIXPN" serve --db "$work/missing.db" --listen "[fdaa::3]:5300" 2>&1 >/dev/null); rc=$?
+expect_match "missing database" 'cannot open database' "$err"
+check "missing database exits non-zero" test $rc -ne 0
+err=$(ip netns exec $NS setpriv --reuid=65534 --regid=65534 --clear-groups "$SIXPN" serve --db "$db" --listen "[fdaa::3]:54" 2>&1 >/dev/null); rc=$?
+expect_match "no permission for a low port" 'no permission' "$err"
+check "no permission exits non-zero" test $rc -ne 0
+
+echo "-- SIGTERM"
+kill -TERM $SERVER
+wait $SERVER; rc=$?
+expect_eq "SIGTERM exits 0" "0" "$rc"
