@@ -9,6 +9,7 @@ public struct NetworkDevice: Sendable, Equatable {
     public let linkType: Int
 
     static let arphrdEther = 1
+    static let arphrdLoopback = 772  // Ethernet framing too
     static let arphrdNone = 65534  // tun devices, WireGuard
 
     /// Looks the device up by name; throws when there is none.
@@ -26,7 +27,7 @@ public struct NetworkDevice: Sendable, Equatable {
     /// Where the IPv6 header starts in a packet seen by tc on this device.
     public func networkHeaderOffset() throws(DeviceError) -> UInt32 {
         switch linkType {
-        case Self.arphrdEther: return 14
+        case Self.arphrdEther, Self.arphrdLoopback: return 14
         case Self.arphrdNone: return 0
         default: throw DeviceError(device: name, problem: .unsupportedLinkType(linkType))
         }
@@ -67,7 +68,7 @@ public struct DeviceError: Error, Equatable, CustomStringConvertible {
         case .badName: return "device \"\(device)\": not a valid interface name"
         case .notFound: return "device \(device): no such network device"
         case .unsupportedLinkType(let t):
-            return "device \(device): link type \(t) is neither Ethernet nor layer 3 (tun, WireGuard)"
+            return "device \(device): link type \(t) is neither Ethernet, loopback nor layer 3 (tun, WireGuard)"
         case .notWireGuard:
             return "device \(device): not a WireGuard device (no UAPI socket at \(UAPISocket.path(device: device)), and not a kernel WireGuard device)"
         }
