@@ -19,7 +19,8 @@ public struct CreatedPeer: Sendable {
 /// organization's peer area (`PeerArea`), the peer on the host's device, the
 /// record in the database. Either both the device and the database change,
 /// or neither: checks come first, the database insert (which rejects a taken
-/// name or address atomically) comes next, and a failure on the device undoes it.
+/// name or address atomically) comes next, and a failure on the device undoes
+/// it. Removal goes the other way round, device first.
 public struct PeerProvisioning {
     public let directory: any PeerDirectory
     public let device: (any WireGuardDevice)?
@@ -80,10 +81,20 @@ public struct PeerProvisioning {
         guard let peer = try directory.peers(network: network).first(where: { $0.name == name.lowercased() }) else {
             throw PeerError(message: "network \(org) has no peer named \(name)")
         }
-        if let device, let key = peer.publicKey {
-            try device.removePeer(publicKey: key)
+        guard let device, let key = peer.publicKey else {
+            try directory.remove(network: network, name: name)
+            return
         }
-        try directory.remove(network: network, name: name)
+        try device.removePeer(publicKey: key)
+        do {
+            try directory.remove(network: network, name: name)
+        } catch {
+            // Put the device entry back, so the database still tells the truth.
+            if PeerArea.slot(of: peer.address) != nil {
+                try? device.addPeer(publicKey: key, allowedIPs: [IPv6Prefix(peer.address.address, length: 120)])
+            }
+            throw error
+        }
     }
 
     /// `HOST:PORT` or `[IPv6]:PORT`, with a port in 1...65535.

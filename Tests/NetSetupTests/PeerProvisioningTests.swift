@@ -107,3 +107,25 @@ final class MemoryDevice: WireGuardDevice {
         }
     }
 }
+
+extension PeerProvisioningTests {
+    /// A directory whose removals fail.
+    final class StuckPeers: PeerDirectory {
+        let inner = MemoryPeers(orgs: [0x2a])
+        func organizationExists(_ network: UInt32) throws -> Bool { try inner.organizationExists(network) }
+        func addresses(network: UInt32) throws -> [SixPNAddress] { try inner.addresses(network: network) }
+        func peers(network: UInt32?) throws -> [PeerRecord] { try inner.peers(network: network) }
+        func add(_ peer: PeerRecord) throws { try inner.add(peer) }
+        func remove(network: UInt32, name: String) throws { throw PeerError(message: "database is locked") }
+    }
+
+    @Test func removeThatTheDatabaseRefusesLeavesThePeerOnTheDevice() throws {
+        let db = StuckPeers()
+        let dev = MemoryDevice()
+        let p = PeerProvisioning(directory: db, device: dev)
+        let made = try p.create(network: 0x2a, name: "office", region: nil, endpoint: nil, hostPublicKey: nil)
+        #expect(throws: PeerError(message: "database is locked")) { try p.remove(network: 0x2a, name: "office") }
+        #expect(dev.peers[made.record.publicKey!] == [made.prefix])
+        #expect(db.inner.records.count == 1)
+    }
+}
