@@ -2,10 +2,10 @@ import Atomics
 import DNSWire
 import Glibc
 
-/// One name of one organization, and what it answers.
-///
-/// Plain values in one malloc'd array; the name and the records live in the
-/// snapshot's byte arena.
+/// One name of one organization, and what it answers: the header of a block
+/// in the snapshot's arena, followed there by the name's octets and, when no
+/// other name shares them, by its records. So a lookup that finds its slot
+/// reads one place in memory for the name and, mostly, the answer.
 struct NameEntry: BitwiseCopyable {
     enum Kind: UInt8 {
         /// AAAA records (possibly none: then NODATA).
@@ -20,13 +20,15 @@ struct NameEntry: BitwiseCopyable {
     }
 
     var network: UInt32
-    var nameOffset: UInt32
     var recordsOffset: UInt32
     var recordsLength: UInt32
     var recordCount: UInt32
     var firstInstance: UInt32
     var nameLength: UInt8
     var kind: Kind
+
+    /// Octets from the start of a block to its name.
+    static let size = MemoryLayout<NameEntry>.stride
 }
 
 /// Where an instance is, for ordering `top<N>.nearest.of` answers.
@@ -48,7 +50,6 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     // Immutable after init; released in deinit.
     private let memory: [LargeMemory]
     private let arena: UnsafeMutablePointer<UInt8>
-    private let entries: UnsafeMutablePointer<NameEntry>
     private let slots: UnsafeMutablePointer<UInt64>
     private let slotMask: Int
     private let places: UnsafeMutablePointer<InstancePlace>
@@ -77,15 +78,15 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     public let serial: UInt32
 
     init(parts: SnapshotParts) throws(SQLiteError) {
-        guard let slotMemory = Self.makeTable(capacityFor: parts.entryCount),
+        defer { parts.blocks.release() }
+        guard let slotMemory = Self.makeTable(capacityFor: parts.blockCount),
               let hostMemory = Self.makeTable(capacityFor: parts.hostRegions.count) else {
-            for m in [parts.arena, parts.entries, parts.places] { m.release() }
+            for m in [parts.arena, parts.places] { m.release() }
             throw SQLiteError(code: 7, message: "cannot reserve memory for the name table", context: "build snapshot")
         }
-        memory = [parts.arena, parts.entries, parts.places, slotMemory.memory, hostMemory.memory]
+        memory = [parts.arena, parts.places, slotMemory.memory, hostMemory.memory]
         arena = parts.arena.base.assumingMemoryBound(to: UInt8.self)
-        entries = parts.entries.base.assumingMemoryBound(to: NameEntry.self)
-        nameCount = parts.entryCount
+        nameCount = parts.blockCount
         places = parts.places.base.assumingMemoryBound(to: InstancePlace.self)
         (slots, slotMask) = (slotMemory.table, slotMemory.mask)
         (hostRegions, hostMask) = (hostMemory.table, hostMemory.mask)
@@ -98,7 +99,8 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         soaAnswer = Self.copy(parts.soaAnswer)
         nsAnswer = Self.copy(parts.nsAnswer)
         negativeSOA = Self.copy(parts.negativeSOA)
-        for i in 0..<parts.entryCount { insert(entry: i) }
+        let blocks = parts.blocks.base.assumingMemoryBound(to: UInt32.self)
+        for i in 0..<parts.blockCount { insert(block: Int(blocks[i])) }
         for (host, region) in parts.hostRegions { insert(host: host, region: region) }
     }
 
@@ -125,7 +127,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         if apexAt == 0 { return answerApex(type: type, into: &writer) }
 
         if let e = lookup(network: network, name: name) {
-            let entry = entries[e]
+            let entry = self.entry(at: e)
             let wanted: NameEntry.Kind? = type == .aaaa ? .aaaa : type == .txt ? .txt : nil
             if entry.recordCount > 0, entry.kind == wanted || (type == .any && (entry.kind == .aaaa || entry.kind == .txt)) {
                 writer.append(.answer, records: bytes(entry.recordsOffset, entry.recordsLength),
@@ -140,9 +142,9 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         let first = Int(name[0])
         if let n = Self.topCount(name, labelLength: first),
            let e = lookup(network: network, name: UnsafeRawBufferPointer(rebasing: name[(1 + first)...])),
-           entries[e].kind == .nearest {
+           entry(at: e).kind == .nearest {
             if type == .aaaa || type == .any {
-                appendNearest(entries[e], count: n, host: host, into: &writer)
+                appendNearest(entry(at: e), count: n, host: host, into: &writer)
             } else {
                 writer.append(.authority, records: negativeSOA, count: 1)
             }
@@ -221,22 +223,32 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         UnsafeRawBufferPointer(start: arena + Int(offset), count: Int(length))
     }
 
-    /// The entry for (network, name), by open addressing with linear probing.
+    @inline(__always)
+    private func entry(at block: Int) -> NameEntry {
+        UnsafeRawPointer(arena + block).loadUnaligned(as: NameEntry.self)
+    }
+
+    /// True when the block at `block` holds (network, name).
+    @inline(__always)
+    private func block(_ block: Int, holds network: UInt32, _ name: UnsafeRawBufferPointer) -> Bool {
+        let entry = entry(at: block)
+        return entry.network == network && Int(entry.nameLength) == name.count
+            && memcmp(arena + block + NameEntry.size, name.baseAddress!, name.count) == 0
+    }
+
+    /// The arena offset of the block for (network, name), by open addressing
+    /// with linear probing. A slot holds 32 bits of the hash and the offset.
     @inline(__always)
     func lookup(network: UInt32, name: UnsafeRawBufferPointer) -> Int? {
         let h = NameHash.hash(network: network, name: name)
-        let tag = UInt32(truncatingIfNeeded: h >> 32)
+        let tag = h >> 32
         var i = Int(truncatingIfNeeded: h) & slotMask
         while true {
             let s = slots[i]
             if s == 0 { return nil }
-            if UInt32(truncatingIfNeeded: s >> 32) == tag {
-                let e = Int(truncatingIfNeeded: s & 0xffff_ffff) - 1
-                let entry = entries[e]
-                if entry.network == network, Int(entry.nameLength) == name.count,
-                   memcmp(arena + Int(entry.nameOffset), name.baseAddress!, name.count) == 0 {
-                    return e
-                }
+            if s >> 32 == tag {
+                let b = Int(truncatingIfNeeded: s & 0xffff_ffff)
+                if block(b, holds: network, name) { return b }
             }
             i = (i + 1) & slotMask
         }
@@ -265,24 +277,20 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         return (m, m.base.bindMemory(to: UInt64.self, capacity: size), size - 1)
     }
 
-    /// Adds entry `e`; a name already present keeps its first entry.
-    private func insert(entry e: Int) {
-        let entry = entries[e]
-        let name = bytes(entry.nameOffset, UInt32(entry.nameLength))
+    /// Adds the block at `b` (never 0); a name already present keeps its first block.
+    private func insert(block b: Int) {
+        let entry = entry(at: b)
+        let name = bytes(UInt32(b + NameEntry.size), UInt32(entry.nameLength))
         let h = NameHash.hash(network: entry.network, name: name)
         let tag = h >> 32
         var i = Int(truncatingIfNeeded: h) & slotMask
         while slots[i] != 0 {
-            if slots[i] >> 32 == tag {
-                let other = entries[Int(truncatingIfNeeded: slots[i] & 0xffff_ffff) - 1]
-                if other.network == entry.network, other.nameLength == entry.nameLength,
-                   memcmp(arena + Int(other.nameOffset), name.baseAddress!, name.count) == 0 {
-                    return
-                }
+            if slots[i] >> 32 == tag, block(Int(truncatingIfNeeded: slots[i] & 0xffff_ffff), holds: entry.network, name) {
+                return
             }
             i = (i + 1) & slotMask
         }
-        slots[i] = tag << 32 | UInt64(e + 1)
+        slots[i] = tag << 32 | UInt64(b)
     }
 
     private func insert(host: UInt32, region: UInt32) {
@@ -301,8 +309,9 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
 /// What a ``SnapshotBuilder`` hands to a ``Snapshot``; the snapshot takes ownership of the pointers.
 struct SnapshotParts {
     var arena: LargeMemory
-    var entries: LargeMemory
-    var entryCount: Int
+    /// Arena offsets of the name blocks (released once they are in the table).
+    var blocks: LargeMemory
+    var blockCount: Int
     var places: LargeMemory
     var hostRegions: [(UInt32, UInt32)]
     var soaAnswer: [UInt8]

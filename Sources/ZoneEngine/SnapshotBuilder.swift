@@ -15,7 +15,8 @@ struct SnapshotBuilder: ~Copyable {
     private let ttl: UInt32
     // Reserved (virtual) up to what 32-bit offsets can address; only what is written is backed.
     private var arena: GrowableBuffer<UInt8>
-    private var entries: GrowableBuffer<NameEntry>
+    /// Arena offsets of the name blocks, for the table to index.
+    private var blocks: GrowableBuffer<UInt32>
     private var places: GrowableBuffer<InstancePlace>
     private var hostRegions: [UInt32: UInt32] = [:]
     private var regionIndex: [[UInt8]: UInt32] = [:]
@@ -56,27 +57,30 @@ struct SnapshotBuilder: ~Copyable {
 
     private var regionNames: [[UInt8]] = []
 
-    private init(ttl: UInt32, arena: GrowableBuffer<UInt8>, entries: GrowableBuffer<NameEntry>,
+    private init(ttl: UInt32, arena: GrowableBuffer<UInt8>, blocks: GrowableBuffer<UInt32>,
                  places: GrowableBuffer<InstancePlace>) {
         self.ttl = ttl
         self.arena = arena
-        self.entries = entries
+        self.blocks = blocks
         self.places = places
+        // No block starts at offset 0: a table slot of 0 means "empty".
+        self.arena.append32(0)
+        self.arena.append32(0)
     }
 
     deinit {
         arena.free()
-        entries.free()
+        blocks.free()
         places.free()
     }
 
     /// Builds a snapshot of everything `db` holds.
     static func build(from db: SQLiteConnection, ttl: UInt32) throws(SQLiteError) -> Snapshot {
         let arena = try GrowableBuffer<UInt8>(limit: 1 << 32)
-        let entries: GrowableBuffer<NameEntry>, places: GrowableBuffer<InstancePlace>
-        do { entries = try GrowableBuffer(limit: 1 << 27) } catch { arena.free(); throw error }
-        do { places = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); entries.free(); throw error }
-        var b = SnapshotBuilder(ttl: ttl, arena: arena, entries: entries, places: places)
+        let blocks: GrowableBuffer<UInt32>, places: GrowableBuffer<InstancePlace>
+        do { blocks = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); throw error }
+        do { places = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); throw error }
+        var b = SnapshotBuilder(ttl: ttl, arena: arena, blocks: blocks, places: places)
         do {
             try db.readTransaction { () throws(SQLiteError) in
                 try Schema.check(db)
@@ -222,7 +226,7 @@ struct SnapshotBuilder: ~Copyable {
         // <id>.vm.<app>
         for (k, inst) in appInstances.enumerated() {
             appendName(appIDs[inst.idStart..<(inst.idStart + inst.idLength)], Self.vm[...], app: true)
-            addAAAA(network: network, records: (start + UInt32(k * Snapshot.aaaaRecordSize), 1))
+            addAAAA(network: network, copying: Int(start) + k * Snapshot.aaaaRecordSize)
         }
         // regions.<app>: sorted (the rows are), comma-separated.
         text.removeAll(keepingCapacity: true)
@@ -272,10 +276,11 @@ struct SnapshotBuilder: ~Copyable {
         addTXT(network: network, orgInstances)
         text.removeAll(keepingCapacity: true)
         for peer in peers {
-            let start = UInt32(arena.count)
-            writeAAAA(peer.address)
             appendName(peer.name[...], Self.peer[...], app: false)
-            addAAAA(network: network, records: (start, 1))
+            let b = add(network: network, kind: .aaaa)
+            let start = arena.count
+            writeAAAA(peer.address)
+            setRecords(ofBlock: b, start: start, count: 1)
             if !text.isEmpty { text.append(0x2c) }
             text.append(contentsOf: peer.name)
         }
@@ -319,10 +324,19 @@ struct SnapshotBuilder: ~Copyable {
         add(network: network, kind: .aaaa, records: records)
     }
 
+    /// One AAAA record, copied from `offset` to sit right after its name.
+    private mutating func addAAAA(network: UInt32, copying offset: Int) {
+        let b = add(network: network, kind: .aaaa)
+        let start = arena.count
+        arena.append(contentsOf: UnsafeRawBufferPointer(start: arena.base + offset, count: Snapshot.aaaaRecordSize))
+        setRecords(ofBlock: b, start: start, count: 1)
+    }
+
     /// TXT records for `value` (none when it is empty): 255-octet character-strings,
     /// at most 255 of them per record so RDATA stays under 65535 octets.
     private mutating func addTXT(network: UInt32, _ value: [UInt8]) {
-        let start = UInt32(arena.count)
+        let b = add(network: network, kind: .txt)
+        let start = arena.count
         var count: UInt32 = 0
         var i = 0
         while i < value.count {
@@ -345,19 +359,35 @@ struct SnapshotBuilder: ~Copyable {
             arena.set16(UInt16(rdLength), at: lengthAt)
             count += 1
         }
-        add(network: network, kind: .txt, records: (start, count), length: UInt32(arena.count) - start)
+        setRecords(ofBlock: b, start: start, count: count)
     }
 
-    /// Adds an entry for the name in `name`.
+    /// Writes a name block for the name in `name`: the entry, then the name.
+    /// Records that only this name answers follow it (see ``setRecords``).
+    @discardableResult
     private mutating func add(network: UInt32, kind: NameEntry.Kind, records: (start: UInt32, count: UInt32) = (0, 0),
-                     length: UInt32? = nil, firstInstance: UInt32 = 0) {
-        let nameOffset = UInt32(arena.count)
-        name.withUnsafeBytes { arena.append(contentsOf: $0) }
-        entries.append(NameEntry(
-            network: network, nameOffset: nameOffset, recordsOffset: records.start,
-            recordsLength: length ?? records.count * UInt32(Snapshot.aaaaRecordSize),
+                              firstInstance: UInt32 = 0) -> Int {
+        let b = arena.count
+        blocks.append(UInt32(b))
+        let entry = NameEntry(
+            network: network, recordsOffset: records.start,
+            recordsLength: records.count * UInt32(Snapshot.aaaaRecordSize),
             recordCount: records.count, firstInstance: firstInstance,
-            nameLength: UInt8(name.count), kind: kind))
+            nameLength: UInt8(name.count), kind: kind)
+        withUnsafeBytes(of: entry) { arena.append(contentsOf: $0) }
+        for _ in MemoryLayout<NameEntry>.size..<NameEntry.size { arena.append(0) }
+        name.withUnsafeBytes { arena.append(contentsOf: $0) }
+        return b
+    }
+
+    /// Points the block at `b` to the records written from `start` to the arena's end.
+    private mutating func setRecords(ofBlock b: Int, start: Int, count: UInt32) {
+        let p = UnsafeMutableRawPointer(arena.base + b)
+        var entry = p.loadUnaligned(as: NameEntry.self)
+        entry.recordsOffset = UInt32(start)
+        entry.recordsLength = UInt32(arena.count - start)
+        entry.recordCount = count
+        p.storeBytes(of: entry, as: NameEntry.self)
     }
 
     // MARK: - Finishing
@@ -372,9 +402,9 @@ struct SnapshotBuilder: ~Copyable {
         let soaAnswer = try! RecordEncoder.encode(owner: .questionName, type: .soa, ttl: ttl, rdata: soa)
         let nsAnswer = try! RecordEncoder.encode(owner: .questionName, type: .ns, ttl: ttl, rdata: .ns(apex))
         let negativeSOA = try! RecordEncoder.encode(owner: .name(apex), type: .soa, ttl: negativeTTL, rdata: soa)
-        let entryCount = entries.count
+        let blockCount = blocks.count
         let parts = SnapshotParts(
-            arena: arena.take(), entries: entries.take(), entryCount: entryCount, places: places.take(),
+            arena: arena.take(), blocks: blocks.take(), blockCount: blockCount, places: places.take(),
             hostRegions: hostRegions.map { ($0.key, $0.value) }, soaAnswer: soaAnswer, nsAnswer: nsAnswer,
             negativeSOA: negativeSOA, organizationCount: organizationCount, instanceCount: instanceCount,
             skippedRows: skippedRows, ttl: ttl, negativeTTL: negativeTTL, serial: serial)
