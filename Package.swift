@@ -60,10 +60,7 @@ let package = Package(
             "ZoneEngine", "CBPF", "CMNL",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["bpf"], plugins: ["BPFBuild"]),
-
-        // Compiles NetSetup's BPF programs (clang -target bpf) into the build.
-        .plugin(name: "BPFBuild", capability: .buildTool()),
+        ], exclude: ["bpf"]),
 
         // The command line: argument parsing only.
         .executableTarget(name: "sixpn", dependencies: [
