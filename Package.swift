@@ -60,7 +60,10 @@ let package = Package(
             "ZoneEngine", "CBPF", "CMNL",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["bpf"]),
+        ], exclude: ["bpf"], plugins: ["BPFBuild"]),
+
+        // Compiles NetSetup's BPF programs (clang -target bpf) into the build.
+        .plugin(name: "BPFBuild", capability: .buildTool()),
 
         // The command line: argument parsing only.
         .executableTarget(name: "sixpn", dependencies: [
