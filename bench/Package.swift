@@ -10,6 +10,7 @@ let package = Package(
         // Named, so that the product reference does not depend on the folder the repository is cloned into.
         .package(name: "sixpn", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -19,6 +20,17 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/DNSWireAllocations",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "ForwarderAllocations",
+            dependencies: [
+                .product(name: "DNSWire", package: "sixpn"),
+                .product(name: "Forwarder", package: "sixpn"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ForwarderAllocations",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ],

@@ -1,0 +1,87 @@
+import Benchmark
+import DNSWire
+import Forwarder
+import Glibc
+import Logging
+
+/// `www.example.test AAAA` with EDNS (1232 octets), as the Server hands it to the Forwarder.
+let query: [UInt8] = try! Message(
+    header: Header(id: 0x4242, flags: Header.rdBit),
+    questions: [Question(name: try! DNSName("WWW.Example.TEST"), type: .aaaa)],
+    additional: [EDNSRecord(udpPayloadSize: 1232).record]).encoded()
+
+/// A one-shot upstream on 127.0.0.1: answers the first query it gets with
+/// three AAAA records (TTL 3600), so that the cache holds a real upstream answer.
+func answerOneQuery(on fd: Int32) {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    var from = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let n = withUnsafeMutablePointer(to: &from) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &length) }
+    }
+    let q = try! Message(parsing: Array(buffer[0..<n]))
+    let answers = (1...3).map {
+        Record(name: q.questions[0].name, type: .aaaa, ttl: 3600, rdata: .aaaa(IPv6Address(high: 0x2001_0db8 << 32, low: UInt64($0))))
+    }
+    let reply = try! Message(header: Header(id: q.header.id, flags: Header.qrBit | Header.rdBit | Header.raBit),
+                             questions: q.questions, answers: answers,
+                             additional: [EDNSRecord(udpPayloadSize: 1232).record]).encoded()
+    _ = withUnsafePointer(to: &from) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, length) }
+    }
+}
+
+/// A Forwarder whose cache holds the answer to `query`.
+func warmForwarder() -> Forwarder {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    var sin = sockaddr_in()
+    sin.sin_family = sa_family_t(AF_INET)
+    sin.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &sin) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            _ = bind(fd, $0, length)
+            _ = getsockname(fd, $0, &length)
+        }
+    }
+    let upstream = SocketAddress(sin)
+    let forwarder = try! Forwarder(configuration: ForwarderConfiguration(upstreams: [upstream]),
+                                   logger: Logger(label: "bench"))
+    let done = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    sem_init(done, 0, 0)
+    let doneAddress = Int(bitPattern: done)  // a plain number crosses into the @Sendable closure
+    forwarder.resolve(query: query, limit: 1232) { _ in sem_post(UnsafeMutablePointer<sem_t>(bitPattern: doneAddress)!) }
+    answerOneQuery(on: fd)
+    sem_wait(done)
+    close(fd)
+    return forwarder
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.mallocCountTotal, .wallClock, .throughput],
+                                           maxDuration: .seconds(3), maxIterations: 100_000,
+                                           thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p90: 0, .p100: 0])])
+
+    // One iteration is one cache hit as a worker does it: Query.parse over the
+    // receive buffer, then answerFromCache into a reused send buffer (copy,
+    // patch ID, question case and TTLs, OPT).
+    Benchmark("ForwarderCacheHit") { benchmark in
+        let forwarder = warmForwarder()
+        defer { forwarder.shutdown() }
+        let send = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 16)
+        defer { send.deallocate() }
+        var length = 0
+        query.withUnsafeBytes { bytes in
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                if let q = try? Query.parse(bytes) {
+                    length = forwarder.answerFromCache(query: q, bytes: bytes, into: send, limit: 1232) ?? 0
+                }
+                blackHole(length)
+            }
+            benchmark.stopMeasurement()
+        }
+        // Outside the measurement: it was a hit with the three records.
+        precondition(length > 0 && send[7] == 3, "the cache did not answer")
+    }
+}
