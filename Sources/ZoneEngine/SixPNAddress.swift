@@ -58,3 +58,62 @@ public struct SixPNAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { address.description }
 }
+
+extension SixPNAddress {
+    /// Parses the RFC 4291 text form from raw UTF-8 octets without allocating
+    /// (the snapshot builder reads a million of them straight out of SQLite).
+    /// Hex groups and at most one `::`; an embedded IPv4 tail is never a 6PN address.
+    init?(utf8 s: UnsafeRawBufferPointer) {
+        let n = s.count
+        guard n >= 2, n <= 39 else { return nil }
+        let parsed: IPv6Address? = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 8) { g in
+            var count = 0, gap = -1, i = 0
+            if s[0] == 0x3a {
+                guard s[1] == 0x3a else { return nil }
+                gap = 0
+                i = 2
+            }
+            while i < n {
+                var v: UInt16 = 0
+                var digits = 0
+                digitLoop: while i < n {
+                    let c = s[i]
+                    let d: UInt8
+                    switch c {
+                    case 0x30...0x39: d = c - 0x30
+                    case 0x61...0x66: d = c - 0x61 + 10
+                    case 0x41...0x46: d = c - 0x41 + 10
+                    default: break digitLoop
+                    }
+                    guard digits < 4 else { return nil }
+                    v = v << 4 | UInt16(d)
+                    digits += 1
+                    i += 1
+                }
+                guard digits > 0, count < 8 else { return nil }
+                g[count] = v
+                count += 1
+                if i == n { break }
+                guard s[i] == 0x3a, i + 1 < n else { return nil }
+                i += 1
+                if s[i] == 0x3a {
+                    guard gap < 0 else { return nil }
+                    gap = count
+                    i += 1
+                    if i == n { break }
+                }
+            }
+            guard gap < 0 ? count == 8 : count < 8 else { return nil }
+            // Groups after the gap move to the end; the gap fills with zeros.
+            let fill = gap < 0 ? 0 : 8 - count
+            var high: UInt64 = 0, low: UInt64 = 0
+            for k in 0..<8 {
+                let v: UInt16 = gap < 0 || k < gap ? g[k] : k < gap + fill ? 0 : g[k - fill]
+                if k < 4 { high = high << 16 | UInt64(v) } else { low = low << 16 | UInt64(v) }
+            }
+            return IPv6Address(high: high, low: low)
+        }
+        guard let parsed else { return nil }
+        self.init(parsed)
+    }
+}

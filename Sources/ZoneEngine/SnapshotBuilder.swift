@@ -149,9 +149,9 @@ struct SnapshotBuilder: ~Copyable {
     private mutating func readInstance(_ rows: SQLiteStatement) {
         guard appValid else { return }
         let host = rows.int64(4)
-        let address = rows.withTextBytes(5) { IPv6Address(String(decoding: $0, as: UTF8.self)) }
+        let sixPN = rows.withTextBytes(5) { SixPNAddress(utf8: $0) }
         let idOK = rows.withTextBytes(2) { Label.isValid($0) }
-        guard idOK, let address, let a = SixPNAddress(address), a.network == appNetwork,
+        guard idOK, let a = sixPN, a.network == appNetwork,
               Int64(a.host) == host, let region = region(rows) else {
             skippedRows += 1
             return
@@ -164,7 +164,7 @@ struct SnapshotBuilder: ~Copyable {
         rows.withTextBytes(5) { appAddresses.append(contentsOf: $0) }
         appInstances.append(PendingInstance(idStart: start, idLength: appIDs.count - start,
                                             addressStart: addressStart, addressLength: appAddresses.count - addressStart,
-                                            region: region, host: a.host, address: address))
+                                            region: region, host: a.host, address: a.address))
     }
 
     /// The row's region as an index, or nil when it is not a usable label.
