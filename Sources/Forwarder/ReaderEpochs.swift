@@ -40,8 +40,8 @@ final class StripedCounters: @unchecked Sendable {
 /// Lets readers walk the cache without a lock while the one writer unlinks
 /// and frees entries: a two-epoch read-copy-update scheme.
 ///
-/// A reader announces itself in the current epoch's per-thread-line counter for the
-/// length of one lookup. The writer retires unlinked blocks instead of
+/// A reader announces itself in the current epoch's counter (its thread's
+/// line of it) for the length of one lookup. The writer retires unlinked blocks instead of
 /// freeing them, then flips the epoch; once the old epoch's counters all
 /// read zero, no reader can still hold a block retired before the flip, and
 /// the blocks are freed. Readers take no lock and allocate nothing; a

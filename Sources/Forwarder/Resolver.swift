@@ -89,6 +89,10 @@ final class Resolver: @unchecked Sendable {
     private let timeout: Int64
     private let staleWindow: Int64
     private var nextSweep: Int64 = 0
+    /// Questions that just failed with a stale answer served, until when: RFC 8767 §4's
+    /// failure recheck timer (30 s), so that clients get the stale answer at once meanwhile.
+    private var failedRecently: [CacheKey: Int64] = [:]
+    private static let failureRecheck: Int64 = 30_000_000_000
 
     init(configuration: ForwarderConfiguration, cache: Cache, inbox: Inbox, counters: ForwarderCounters,
          logger: Logger) {
@@ -146,8 +150,12 @@ final class Resolver: @unchecked Sendable {
         }
         let key = w.query.withUnsafeBytes { CacheKey(query: query, bytes: $0) }
         let hash = Cache.hash(key)
-        if let e = cache.find(key, hash: hash), now < e.fields.pointee.freshUntil {
-            return serve(w, from: e, now: now, stale: false)
+        if let e = cache.find(key, hash: hash) {
+            if now < e.fields.pointee.freshUntil { return serve(w, from: e, now: now, stale: false) }
+            if let until = failedRecently[key], now < until, now < e.fields.pointee.staleUntil {
+                counters.staleAnswers.wrappingIncrement(ordering: .relaxed)
+                return serve(w, from: e, now: now, stale: true)
+            }
         }
         if let t = transactions[key] {
             t.waiters.append(w)
@@ -303,6 +311,7 @@ final class Resolver: @unchecked Sendable {
         }
         finish(t)
         // Into the cache first: a client that has its answer may ask again at once.
+        failedRecently.removeValue(forKey: t.key)
         let kept = reply.cacheTTL > 0 && cache.insert(entry, key: t.key)
         counters.noteSize(of: cache)
         for w in t.waiters { serve(w, from: entry, now: now, stale: false) }
@@ -405,6 +414,7 @@ final class Resolver: @unchecked Sendable {
         finish(t)
         if staleWindow > 0, let e = cache.find(t.key, hash: t.hash), now < e.fields.pointee.staleUntil {
             counters.staleAnswers.wrappingIncrement(by: t.waiters.count, ordering: .relaxed)
+            failedRecently[t.key] = now + Resolver.failureRecheck
             for w in t.waiters { serve(w, from: e, now: now, stale: true) }
         } else {
             for w in t.waiters { respond(w, rcode: .servFail) }
@@ -427,6 +437,7 @@ final class Resolver: @unchecked Sendable {
     private func housekeeping(now: Int64) {
         cache.epochs.reclaim()
         if now >= nextSweep {
+            failedRecently = failedRecently.filter { $0.value > now }
             cache.sweep(now: now)
             counters.noteSize(of: cache)
             nextSweep = now + 5_000_000_000

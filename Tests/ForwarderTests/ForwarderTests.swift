@@ -270,6 +270,15 @@ import Testing
         #expect(m.answers.first?.ttl == 30)
         #expect(f.statistics.staleAnswers == 1)
         #expect(f.statistics.upstreamTimeouts >= 1)
+
+        // RFC 8767's failure recheck timer: for 30 s the stale answer comes at once, unasked upstream.
+        let asked = up.udpQueries.load(ordering: .relaxed)
+        let again = System.now()
+        let (m2, _) = try await resolve(f, Self.query("s.example.com"))
+        #expect(System.now() - again < 100_000_000)
+        #expect(m2.answers.first?.ttl == 30)
+        #expect(up.udpQueries.load(ordering: .relaxed) == asked)
+        #expect(f.statistics.staleAnswers == 2)
     }
 
     @Test func whenEveryUpstreamFailsAndNothingIsStaleTheAnswerIsSERVFAIL() async throws {
