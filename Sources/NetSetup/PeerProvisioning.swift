@@ -36,13 +36,17 @@ public struct PeerProvisioning {
                        hostPublicKey: WireGuardKey?, keys: WireGuardKeyPair = WireGuardKeyPair(),
                        capacity: UInt64 = PeerArea.slotCount) throws -> CreatedPeer {
         let org = NetworkID.format(network)
+        let name = name.lowercased()  // as the database keeps it
         guard try directory.organizationExists(network) else {
             throw PeerError(message: "no organization has network ID \(org)")
         }
-        if try directory.peers(network: network).contains(where: { $0.name == name.lowercased() }) {
+        if try directory.peers(network: network).contains(where: { $0.name == name }) {
             throw PeerError(message: "network \(org) already has a peer named \(name)")
         }
         if let endpoint { try Self.checkEndpoint(endpoint) }
+        if let region, !Self.isLabel(region) {
+            throw PeerError(message: "region \"\(region)\" is not a DNS label (1-63 letters, digits or '-')")
+        }
         guard let hostKey = try hostPublicKey ?? device?.publicKey() else {
             throw PeerError(message: "no host public key: give --dev (the host's WireGuard device) or --host-key")
         }
@@ -95,6 +99,13 @@ public struct PeerProvisioning {
             }
             throw error
         }
+    }
+
+    /// Letters, digits and inner hyphens, 1-63 octets (RFC 1123), as region names are.
+    static func isLabel(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        return (1...63).contains(u.count) && u.first != 0x2d && u.last != 0x2d
+            && u.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x7a).contains($0 | 0x20) || $0 == 0x2d }
     }
 
     /// `HOST:PORT` or `[IPv6]:PORT`, with a port in 1...65535.

@@ -61,10 +61,21 @@ public enum TrafficControl {
         try object.setReadOnlyData(withUnsafeBytes(of: &offset) { Array($0) })
         try object.load()
         try TCHook.ensureClsact(ifindex: device.index, device: name)
-        for direction in TCDirection.allCases {
-            let fd = try object.programFD(named: program.functionName(direction))
-            try TCHook.attach(ifindex: device.index, device: name, direction: direction, programFD: fd,
-                              handle: handle, priority: priority)
+        var attached: [TCDirection] = []
+        do {
+            for direction in TCDirection.allCases {
+                let fd = try object.programFD(named: program.functionName(direction))
+                try TCHook.attach(ifindex: device.index, device: name, direction: direction, programFD: fd,
+                                  handle: handle, priority: priority)
+                attached.append(direction)
+            }
+        } catch {
+            // Never leave one direction filtered and the other not.
+            for direction in attached {
+                try? TCHook.detach(ifindex: device.index, device: name, direction: direction,
+                                   handle: handle, priority: priority)
+            }
+            throw error
         }
         // The filters now hold the programs, which hold their map; closing the
         // object drops only this process's references.

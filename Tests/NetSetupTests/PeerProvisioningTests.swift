@@ -90,6 +90,9 @@ final class MemoryDevice: WireGuardDevice {
         #expect(throws: PeerError.self) {
             try p.create(network: 0x2a, name: "x", region: nil, endpoint: "fd00::1:51820", hostPublicKey: nil)
         }
+        #expect(throws: PeerError.self) {
+            try p.create(network: 0x2a, name: "x", region: "not a label", endpoint: nil, hostPublicKey: nil)
+        }
         #expect(db.records.count == 1)
         #expect(dev.peers.count == 1)
     }

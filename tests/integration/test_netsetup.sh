@@ -71,8 +71,9 @@ wggo ha wgsxa; wggo hb wgsxb; wggo ha wgsxp; wggo gw wgsxg
 KA=$(wg genkey) KB=$(wg genkey) KP=$(wg genkey)
 in_ns ha wg set wgsxa private-key <(echo "$KA") listen-port 51820 \
   peer "$(echo "$KB" | wg pubkey)" endpoint 10.201.0.2:51820 allowed-ips fdaa:0:$HB::/48
+# Host A is the mesh's peer gateway: B also routes the swapped peer area to it.
 in_ns hb wg set wgsxb private-key <(echo "$KB") listen-port 51820 \
-  peer "$(echo "$KA" | wg pubkey)" endpoint 10.201.0.1:51820 allowed-ips fdaa:0:$HA::/48
+  peer "$(echo "$KA" | wg pubkey)" endpoint 10.201.0.1:51820 allowed-ips fdaa:0:$HA::/48,fdaa:ffff:ffff::/48
 in_ns ha wg set wgsxp private-key <(echo "$KP") listen-port 51821
 for d in ha:wgsxa hb:wgsxb ha:wgsxp; do ip -n "sx-net-${d%%:*}" link set "${d#*:}" up; done
 ip -n sx-net-ha -6 route add fdaa::/16 dev wgsxa
@@ -174,6 +175,7 @@ ip -n sx-net-gw link set wgsxg up
 ip -n sx-net-gw -6 route add "$gw_allowed" dev wgsxg
 gw_ip=${gw_addr%/*}
 if wait_for 15 ping6_ok gw "$gw_ip" "$A1"; then pass "the gateway pings an instance"; else fail "the gateway pings an instance"; fi
+check "the gateway reaches an instance on host B across the swapped mesh" ping6_ok gw "$gw_ip" "$B1"
 expect_eq "the gateway resolves the app through the org's ::3 over the tunnel" "$A1 $B1" "$(ask gw "$gw_dns" web.internal AAAA)"
 # The server sees a committed database change within a second (docs/schema.md).
 peer_answer() { [ "$(ask ha "$ORG1_DNS" office._peer.internal AAAA -b "$ORG1_DNS")" = "$gw_ip" ]; }
