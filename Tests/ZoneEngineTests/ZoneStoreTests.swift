@@ -110,6 +110,47 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
         #expect(try store.current.ask("web.internal", from: client).aaaa == [client])
     }
 
+    /// A writer replaces the file and holds it locked past SQLite's busy wait:
+    /// the last good snapshot stays until the lock goes.
+    @Test func aLockedDatabaseKeepsTheLastGoodSnapshot() throws {
+        let t = try TemporaryDatabase()
+        try t.writer().addInstance(app: "web", region: "ams", address: client)
+        let store = try ZoneStore(path: t.path, logger: logger)
+        let before = store.current
+
+        let next = t.path + ".new"
+        try DatabaseWriter.initialize(path: next)
+        try DatabaseWriter(path: next).addInstance(app: "api", region: "ams", address: "fdaa:0:1:0:a1:0:9:2")
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        locker.arguments = [next]
+        let input = Pipe(), output = Pipe()
+        locker.standardInput = input
+        locker.standardOutput = output
+        try locker.run()
+        input.fileHandleForWriting.write(Data("""
+            PRAGMA locking_mode = EXCLUSIVE;
+            BEGIN EXCLUSIVE;
+            INSERT INTO orgs (network_id, name) VALUES (99, 'locked');
+            SELECT 'holding';
+
+            """.utf8))
+        _ = output.fileHandleForReading.availableData   // "holding": the lock is taken
+        #expect(rename(next, t.path) == 0)
+
+        store.pollOnce()   // waits out the 2 s busy timeout
+        #expect(store.current === before)
+        #expect(store.lastError?.contains("locked") == true)
+        #expect(try store.current.ask("web.internal", from: client).aaaa == [client])
+
+        input.fileHandleForWriting.write(Data("COMMIT;\n.quit\n".utf8))
+        locker.waitUntilExit()
+        store.pollOnce()
+        #expect(store.current !== before)
+        #expect(store.lastError == nil)
+        #expect(try store.current.ask("api.internal", from: client).aaaa == ["fdaa:0:1:0:a1:0:9:2"])
+    }
+
     @Test func aWrongSchemaVersionKeepsTheLastGoodSnapshot() throws {
         let t = try TemporaryDatabase()
         try t.writer().addInstance(app: "web", region: "ams", address: client)
