@@ -104,11 +104,13 @@ final class BPFObject {
 extension BPFObject {
     /// Runs a loaded program once on `packet` in the kernel (BPF_PROG_TEST_RUN)
     /// and returns its verdict and the packet as the program left it.
-    func testRun(programFD fd: Int32, packet: [UInt8]) throws(BPFError) -> (verdict: UInt32, packet: [UInt8]) {
+    /// `repetitions` > 1 runs it that many times and reports the mean time per run.
+    func testRun(programFD fd: Int32, packet: [UInt8],
+                 repetitions: Int32 = 1) throws(BPFError) -> (verdict: UInt32, packet: [UInt8], nanoseconds: UInt32) {
         var out = [UInt8](repeating: 0, count: packet.count + 256)
         var opts = bpf_test_run_opts()
         opts.sz = LibBPF.optionsSize(\bpf_test_run_opts.batch_size)
-        opts.repeat = 1
+        opts.repeat = repetitions
         let rc = packet.withUnsafeBytes { input in
             out.withUnsafeMutableBytes { output in
                 opts.data_in = input.baseAddress
@@ -119,7 +121,7 @@ extension BPFObject {
             }
         }
         try LibBPF.check(rc, "test-run", name)
-        return (opts.retval, Array(out.prefix(Int(opts.data_size_out))))
+        return (opts.retval, Array(out.prefix(Int(opts.data_size_out))), opts.duration)
     }
 }
 

@@ -84,13 +84,14 @@ public enum TrafficControl {
     /// Loads `program` for packets that start with an Ethernet header and runs
     /// its `direction` side once on `frame` in the kernel (BPF_PROG_TEST_RUN,
     /// needs root): the C code itself, checked without a device.
-    static func run(_ program: TrafficProgram, _ direction: TCDirection,
-                    frame: [UInt8]) throws -> (verdict: UInt32, packet: [UInt8]) {
+    static func run(_ program: TrafficProgram, _ direction: TCDirection, frame: [UInt8],
+                    repetitions: Int32 = 1) throws -> (verdict: UInt32, packet: [UInt8], nanoseconds: UInt32) {
         var offset = UInt32(14)
         let object = try BPFObject(bytes: program.object, name: program.rawValue)
         try object.setReadOnlyData(withUnsafeBytes(of: &offset) { Array($0) })
         try object.load()
-        return try object.testRun(programFD: object.programFD(named: program.functionName(direction)), packet: frame)
+        return try object.testRun(programFD: object.programFD(named: program.functionName(direction)), packet: frame,
+                                  repetitions: repetitions)
     }
 
     /// Removes sixpn's programs from `device`; true when any was attached.

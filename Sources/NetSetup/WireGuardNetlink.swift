@@ -6,20 +6,21 @@ import Glibc
 enum WireGuardNetlink {
     static let requestAck = UInt16(NLM_F_REQUEST | NLM_F_ACK)
 
-    /// Asks the generic-netlink controller for the "wireguard" family's id.
-    static func familyID(_ socket: NetlinkSocket) throws(NetlinkError) -> UInt16 {
+    /// Asks the generic-netlink controller for a family's id ("wireguard", "nlctrl", ...).
+    static func familyID(_ socket: NetlinkSocket, name: String = WG_GENL_NAME) throws(NetlinkError) -> UInt16 {
         var m = NetlinkMessage(type: UInt16(GENL_ID_CTRL), flags: requestAck, sequence: socket.nextSequence(),
                                command: UInt8(CTRL_CMD_GETFAMILY), version: 1)
-        m.putString(UInt16(CTRL_ATTR_FAMILY_NAME), WG_GENL_NAME)
+        m.putString(UInt16(CTRL_ATTR_FAMILY_NAME), name)
         var id: UInt16?
         do {
-            try socket.request(m, operation: "resolve family \(WG_GENL_NAME)") { nlh in
+            try socket.request(m, operation: "resolve family \(name)") { nlh in
                 id = NetlinkAttributes(message: nlh).u16(UInt16(CTRL_ATTR_FAMILY_ID))
             }
-        } catch where error.errno == ENOENT {
-            throw NetlinkError(operation: "resolve family \(WG_GENL_NAME) (no WireGuard in this kernel)", errno: ENOENT)
+        } catch {
+            guard error.errno == ENOENT else { throw error }
+            throw NetlinkError(operation: "resolve family \(name) (not in this kernel)", errno: ENOENT)
         }
-        guard let id else { throw NetlinkError(operation: "resolve family \(WG_GENL_NAME)", errno: EPROTO) }
+        guard let id else { throw NetlinkError(operation: "resolve family \(name)", errno: EPROTO) }
         return id
     }
 

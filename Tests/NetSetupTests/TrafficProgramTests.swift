@@ -51,7 +51,7 @@ import Testing
 
     @Test func swapExchangesNetworkAndHostChunksOfBothAddresses() throws {
         let f = Self.frame(from: "fdaa:0:1:0:a:0:3:1", to: "fdaa:0:1:0:b:0:4:1")
-        let (verdict, out) = try TrafficControl.run(.swap, .egress, frame: f)
+        let (verdict, out, _) = try TrafficControl.run(.swap, .egress, frame: f)
         #expect(verdict == Self.ok)
         #expect(Self.addresses(out) == ("fdaa:0:a:0:1:0:3:1", "fdaa:0:b:0:1:0:4:1"))
         #expect(out[54...] == f[54...])  // the UDP header and payload are untouched
@@ -60,21 +60,21 @@ import Testing
     @Test func swappedPacketKeepsAValidChecksumWithoutRewritingIt() throws {
         let f = Self.frame(from: "fdaa:1234:5678:9abc:def0:1:2:3", to: "fdaa:1111:2222:3333:4444:5:6:7")
         #expect(Self.checksumHolds(f))
-        let (_, out) = try TrafficControl.run(.swap, .egress, frame: f)
+        let (_, out, _) = try TrafficControl.run(.swap, .egress, frame: f)
         #expect(Self.addresses(out).0 == "fdaa:9abc:def0:1234:5678:1:2:3")
         #expect(Self.checksumHolds(out))
     }
 
     @Test func ingressSwapUndoesEgressSwap() throws {
         let f = Self.frame(from: "fdaa:0:1:0:a:0:3:1", to: "fdaa:0:2:0:b:0:4:1")
-        let (_, there) = try TrafficControl.run(.swap, .egress, frame: f)
-        let (_, back) = try TrafficControl.run(.swap, .ingress, frame: there)
+        let (_, there, _) = try TrafficControl.run(.swap, .egress, frame: f)
+        let (_, back, _) = try TrafficControl.run(.swap, .ingress, frame: there)
         #expect(back == f)
     }
 
     @Test func swapLeavesAddressesOutsideFdaaAlone() throws {
         let f = Self.frame(from: "2001:db8::1", to: "fdaa:0:1:0:b:0:4:1")
-        let (_, out) = try TrafficControl.run(.swap, .egress, frame: f)
+        let (_, out, _) = try TrafficControl.run(.swap, .egress, frame: f)
         #expect(Self.addresses(out) == ("2001:db8::1", "fdaa:0:b:0:1:0:4:1"))
         let other = Self.frame(from: "2001:db8::1", to: "2001:db8::2")
         #expect(try TrafficControl.run(.swap, .egress, frame: other).packet == other)

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import NetSetup
 
@@ -57,5 +58,24 @@ import Testing
         let expected = Self.message(family: 0x1c, flags: 0x305, seq: 3, cmd: 0,  // REQUEST|ACK|DUMP, GET_DEVICE
             Self.attr(2, Array("wg0".utf8) + [0]))
         #expect(m.bytes == expected)
+    }
+}
+
+/// The socket side against the running kernel: the controller family is
+/// always there, and a WireGuard call on a missing device fails in one error.
+@Suite struct NetlinkSocketTests {
+    @Test func controllerFamilyResolvesToItsFixedID() throws {
+        #expect(try WireGuardNetlink.familyID(NetlinkSocket(), name: "nlctrl") == 0x10)  // GENL_ID_CTRL
+    }
+
+    @Test func unknownFamilyIsENOENT() throws {
+        #expect(throws: NetlinkError(operation: "resolve family sixpn-none (not in this kernel)", errno: ENOENT)) {
+            try WireGuardNetlink.familyID(NetlinkSocket(), name: "sixpn-none")
+        }
+    }
+
+    @Test func kernelDeviceThatDoesNotExistFailsWithANetlinkError() {
+        // Without the module: the family is missing; with it: there is no such device.
+        #expect(throws: WireGuardError.self) { try KernelWireGuardDevice(name: "sx-none").publicKey() }
     }
 }

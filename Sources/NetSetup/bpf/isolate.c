@@ -31,11 +31,11 @@ static __always_inline int same_network(const __u8 *a, const __u8 *b)
 
 static __always_inline int isolate(struct __sk_buff *skb, int from_instance)
 {
-	struct addr_pair p;
+	struct addr_pair *p = packet_addrs(skb);
 
-	if (load_addrs(skb, &p) < 0 || !is_sixpn(p.saddr) || !is_sixpn(p.daddr) ||
-	    same_network(p.saddr, p.daddr) ||
-	    (from_instance ? is_dns_server(p.daddr) : is_dns_server(p.saddr))) {
+	if (!p || !is_sixpn(p->saddr) || !is_sixpn(p->daddr) ||
+	    same_network(p->saddr, p->daddr) ||
+	    (from_instance ? is_dns_server(p->daddr) : is_dns_server(p->saddr))) {
 		count(SIXPN_PASSED);
 		return TC_ACT_OK;
 	}

@@ -48,19 +48,33 @@ struct addr_pair {
 };
 
 #define IPV6_ADDRS_OFFSET 8
+#define IPV6_HEADER_LEN 40
 
-/* Reads the address pair of an IPv6 packet; -1 for anything else. */
-static __always_inline int load_addrs(struct __sk_buff *skb, struct addr_pair *p)
+/* The address pair of an IPv6 packet, in place in the packet (direct packet
+ * access: no copy), or NULL for anything else. A header that is not yet in
+ * the linear part of the skb is pulled in first. Pointers into the packet are
+ * valid until the next helper that may move the data. */
+static __always_inline struct addr_pair *packet_addrs(struct __sk_buff *skb)
 {
-	__u8 version;
+	void *data, *end;
+	__u8 *ip6;
 
 	if (skb->protocol != bpf_htons(ETH_P_IPV6))
-		return -1;
-	if (bpf_skb_load_bytes(skb, l3_offset, &version, 1) < 0 || (version >> 4) != 6)
-		return -1;
-	if (bpf_skb_load_bytes(skb, l3_offset + IPV6_ADDRS_OFFSET, p, sizeof(*p)) < 0)
-		return -1;
-	return 0;
+		return 0;
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	if (data + l3_offset + IPV6_HEADER_LEN > end) {
+		if (bpf_skb_pull_data(skb, l3_offset + IPV6_HEADER_LEN) < 0)
+			return 0;
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+		if (data + l3_offset + IPV6_HEADER_LEN > end)
+			return 0;
+	}
+	ip6 = data + l3_offset;
+	if ((ip6[0] >> 4) != 6)
+		return 0;
+	return (struct addr_pair *)(ip6 + IPV6_ADDRS_OFFSET);
 }
 
 /* fdaa::/16 */
