@@ -63,7 +63,11 @@ public struct PeerProvisioning {
             do {
                 try device.addPeer(publicKey: keys.publicKey, allowedIPs: [prefix])
             } catch {
-                try? directory.remove(network: network, name: name)
+                do {
+                    try directory.remove(network: network, name: name)
+                } catch let undo {
+                    throw PeerError(message: "\(error); and peer \(name) stays in the database: \(undo)")
+                }
                 throw error
             }
         }
@@ -94,8 +98,11 @@ public struct PeerProvisioning {
             try directory.remove(network: network, name: name)
         } catch {
             // Put the device entry back, so the database still tells the truth.
-            if PeerArea.slot(of: peer.address) != nil {
-                try? device.addPeer(publicKey: key, allowedIPs: [IPv6Prefix(peer.address.address, length: 120)])
+            let allowed = IPv6Prefix(peer.address.address, length: PeerArea.slot(of: peer.address) != nil ? 120 : 128)
+            do {
+                try device.addPeer(publicKey: key, allowedIPs: [allowed])
+            } catch let undo {
+                throw PeerError(message: "\(error); and peer \(name) could not be put back on \(device.name): \(undo)")
             }
             throw error
         }
