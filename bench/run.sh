@@ -55,4 +55,6 @@ if [ ! -x "$bin" ]; then
   (cd "$root" && swift build -c release --product sixpn)
 fi
 out="$root/bench/results/peers-$(date -u +%Y%m%d-%H%M%S)"
+# A namespace of our own, so that another peers.sh run on the machine cannot delete it under us.
+export BENCH_NS=${BENCH_NS:-sx-srv-bench}
 exec "$peers" --out "$out" --server "sixpn=$self serve-auth" --server-fwd "sixpn-fwd=$self serve-fwd" "$@"

@@ -134,7 +134,7 @@ public final class Server: @unchecked Sendable {
         do {
             zone = try ZoneStore(path: c.databasePath, ttl: c.ttl, logger: logger)
         } catch {
-            throw ServerError("cannot open database \(c.databasePath): \(error)")
+            throw ServerError("\(error)")  // ZoneStore says what and where: "cannot serve PATH: ..."
         }
         self.zone = zone
         if !c.upstreams.isEmpty {

@@ -171,7 +171,7 @@ err=$(ip netns exec $NS "$SIXPN" serve --db "$db" --listen "[fdaa::99]:5300" 2>&
 expect_match "address not on this host" 'not on this host' "$err"
 check "address not on this host exits non-zero" test $rc -ne 0
 err=$(ip netns exec $NS "$SIXPN" serve --db "$work/missing.db" --listen "[fdaa::3]:5300" 2>&1 >/dev/null); rc=$?
-expect_match "missing database" 'cannot open database' "$err"
+expect_match "missing database" 'cannot serve .*missing' "$err"
 check "missing database exits non-zero" test $rc -ne 0
 err=$(ip netns exec $NS setpriv --reuid=65534 --regid=65534 --clear-groups "$SIXPN" serve --db "$db" --listen "[fdaa::3]:54" 2>&1 >/dev/null); rc=$?
 expect_match "no permission for a low port" 'no permission' "$err"
