@@ -1,3 +1,4 @@
+import Atomics
 import DNSWire
 import Glibc
 import Logging
@@ -165,6 +166,56 @@ import Testing
         #expect(small.header.truncated)
         #expect(small.answers.isEmpty, "whole RRsets only")
         #expect(small.questions.count == 1)
+    }
+
+    @Test func readersRacingEvictionsOnlyEverSeeTheirOwnAnswer() async throws {
+        // 20 names, room for 4: every insert evicts, so entries are retired and
+        // freed while four threads keep reading. Each name has its own address.
+        let up = try FakeUpstream { q, _ in
+            let name = q.questions[0].name
+            let n = UInt8(String(decoding: name.labels[0].dropFirst(), as: UTF8.self))!
+            return [FakeReply(bytes: FakeUpstream.reply(to: q, answers: [
+                Record(name: name, type: .a, ttl: 60, rdata: .a(IPv4Address(192, 0, 2, n)))]))]
+        }
+        defer { up.stop() }
+        let f = try forwarder([up], entries: 4)
+        defer { f.shutdown() }
+        let queries = (0..<20).map { Self.query("n\($0).example.com", id: UInt16($0)) }
+        let stop = ManagedAtomic<Bool>(false)
+        let hits = ManagedAtomic<Int>(0)
+        let wrong = ManagedAtomic<Int>(0)
+        let readers = try (0..<4).map { r in
+            try System.startThread {
+                var out = [UInt8](repeating: 0, count: 1232)
+                var i = r
+                while !stop.load(ordering: .relaxed) {
+                    i = (i + 7) % 20
+                    let n = queries[i].withUnsafeBytes { bytes in
+                        out.withUnsafeMutableBytes { f.answerFromCache(query: try! Query.parse(bytes), bytes: bytes, into: $0, limit: 1232) }
+                    }
+                    guard let n else { continue }
+                    hits.wrappingIncrement(ordering: .relaxed)
+                    // ID, and the A record's last octet, must be this name's.
+                    let m = try? Message(parsing: Array(out[0..<n]))
+                    if m?.header.id != UInt16(i) || m?.answers.first?.rdata != .a(IPv4Address(192, 0, 2, UInt8(i))) {
+                        wrong.wrappingIncrement(ordering: .relaxed)
+                    }
+                }
+            }
+        }
+        let end = System.now() + 1_500_000_000
+        var k = 0
+        while System.now() < end {
+            _ = try await resolve(f, queries[k % 20])
+            k += 1
+        }
+        stop.store(true, ordering: .relaxed)
+        for t in readers { System.join(t) }
+        #expect(hits.load(ordering: .relaxed) > 100)
+        #expect(wrong.load(ordering: .relaxed) == 0)
+        #expect(f.statistics.cacheEntries <= 4)
+        f.shutdown()  // the resolver thread is gone: its state may be read here
+        #expect(f.cache.epochs.pending < k, "retired entries were freed as the run went")
     }
 
     // MARK: Upstream behaviour
