@@ -9,15 +9,22 @@ public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
         rawValue = UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)
     }
 
-    /// Parses dotted-quad text (four decimal octets, no leading `+`, at most three digits each).
+    /// Parses dotted-quad text: four decimal octets, no sign, no leading zeros
+    /// (which some parsers read as octal).
     public init?(_ text: some StringProtocol) {
+        self.init(utf8: text.utf8)
+    }
+
+    /// The same, over UTF-8 octets (IPv6Address uses it for an embedded IPv4 tail).
+    init?(utf8: some Sequence<UInt8>) {
         var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, dots = 0
-        for c in text.utf8 {
+        for c in utf8 {
             if c == UInt8(ascii: ".") {
                 guard digits > 0, dots < 3 else { return nil }
                 value = value << 8 | octet
                 octet = 0; digits = 0; dots += 1
-            } else if c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9"), digits < 3 {
+            } else if c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
+                guard !(digits == 1 && octet == 0) else { return nil }
                 octet = octet * 10 + UInt32(c - UInt8(ascii: "0"))
                 digits += 1
                 guard octet <= 255 else { return nil }

@@ -80,7 +80,7 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
                 if digits > 4 { return nil }
             }
             if j < utf8.count, utf8[j] == UInt8(ascii: ".") {
-                guard let v4 = Self.parseIPv4(utf8[i...]) else { return nil }
+                guard let v4 = IPv4Address(utf8: utf8[i...])?.rawValue else { return nil }
                 groups.append(UInt16(v4 >> 16))
                 groups.append(UInt16(v4 & 0xffff))
                 i = utf8.count
@@ -120,31 +120,6 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
         case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
         default: return nil
         }
-    }
-
-    private static func parseIPv4(_ s: ArraySlice<UInt8>) -> UInt32? {
-        var result: UInt32 = 0
-        var parts = 0
-        var value: UInt32 = 0
-        var digits = 0
-        for c in s {
-            if c == UInt8(ascii: ".") {
-                guard digits > 0, parts < 3 else { return nil }
-                result = result << 8 | value
-                parts += 1
-                value = 0
-                digits = 0
-            } else if c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
-                guard !(digits == 1 && value == 0) else { return nil }  // no leading zeros
-                value = value * 10 + UInt32(c - UInt8(ascii: "0"))
-                digits += 1
-                guard value <= 255 else { return nil }
-            } else {
-                return nil
-            }
-        }
-        guard digits > 0, parts == 3 else { return nil }
-        return result << 8 | value
     }
 
     /// RFC 5952 text: lowercase hex, no leading zeros, the longest run

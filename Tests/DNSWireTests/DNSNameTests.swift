@@ -56,7 +56,10 @@ import Testing
         #expect(IPv4Address("192.0.2.53") == IPv4Address(192, 0, 2, 53))
         #expect(IPv4Address(192, 0, 2, 53).description == "192.0.2.53")
         #expect(IPv4Address(192, 0, 2, 53).bytes == [192, 0, 2, 53])
-        for bad in ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.4.", "01234.1.1.1", "a.b.c.d", " 1.2.3.4"] {
+        #expect(IPv4Address("0.0.0.0") == IPv4Address(rawValue: 0) && IPv4Address("255.255.255.255") == IPv4Address(rawValue: .max))
+        #expect(IPv6Address("::ffff:192.0.2.1") == IPv6Address(high: 0, low: 0xffff_c000_0201))
+        #expect(IPv6Address("::ffff:192.0.02.1") == nil)
+        for bad in ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.4.", "01.2.3.4", "1234.1.1.1", "a.b.c.d", " 1.2.3.4"] {
             #expect(IPv4Address(bad) == nil, "\(bad)")
         }
     }
