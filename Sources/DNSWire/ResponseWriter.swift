@@ -32,9 +32,11 @@ public struct ResponseWriter {
         }
     }
 
-    /// Starts a response; `limit` is clamped to the buffer's size.
+    /// Starts a response; `limit` is clamped to the buffer's size, which must
+    /// hold at least a header (a smaller one is a programming error).
     @inlinable
     public init(buffer: UnsafeMutableRawBufferPointer, limit: Int) {
+        precondition(buffer.count >= Header.size, "a response buffer must hold at least a header")
         self.buffer = buffer
         self.limit = min(limit, buffer.count)
         self._header = Header()
@@ -62,8 +64,11 @@ public struct ResponseWriter {
         if var e = self.edns { e.extendedRCode = rcode.extendedBits; self.edns = e }
         let qLen = query.questionEnd - Header.size
         guard Header.size + qLen + reserved <= limit else {
+            // Not even the question fits: what `finish` can still send is a bare header.
             _header = h
             _position = Header.size
+            self.edns = nil
+            reserved = 0
             return false
         }
         buffer.baseAddress!.advanced(by: Header.size)

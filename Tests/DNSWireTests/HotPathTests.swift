@@ -154,6 +154,23 @@ import Testing
         #expect(e.dnssecOK && e.flags == EDNS.doBit)
     }
 
+    @Test func aQuestionThatDoesNotFitLeavesABareHeaderWithinTheLimit() throws {
+        let query = try Fixture.query("dig-aaaa")
+        let q = try query.withUnsafeBytes { b throws(WireError) in try Query.parse(b) }
+        var out = [UInt8](repeating: 0, count: 64)
+        let (started, n) = query.withUnsafeBytes { qb in
+            out.withUnsafeMutableBytes { ob in
+                var w = ResponseWriter(buffer: ob, limit: 40)
+                let started = w.start(query: q, bytes: qb, rcode: .noError, authoritative: true,
+                                      recursionAvailable: false, edns: EDNS(udpPayloadSize: 1232))
+                return (started, w.finish())
+            }
+        }
+        #expect(!started && n == Header.size)
+        let m = try Message(parsing: Array(out.prefix(n)))
+        #expect(m.header.id == q.header.id && m.questions.isEmpty && m.edns == nil)
+    }
+
     @Test func setRCodeLaterAndRollback() throws {
         let query = try Fixture.query("dig-aaaa")
         var out = [UInt8](repeating: 0, count: 512)
