@@ -134,7 +134,7 @@ out=$(dq -b $UNTRUSTED +tcp web.internal AAAA)
 expect_match "TCP from fd00::1: closed, no answer" 'end of file|connection reset|communications error|no servers' "$out"
 expect_eq "loopback without --dev-org: no answer" "" "$(ip netns exec $NS dig @::1 +time=1 +tries=1 +short web.internal AAAA 2>/dev/null | grep -v '^;')"
 sleep 1.2
-metrics=$(ip netns exec $NS curl -s --max-time 2 "http://[fdaa::3]:9153/metrics")
+metrics=$(ip netns exec $NS python3 -c 'import urllib.request; print(urllib.request.urlopen("http://[fdaa::3]:9153/metrics", timeout=2).read().decode())')
 expect_match "metrics count untrusted UDP" 'sixpn_dropped_total\{reason="untrusted",transport="udp"\} [1-9]' "$metrics"
 expect_match "metrics count untrusted TCP" 'sixpn_dropped_total\{reason="untrusted",transport="tcp"\} [1-9]' "$metrics"
 expect_match "metrics count AAAA NOERROR" 'sixpn_queries_total\{type="AAAA",rcode="NOERROR"\} [1-9]' "$metrics"

@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSWire
+import Logging
+import Testing
+import ZoneEngine
+@testable import Server
+
+/// A zone store over a fresh database: org 0000000a has app web (two
+/// instances), org 0000000b has app secret.
+func testZone() throws -> (ZoneStore, String) {
+    let path = "/tmp/sixpn-responder-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).db"
+    try DatabaseWriter.initialize(path: path)
+    let db = try DatabaseWriter(path: path)
+    _ = try db.addInstance(app: "web", region: "ams", address: "fdaa:0:a:0:1:0:101:2")
+    _ = try db.addInstance(app: "web", region: "iad", address: "fdaa:0:a:0:2:0:102:2")
+    _ = try db.addInstance(app: "secret", region: "lhr", address: "fdaa:0:b:0:7:0:301:2")
+    return (try ZoneStore(path: path, ttl: 5, logger: Logger(label: "test")), path)
+}
+
+/// Answers `query` from `origin` and returns the reply's header and length (nil when dropped).
+func respond(_ query: TestQuery, from origin: ClientOrigin, _ transport: Transport = .udp,
+             zone: ZoneStore, counters: WorkerCounters = WorkerCounters()) -> (Header, Int)? {
+    let responder = Responder(forwarder: nil, counters: counters)
+    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
+    defer { out.deallocate() }
+    let bytes = query.bytes
+    return bytes.withUnsafeBytes { p -> (Header, Int)? in
+        guard case .reply(let n) = responder.respond(to: p, from: origin, transport: transport,
+                                                      snapshot: zone.current, into: out) else { return nil }
+        return (try! Header(from: UnsafeRawBufferPointer(out)), n)
+    }
+}
+
+func removeDatabase(_ path: String) {
+    for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+}
+
+let orgA = ClientOrigin(network: 0xa, host: 1)
+let orgB = ClientOrigin(network: 0xb, host: 7)
+
+@Test func internalAnswersAreAuthoritativeAndCounted() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    let counters = WorkerCounters()
+    let r = try #require(respond(TestQuery(name: "web.internal"), from: orgA, zone: zone, counters: counters))
+    #expect(r.0.authoritative && r.0.recursionDesired && !r.0.recursionAvailable)
+    #expect(r.0.rcodeBits == 0 && r.0.anCount == 2)
+    #expect(r.0.id == 0x1234)
+    #expect(counters.value(WorkerCounters.Slot.answer(type: .aaaa, rcode: .noError)) == 1)
+}
+
+@Test func eachOrganizationSeesOnlyItsOwnApps() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    #expect(respond(TestQuery(name: "secret.internal"), from: orgA, zone: zone)?.0.rcodeBits == 3)
+    #expect(respond(TestQuery(name: "web.internal"), from: orgB, zone: zone)?.0.rcodeBits == 3)
+    #expect(respond(TestQuery(name: "secret.internal"), from: orgB, zone: zone)?.0.anCount == 1)
+}
+
+@Test func namesOutsideInternalAreRefusedWithoutUpstreams() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    let r = try #require(respond(TestQuery(name: "example.com", type: 1), from: orgA, zone: zone))
+    #expect(r.0.rcodeBits == 5 && !r.0.authoritative && r.0.qdCount == 1)
+}
+
+@Test func otherClassesAndZoneTransfersUnderInternalAreRefused() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    #expect(respond(TestQuery(name: "web.internal", type: 16, qclass: 3), from: orgA, zone: zone)?.0.rcodeBits == 5)
+    #expect(respond(TestQuery(name: "internal", type: 252), from: orgA, .tcp, zone: zone)?.0.rcodeBits == 5)
+}
+
+@Test func upperCaseQuestionsAreAnswered() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    #expect(respond(TestQuery(name: "WEB.Internal"), from: orgA, zone: zone)?.0.anCount == 2)
+}
+
+@Test func responsesAreDroppedAndCountedAsMalformed() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    let counters = WorkerCounters()
+    #expect(respond(TestQuery(flags: Header.qrBit), from: orgA, zone: zone, counters: counters) == nil)
+    #expect(counters.value(WorkerCounters.Slot.droppedMalformed) == 1)
+}
