@@ -162,6 +162,66 @@ sleep 0.3
 check "SIGHUP reloads and the server keeps answering" kill -0 $SERVER
 expect_eq "after SIGHUP" "4" "$(short -b $A web.internal AAAA | wc -w | tr -d ' ')"
 
+echo "-- TCP (RFC 7766): pipelining, split writes, eviction, idle timeout"
+cat > "$work/tcp.py" <<'EOF'
+import socket, struct, sys, time
+SERVER, SRC = ("fdaa::3", 53), sys.argv[1]
+def q(qid, name):
+    m = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        m += bytes([len(label)]) + label.encode()
+    return m + b"\x00" + struct.pack(">HH", 28, 1)
+def framed(m): return struct.pack(">H", len(m)) + m
+def conn():
+    return socket.create_connection(SERVER, timeout=3, source_address=(SRC, 0))
+def read_replies(c, n):
+    data, out = b"", []
+    while len(out) < n:
+        chunk = c.recv(65536)
+        if not chunk: break
+        data += chunk
+        while len(data) >= 2 and len(data) >= 2 + struct.unpack(">H", data[:2])[0]:
+            l = struct.unpack(">H", data[:2])[0]; out.append(data[2:2 + l]); data = data[2 + l:]
+    return out
+check = sys.argv[2]
+if check == "pipelined":   # five queries in one write, five answers with their IDs
+    c = conn()
+    names = ["web.internal", "api.internal", "big.internal", "nope.internal", "ams.web.internal"]
+    c.sendall(b"".join(framed(q(100 + i, n)) for i, n in enumerate(names)))
+    got = sorted(struct.unpack(">H", r[:2])[0] for r in read_replies(c, 5))
+    print(got == [100, 101, 102, 103, 104])
+elif check == "split":     # one query written an octet at a time, the length prefix split too
+    c = conn()
+    for b in framed(q(7, "web.internal")):
+        c.send(bytes([b])); time.sleep(0.002)
+    r = read_replies(c, 1)
+    print(len(r) == 1 and struct.unpack(">H", r[0][:2])[0] == 7 and r[0][3] & 0xf == 0 and r[0][7] > 0)
+elif check == "evict":     # 256 idle connections, then one more: the oldest idle one is closed
+    cs = []
+    for i in range(256):
+        cs.append(conn()); time.sleep(0.001)
+    time.sleep(0.3)
+    extra = conn(); extra.sendall(framed(q(9, "web.internal")))
+    ok_new = len(read_replies(extra, 1)) == 1
+    cs[0].settimeout(2)
+    try: closed = cs[0].recv(10) == b""
+    except ConnectionResetError: closed = True
+    except socket.timeout: closed = False
+    cs[-1].sendall(framed(q(10, "web.internal")))
+    ok_last = len(read_replies(cs[-1], 1)) == 1
+    print(ok_new and closed and ok_last)
+elif check == "idle":      # a connection that says nothing is closed after 10 s
+    c = conn(); c.settimeout(14); t = time.time()
+    try: closed = c.recv(10) == b""
+    except ConnectionResetError: closed = True
+    print(closed and 9 <= time.time() - t <= 13)
+EOF
+tcp() { ip netns exec $NS python3 "$work/tcp.py" $A "$1" 2>&1; }
+expect_eq "five pipelined queries, five answers" "True" "$(tcp pipelined)"
+expect_eq "a query written one octet at a time" "True" "$(tcp split)"
+expect_eq "connection 257 evicts the oldest idle one; the rest still answer" "True" "$(tcp evict)"
+expect_eq "an idle connection is closed after 10 s" "True" "$(tcp idle)"
+
 echo "-- start-up errors: one line, non-zero exit"
 err=$(ip netns exec $NS "$SIXPN" serve --db "$db" --listen "[fdaa::3]:53" 2>&1 >/dev/null); rc=$?
 expect_match "port in use" 'the port is in use' "$err"
