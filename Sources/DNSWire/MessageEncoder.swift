@@ -77,6 +77,7 @@ struct WireWriter {
     /// NSD: nothing points into RDATA that a middlebox may not understand.
     mutating func name(_ name: DNSName, compressible: Bool) throws(WireError) {
         let wire = name.wire
+        guard wire.count <= 255 else { throw WireError(.nameTooLong, .output, at: bytes.count) }
         var i = 0
         while true {
             // DNSName(uncheckedWire:) is trusted by the caller; check the walk anyway.

@@ -16,7 +16,7 @@ public enum RecordEncoder {
         public static let questionName = Owner.pointer(UInt16(Header.size))
     }
 
-    /// Appends one encoded record to `out`.
+    /// Appends one encoded record to `out`; on error `out` is left as it was.
     ///
     /// Throws when the pointer is not in 12 ..< 0x4000, when `rdata` is a typed
     /// case of another type, or when the RDATA cannot be encoded (an empty TXT,
@@ -24,18 +24,24 @@ public enum RecordEncoder {
     public static func append(owner: Owner, type: RRType, class rrClass: RRClass = .internet, ttl: UInt32,
                               rdata: RData, to out: inout [UInt8]) throws(WireError) {
         var w = WireWriter(compress: false)
-        swap(&w.bytes, &out)
+        swap(&w.bytes, &out)  // append in place, without copying what `out` holds
         defer { swap(&w.bytes, &out) }
-        switch owner {
-        case .name(let n):
-            try w.name(n, compressible: false)
-        case .pointer(let offset):
-            guard offset >= UInt16(Header.size), offset < 0x4000 else {
-                throw WireError(.badPointer, .recordName, at: w.bytes.count)
+        let start = w.bytes.count
+        do throws(WireError) {
+            switch owner {
+            case .name(let n):
+                try w.name(n, compressible: false)
+            case .pointer(let offset):
+                guard offset >= UInt16(Header.size), offset < 0x4000 else {
+                    throw WireError(.badPointer, .recordName, at: w.bytes.count)
+                }
+                w.u16(0xc000 | offset)
             }
-            w.u16(0xc000 | offset)
+            try w.fields(type: type, class: rrClass, ttl: ttl, rdata: rdata)
+        } catch {
+            w.bytes.removeSubrange(start...)  // no half-written record is left behind
+            throw error
         }
-        try w.fields(type: type, class: rrClass, ttl: ttl, rdata: rdata)
     }
 
     /// One encoded record.

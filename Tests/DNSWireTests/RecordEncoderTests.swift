@@ -33,6 +33,21 @@ import Testing
         #expect(m.answers[0].name.wire == q.name.wire)
     }
 
+    @Test func aFailedAppendLeavesTheBufferAsItWas() throws {
+        var out: [UInt8] = [1, 2, 3]
+        #expect(throws: WireError.self) {
+            try RecordEncoder.append(owner: .questionName, type: .txt, ttl: 5,
+                                     rdata: .txt([[0x61], Array(repeating: 0, count: 256)]), to: &out)
+        }
+        #expect(out == [1, 2, 3])
+        let tooLong = DNSName(uncheckedWire: Array(repeating: [63] + Array(repeating: UInt8(0x61), count: 63), count: 4)
+                                .flatMap { $0 } + [0])
+        #expect(throws: WireError(.nameTooLong, .output, at: 3)) {
+            try RecordEncoder.append(owner: .name(tooLong), type: .a, ttl: 5, rdata: .a(IPv4Address(rawValue: 1)), to: &out)
+        }
+        #expect(out == [1, 2, 3])
+    }
+
     @Test func badPointersAndMismatchedRDataAreRefused() {
         #expect(throws: WireError.self) { try RecordEncoder.encode(owner: .pointer(11), type: .a, ttl: 0, rdata: .a(IPv4Address(rawValue: 0))) }
         #expect(throws: WireError.self) { try RecordEncoder.encode(owner: .pointer(0x4000), type: .a, ttl: 0, rdata: .a(IPv4Address(rawValue: 0))) }
