@@ -5,6 +5,7 @@
 # server CPU, ratios) and keeps it under bench/results/peers-<time>/.
 #
 #   bench/run.sh [peers.sh options]     e.g. -l 5 -r 1 for a quick look
+#   bench/run.sh allocations            heap allocations per answered query (no peers)
 #
 # peers.sh runs this same script, inside its namespace, as the server command:
 #   bench/run.sh serve-auth   turns $BENCH_APPS_TSV into a sixpn database
@@ -46,6 +47,57 @@ serve-fwd)
   "$bin" db init --db "$db" >/dev/null
   exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --upstream "[$BENCH_UPSTREAM]:53" \
     --threads "$BENCH_THREADS"
+  ;;
+allocations)
+  # Counts every malloc/calloc/realloc/posix_memalign of a running `sixpn serve`
+  # (an LD_PRELOAD counter, read on SIGUSR2) over 5 s idle and 5 s under dnsperf;
+  # the difference over the answered queries is the allocations per answer.
+  [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh allocations: needs root (a network namespace)" >&2; exit 2; }
+  ns=sx-srv-alloc client=fdaa:0:1:0:1:0:1:2
+  w=$(mktemp -d /tmp/sx-srv-alloc.XXXXXX)
+  pid=""
+  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
+  cat > "$w/count.c" <<'EOF'
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+static atomic_ulong calls;
+static const char *out;
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+#define COUNT atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed)
+void *malloc(size_t s) { COUNT; return __libc_malloc(s); }
+void *calloc(size_t a, size_t b) { COUNT; return __libc_calloc(a, b); }
+void *realloc(void *p, size_t s) { COUNT; return __libc_realloc(p, s); }
+int posix_memalign(void **p, size_t a, size_t s) { COUNT; *p = __libc_memalign(a, s); return *p ? 0 : 12; }
+static void dump(int sig) { (void)sig; FILE *f = fopen(out, "w"); if (f) { fprintf(f, "%lu\n", atomic_load(&calls)); fclose(f); } }
+__attribute__((constructor)) static void init(void) { out = getenv("SIXPN_ALLOC_OUT"); signal(SIGUSR2, dump); }
+EOF
+  ${CC:-cc} -O2 -shared -fPIC -o "$w/count.so" "$w/count.c"
+  ip netns del $ns 2>/dev/null || true
+  ip netns add $ns
+  ip -n $ns link set lo up
+  ip -n $ns addr add fdaa::3/128 dev lo nodad
+  ip -n $ns addr add $client/128 dev lo nodad
+  "$bin" db init --db "$w/db" >/dev/null
+  for i in 1 2 3; do "$bin" db add-instance --db "$w/db" --app web --region ams --address "fdaa:0:1:0:$i:0:$i:2" >/dev/null; done
+  for _ in $(seq 1 100); do printf 'web.internal AAAA\nams.web.internal AAAA\n_apps.internal TXT\nnope.internal AAAA\n'; done > "$w/queries"
+  ip netns exec $ns env LD_PRELOAD="$w/count.so" SIXPN_ALLOC_OUT="$w/count" \
+    "$bin" serve --db "$w/db" --listen "[fdaa::3]:53" --upstream "[fdaa::53]:53" --threads 2 2>"$w/serve.log" &
+  pid=$!
+  sleep 2
+  count() { kill -USR2 "$pid"; sleep 0.3; cat "$w/count"; }
+  c0=$(count); sleep 5; c1=$(count)
+  ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -l 5 -c 8 -q 200 > "$w/dnsperf" 2>&1
+  c2=$(count)
+  n=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$w/dnsperf")
+  echo "sixpn serve, 2 workers: $((c1 - c0)) allocations in 5 s idle, $((c2 - c1)) in 5 s answering $n queries (.internal AAAA, TXT, NXDOMAIN)"
+  python3 -c "print('allocations per answer: %.4f' % ((($c2 - $c1) - ($c1 - $c0)) / $n))"
+  exit 0
   ;;
 esac
 
