@@ -12,7 +12,7 @@ import ZoneEngine
 /// Names (Prometheus): `sixpn_queries_total{type,rcode}`,
 /// `sixpn_query_duration_seconds` (histogram), `sixpn_dropped_total{reason,transport}`,
 /// `sixpn_truncated_total`, `sixpn_forwarded_total`, `sixpn_forwarder_cache_hits_total`,
-/// `sixpn_forwarder_in_flight`, `sixpn_tcp_connections_total{event}`, `sixpn_send_errors_total`,
+/// `sixpn_forwarder_in_flight`, `sixpn_tcp_connections_total{event}`, `sixpn_socket_errors_total`,
 /// `sixpn_snapshot_age_seconds`, `sixpn_reload_errors_total`, and the forwarder's cache
 /// figures as `sixpn_forwarder_*` (it publishes its per-upstream figures itself).
 final class MetricsCollector: @unchecked Sendable {
@@ -70,7 +70,7 @@ final class MetricsCollector: @unchecked Sendable {
             (S.tcpAccepted, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "accepted")])),
             (S.tcpEvicted, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "evicted")])),
             (S.tcpTimedOut, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "timed_out")])),
-            (S.sendErrors, CoreMetrics.Counter(label: "sixpn_send_errors_total")),
+            (S.socketErrors, CoreMetrics.Counter(label: "sixpn_socket_errors_total")),
         ]
     }
 

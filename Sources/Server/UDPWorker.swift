@@ -110,7 +110,7 @@ final class UDPWorker: @unchecked Sendable {
         }
         let received: Int
         do { received = try Syscalls.receiveBatch(fd, receiveHeaders, count: Self.batchSize, wait: wait) } catch {
-            counters.add(WorkerCounters.Slot.sendErrors)
+            counters.add(WorkerCounters.Slot.socketErrors)
             return
         }
         guard received > 0 else { return }
@@ -151,7 +151,7 @@ final class UDPWorker: @unchecked Sendable {
                 sent += try Syscalls.sendBatch(fd, sendHeaders + sent, count: replies - sent)
             } catch {
                 // The kernel refused this one datagram (e.g. no route back): skip it, send the rest.
-                counters.add(WorkerCounters.Slot.sendErrors)
+                counters.add(WorkerCounters.Slot.socketErrors)
                 sent += 1
             }
         }
@@ -180,7 +180,7 @@ final class UDPWorker: @unchecked Sendable {
         forwarder.resolve(query: Array(packet), limit: limit) { reply in
             reply.withUnsafeBytes { bytes in
                 do { try Syscalls.sendTo(fd, bytes, address: client, length: clientLength) } catch {
-                    state.sharedCounters.addShared(WorkerCounters.Slot.sendErrors)
+                    state.sharedCounters.addShared(WorkerCounters.Slot.socketErrors)
                 }
             }
             Self.countForwarded(reply, type: type, started: started, state: state)

@@ -128,7 +128,8 @@ public final class WorkerCounters: @unchecked Sendable {
         public static let tcpAccepted = droppedUntrustedUDP + 6
         public static let tcpEvicted = droppedUntrustedUDP + 7
         public static let tcpTimedOut = droppedUntrustedUDP + 8
-        public static let sendErrors = droppedUntrustedUDP + 9
+        /// A receive or send the kernel refused (the datagram is skipped).
+        public static let socketErrors = droppedUntrustedUDP + 9
         public static let count = droppedUntrustedUDP + 10
     }
 }
