@@ -20,6 +20,7 @@ public func fuzzDNSWire(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 /// parses back equal, and re-encoding that gives the same octets.
 func checkMessage(_ bytes: UnsafeRawBufferPointer) {
     guard let m = try? Message(parsing: bytes) else { return }
+    _ = m.description  // the text form must never trap either
     for compress in [true, false] {
         guard let wire = try? m.encoded(compress: compress) else {
             fatalError("a parsed message does not encode (compress: \(compress))")
