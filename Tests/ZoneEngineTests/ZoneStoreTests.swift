@@ -121,21 +121,34 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
         let next = t.path + ".new"
         try DatabaseWriter.initialize(path: next)
         try DatabaseWriter(path: next).addInstance(app: "api", region: "ams", address: "fdaa:0:1:0:a1:0:9:2")
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        locker.arguments = [next]
-        let input = Pipe(), output = Pipe()
-        locker.standardInput = input
-        locker.standardOutput = output
-        try locker.run()
-        input.fileHandleForWriting.write(Data("""
-            PRAGMA locking_mode = EXCLUSIVE;
-            BEGIN EXCLUSIVE;
-            INSERT INTO orgs (network_id, name) VALUES (99, 'locked');
-            SELECT 'holding';
+        // Take the lock in a second process; under load SQLite may still be
+        // finishing the writer's close, so try again until the lock is held.
+        var held: (locker: Process, input: Pipe)? = nil
+        for _ in 0..<20 where held == nil {
+            let locker = Process()
+            locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            locker.arguments = ["-bail", next]
+            let input = Pipe(), output = Pipe()
+            locker.standardInput = input
+            locker.standardOutput = output
+            locker.standardError = FileHandle.nullDevice
+            try locker.run()
+            input.fileHandleForWriting.write(Data("""
+                PRAGMA locking_mode = EXCLUSIVE;
+                BEGIN EXCLUSIVE;
+                INSERT INTO orgs (network_id, name) VALUES (99, 'locked');
+                SELECT 'holding';
 
-            """.utf8))
-        _ = output.fileHandleForReading.availableData   // "holding": the lock is taken
+                """.utf8))
+            let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+            if said.contains("holding") {
+                held = (locker, input)
+            } else {
+                locker.waitUntilExit()
+                usleep(100_000)
+            }
+        }
+        let (locker, input) = try #require(held)
         #expect(rename(next, t.path) == 0)
 
         store.pollOnce()   // waits out the 2 s busy timeout

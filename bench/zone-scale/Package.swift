@@ -8,15 +8,15 @@ import PackageDescription
 let package = Package(
     name: "zone-scale",
     dependencies: [
-        .package(path: "../.."),
+        .package(name: "sixpn", path: "../.."),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
             name: "zone-scale-bench",
             dependencies: [
-                .product(name: "ZoneEngine", package: "main"),
-                .product(name: "DNSWire", package: "main"),
+                .product(name: "ZoneEngine", package: "sixpn"),
+                .product(name: "DNSWire", package: "sixpn"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
