@@ -121,34 +121,12 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
         let next = t.path + ".new"
         try DatabaseWriter.initialize(path: next)
         try DatabaseWriter(path: next).addInstance(app: "api", region: "ams", address: "fdaa:0:1:0:a1:0:9:2")
-        // Take the lock in a second process; under load SQLite may still be
-        // finishing the writer's close, so try again until the lock is held.
-        var held: (locker: Process, input: Pipe)? = nil
-        for _ in 0..<20 where held == nil {
-            let locker = Process()
-            locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            locker.arguments = ["-bail", next]
-            let input = Pipe(), output = Pipe()
-            locker.standardInput = input
-            locker.standardOutput = output
-            locker.standardError = FileHandle.nullDevice
-            try locker.run()
-            input.fileHandleForWriting.write(Data("""
-                PRAGMA locking_mode = EXCLUSIVE;
-                BEGIN EXCLUSIVE;
-                INSERT INTO orgs (network_id, name) VALUES (99, 'locked');
-                SELECT 'holding';
-
-                """.utf8))
-            let said = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-            if said.contains("holding") {
-                held = (locker, input)
-            } else {
-                locker.waitUntilExit()
-                usleep(100_000)
-            }
-        }
-        let (locker, input) = try #require(held)
+        // Another connection holds the file's exclusive lock (SQLite's locks
+        // conflict between connections of one process as between processes).
+        var locker: SQLiteConnection? = try SQLiteConnection(path: next, mode: .readWrite(create: false))
+        try locker?.execute("PRAGMA locking_mode = EXCLUSIVE")
+        try locker?.execute("BEGIN EXCLUSIVE")
+        try locker?.execute("INSERT INTO orgs (network_id, name) VALUES (99, 'locked')")
         #expect(rename(next, t.path) == 0)
 
         store.pollOnce()   // waits out the 2 s busy timeout
@@ -156,8 +134,8 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
         #expect(store.lastError?.contains("locked") == true)
         #expect(try store.current.ask("web.internal", from: client).aaaa == [client])
 
-        input.fileHandleForWriting.write(Data("COMMIT;\n.quit\n".utf8))
-        locker.waitUntilExit()
+        try locker?.execute("COMMIT")
+        locker = nil   // closing the connection releases the exclusive lock
         store.pollOnce()
         #expect(store.current !== before)
         #expect(store.lastError == nil)
