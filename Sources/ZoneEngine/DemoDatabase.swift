@@ -24,7 +24,9 @@ public enum DemoDatabase {
             let address = SixPNAddress(network: network, host: host, instance: instance, low: 2)
             try db.addInstance(app: app, region: region, address: address.description)
         }
-        let peer = SixPNAddress(network: 1, host: 0xfeed, instance: 0, low: 0x0101)
+        // The first /120 of the organization's peer area (host ffffffff, see
+        // NetSetup's PeerArea), where `sixpn wg peer create` would put it.
+        let peer = SixPNAddress(network: 1, host: 0xffff_ffff, instance: 0, low: 0x0001)
         try db.addPeer(name: "laptop", address: peer.description,
                        publicKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=")
     }
