@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
   # build: the C libraries behind the system-library targets
-  libsqlite3-dev liburing-dev libbpf-dev libmnl-dev
+  libsqlite3-dev liburing-dev libbpf-dev libmnl-dev pkg-config
   # tests: real clients, real upstreams, real WireGuard and tc
   bind9-dnsutils knot-dnsutils nsd knot unbound dnsperf
   wireguard-go wireguard-tools iproute2 iputils-ping sqlite3 libc-bin
