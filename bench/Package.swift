@@ -33,6 +33,20 @@ let package = Package(
             path: "Benchmarks/ForwarderAllocations",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The Server's real UDP path (recvmmsg -> Responder -> sendmmsg) over loopback sockets.
+        .executableTarget(
+            name: "ServerAllocations",
+            dependencies: [
+                .product(name: "DNSWire", package: "sixpn"),
+                .product(name: "Forwarder", package: "sixpn"),
+                .product(name: "Server", package: "sixpn"),
+                .product(name: "ZoneEngine", package: "sixpn"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ServerAllocations",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

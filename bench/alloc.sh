@@ -10,6 +10,8 @@
 #   3. the control benchmark (Message(parsing:), which must allocate) counts
 #      more than 0, so a counter that silently counts nothing cannot pass.
 # The table is kept in bench/results/alloc.txt.
+# Then the same gate (p100 = 0) over the Server's real UDP path (ServerAllocations);
+# its table is kept in bench/results/server-alloc.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
@@ -46,4 +48,32 @@ if hot["p100"] != 0 or hot["samples"] == 0:
 if control["p50"] <= 0:
     sys.exit("alloc: FAIL: the control counted no mallocs, so the counter is not counting")
 print("alloc: PASS: 0 heap allocations on the query path")
+PY
+
+# The Server's real UDP path: WorkerHarness drives the UDPWorker that `sixpn serve`
+# runs (recvmmsg -> Responder -> sendmmsg over loopback sockets), 1,000 queries
+# per sample, for a `.internal` AAAA answer and a cached forwarded answer.
+swift package --package-path bench benchmark --target ServerAllocations --no-progress >bench/results/server-alloc.log 2>&1 \
+  || { tail -40 bench/results/server-alloc.log >&2; echo "alloc: the server benchmark did not run" >&2; exit 1; }
+sed -n '/^=* *$/,$p' bench/results/server-alloc.log | sed -n '/ServerAllocations/,$p' >bench/results/server-alloc.txt
+cat bench/results/server-alloc.txt
+python3 - bench/results/server-alloc.txt <<'PY'
+import sys
+current, malloc = None, {}
+for line in open(sys.argv[1]):
+    s = line.strip()
+    if s in ("ServerInternalAAAA", "ServerCachedForward"):
+        current = s
+    elif current and "Malloc (total)" in s:
+        cells = [c.strip() for c in s.strip("│").split("│")]
+        malloc[current] = dict(zip(["p0", "p25", "p50", "p75", "p90", "p99", "p100", "samples"],
+                                   [int(c) for c in cells[1:9]]))
+for name in ("ServerInternalAAAA", "ServerCachedForward"):
+    m = malloc.get(name)
+    if m is None:
+        sys.exit(f"alloc: could not read the malloc row of {name}")
+    print(f"alloc: {name}: {m['p100']} mallocs at most per 1,000 queries over {m['samples']} samples")
+    if m["p100"] != 0 or m["samples"] == 0:
+        sys.exit(f"alloc: FAIL: the server's UDP path allocates ({name})")
+print("alloc: PASS: 0 heap allocations on the server's receive -> answer -> send path")
 PY

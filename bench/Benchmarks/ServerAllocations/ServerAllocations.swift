@@ -1,0 +1,181 @@
+import Benchmark
+import DNSWire
+import Forwarder
+import Glibc
+import Logging
+@_spi(Benchmark) import Server
+import ZoneEngine
+
+// One iteration is one query through the Server's real UDP path: a client
+// socket on loopback sends it, the worker (WorkerHarness, the real UDPWorker)
+// takes it with recvmmsg, answers it (Responder: QueryAdmission, the zone
+// snapshot or the forwarder's cache) into its send slot and sends it with
+// sendmmsg, and the client reads the answer. The client's two system calls
+// use fixed buffers, so every malloc counted is the server's.
+
+/// A query for `name` (type AAAA, RD, EDNS 1232), as dig sends it.
+func query(_ name: String) -> [UInt8] {
+    try! Message(header: Header(id: 0x4242, flags: Header.rdBit),
+                 questions: [Question(name: try! DNSName(name), type: .aaaa)],
+                 additional: [EDNSRecord(udpPayloadSize: 1232).record]).encoded()
+}
+
+/// A zone store over a fresh database: organization 0000000a, app web, three instances.
+func benchZone() -> (ZoneStore, String) {
+    let path = "/tmp/sixpn-server-alloc-\(getpid()).db"
+    for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+    try! DatabaseWriter.initialize(path: path)
+    let db = try! DatabaseWriter(path: path)
+    for (i, region) in ["ams", "iad", "syd"].enumerated() {
+        _ = try! db.addInstance(app: "web", region: region, address: "fdaa:0:a:0:\(i + 1):0:10\(i):2")
+    }
+    return (try! ZoneStore(path: path, ttl: 5, logger: Logger(label: "bench")), path)
+}
+
+/// A UDP socket on 127.0.0.1 with a receive timeout, and its address.
+func loopbackSocket() -> (Int32, sockaddr_in) {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    var sin = sockaddr_in()
+    sin.sin_family = sa_family_t(AF_INET)
+    sin.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &sin) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            _ = bind(fd, $0, length)
+            _ = getsockname(fd, $0, &length)
+        }
+    }
+    var tv = timeval(tv_sec: 2, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    return (fd, sin)
+}
+
+/// The client side: sends `query` to the worker, lets the worker serve one batch, reads the answer.
+struct Client {
+    let fd: Int32
+    var server: sockaddr_in
+    let answer: UnsafeMutableRawBufferPointer
+
+    init(port: UInt16) {
+        fd = loopbackSocket().0
+        server = sockaddr_in()
+        server.sin_family = sa_family_t(AF_INET)
+        server.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        server.sin_port = port.bigEndian
+        answer = .allocate(byteCount: 65535, alignment: 16)
+    }
+
+    /// Sends `query` to the worker's socket.
+    @inline(__always)
+    mutating func send(_ query: UnsafeRawBufferPointer) {
+        _ = withUnsafePointer(to: &server) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, query.baseAddress, query.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    /// Reads one answer; its length (-1 when none came within 2 s).
+    @inline(__always)
+    func receive() -> Int { recv(fd, answer.baseAddress, answer.count, 0) }
+
+    /// One round trip; the answer's length (-1 when none came).
+    @inline(__always)
+    mutating func roundTrip(_ query: UnsafeRawBufferPointer, _ worker: WorkerHarness) -> Int {
+        send(query)
+        worker.serveOneBatch()
+        return receive()
+    }
+
+    func close() {
+        Glibc.close(fd)
+        answer.deallocate()
+    }
+}
+
+/// A one-shot upstream: answers the first query on `fd` with three AAAA records (TTL 3600).
+func answerOneQuery(on fd: Int32) {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    var from = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let n = withUnsafeMutablePointer(to: &from) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &length) }
+    }
+    let q = try! Message(parsing: Array(buffer[0..<n]))
+    let answers = (1...3).map {
+        Record(name: q.questions[0].name, type: .aaaa, ttl: 3600,
+               rdata: .aaaa(IPv6Address(high: 0x2001_0db8 << 32, low: UInt64($0))))
+    }
+    let reply = try! Message(header: Header(id: q.header.id, flags: Header.qrBit | Header.rdBit | Header.raBit),
+                             questions: q.questions, answers: answers,
+                             additional: [EDNSRecord(udpPayloadSize: 1232).record]).encoded()
+    _ = withUnsafePointer(to: &from) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, length) }
+    }
+}
+
+/// Runs `body` over a worker on 127.0.0.1 (`--dev-org 0000000a`) and a client.
+func withWorker(forwarder: Forwarder?, _ body: (WorkerHarness, inout Client) -> Void) {
+    let (zone, path) = benchZone()
+    defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+    let worker = try! WorkerHarness(address: .ipv4(127, 0, 0, 1, port: 0), zone: zone, forwarder: forwarder,
+                                    developmentNetwork: 0xa)
+    var client = Client(port: worker.port)
+    defer { client.close() }
+    body(worker, &client)
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.mallocCountTotal, .wallClock, .throughput],
+                                           // A sample is 1,000 queries through one worker (building a worker and its database per query would dominate).
+                                           scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 1_000,
+                                           thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p90: 0, .p100: 0])])
+
+    // `web.internal AAAA`: three records from the snapshot.
+    Benchmark("ServerInternalAAAA") { benchmark in
+        withWorker(forwarder: nil) { worker, client in
+            let q = query("Web.Internal")
+            var length = 0
+            q.withUnsafeBytes { bytes in
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    length = client.roundTrip(bytes, worker)
+                    blackHole(length)
+                }
+                benchmark.stopMeasurement()
+            }
+            // Outside the measurement: each query got the three records.
+            precondition(length > 0 && client.answer[7] == 3, "the worker did not answer with 3 records")
+        }
+    }
+
+    // `www.example.test AAAA` answered from the forwarder's cache (warmed by
+    // one real forwarded query through the same worker before measuring).
+    Benchmark("ServerCachedForward") { benchmark in
+        let (upstreamFD, upstreamAddress) = loopbackSocket()
+        defer { close(upstreamFD) }
+        let forwarder = try! Forwarder(configuration: ForwarderConfiguration(upstreams: [SocketAddress(upstreamAddress)]),
+                                       logger: Logger(label: "bench"))
+        defer { forwarder.shutdown() }
+        withWorker(forwarder: forwarder) { worker, client in
+            let q = query("WWW.Example.TEST")
+            var length = 0
+            q.withUnsafeBytes { bytes in
+                // The miss: the worker forwards, the upstream answers, the reply reaches the client.
+                client.send(bytes)
+                worker.serveOneBatch()
+                answerOneQuery(on: upstreamFD)
+                precondition(client.receive() > 0, "the forwarded reply did not come")
+
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    length = client.roundTrip(bytes, worker)
+                    blackHole(length)
+                }
+                benchmark.stopMeasurement()
+            }
+            precondition(length > 0 && client.answer[7] == 3, "the cache did not answer with 3 records")
+            precondition(worker.counters.value(WorkerCounters.Slot.cacheHits) > 0, "no cache hit was counted")
+        }
+    }
+}
