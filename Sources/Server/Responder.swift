@@ -20,11 +20,14 @@ public enum Response {
 public struct Responder: ~Copyable {
     public let forwarder: Forwarder?
     public let counters: WorkerCounters
+    /// Whether there is a forwarder, decided once (testing the optional retained it per query).
+    @usableFromInline let recursionAvailable: Bool
     @usableFromInline let name: UnsafeMutableRawBufferPointer
 
     public init(forwarder: Forwarder?, counters: WorkerCounters) {
         self.forwarder = forwarder
         self.counters = counters
+        self.recursionAvailable = forwarder != nil
         self.name = .allocate(byteCount: 256, alignment: 8)
     }
 
@@ -38,7 +41,6 @@ public struct Responder: ~Copyable {
     @inlinable
     public func respond(to packet: UnsafeRawBufferPointer, from origin: ClientOrigin, transport: Transport,
                         snapshot: Snapshot, into out: UnsafeMutableRawBufferPointer) -> Response {
-        let recursionAvailable = forwarder != nil
         switch QueryAdmission.admit(packet, transport: transport, recursionAvailable: recursionAvailable, into: out) {
         case .drop:
             counters.add(WorkerCounters.Slot.droppedMalformed)

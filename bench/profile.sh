@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Instruction counts per answered `.internal` query, with valgrind's callgrind
+# (stable on a noisy machine, unlike time): the release `sixpn serve` (one
+# worker) in a namespace of its own, a bounded dnsperf load from a 6PN source,
+# collection only inside the UDP worker's loop (UDPWorker.run), so start-up,
+# the database and the metrics thread are not counted. Kernel time is not
+# seen by callgrind; the user/system split comes from /proc/PID/stat of an
+# unprofiled run under the same load.
+#
+#   bench/profile.sh [queries]      default 20000; prints Ir per query and the top functions
+#
+# Output: bench/results/callgrind.out (callgrind_annotate it) and profile.txt.
+set -euo pipefail
+[ "$(id -u)" -eq 0 ] || { echo "bench/profile.sh: needs root (a network namespace)" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/.build/release/sixpn"
+n=${1:-20000}
+ns=sx-srv-prof client=fdaa:0:1:0:1:0:1:2
+w=$(mktemp -d /tmp/sx-srv-prof.XXXXXX)
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
+mkdir -p "$root/bench/results"
+ip netns del $ns 2>/dev/null || true
+ip netns add $ns
+ip -n $ns link set lo up
+ip -n $ns addr add fdaa::3/128 dev lo nodad
+ip -n $ns addr add $client/128 dev lo nodad
+"$bin" db init --db "$w/db" >/dev/null
+# 1,000 apps of 3 instances in organization 1 (as peers.sh's data), queried in turn.
+python3 - <<PY | sqlite3 "$w/db"
+print("BEGIN; INSERT INTO orgs (network_id, name) VALUES (1, '00000001');")
+for a in range(1, 1001):
+    print(f"INSERT INTO apps (id, network_id, name) VALUES ({a}, 1, 'app-{a:04d}');")
+    for i in range(3):
+        inst = a * 4 + i
+        print(f"INSERT INTO instances (app_id, id, region, host_id, address) VALUES ({a}, '{inst:08x}', 'bench', 1, "
+              f"'fdaa:0:1:0:1:{inst >> 16:x}:{inst & 0xffff:x}:2');")
+print("COMMIT;")
+PY
+for a in $(seq 1 1000); do printf 'app-%04d.internal AAAA\n' "$a"; done > "$w/queries"
+
+# Valgrind 3.19 cannot read Swift's DWARF 5: profile a copy without debug info (the symbols stay).
+objcopy --strip-debug "$bin" "$w/sixpn"
+serve() { ip netns exec $ns "$@" "$w/sixpn" serve --db "$w/db" --listen "[fdaa::3]:53" --threads 1 2>"$w/serve.log" & pid=$!; }
+load() { ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -n $((n / 1000)) -c 4 -q 64 -l 240 "$@" > "$w/dnsperf" 2>&1; }
+answered() { sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$w/dnsperf"; }
+
+# 1. User vs kernel CPU, unprofiled: utime and stime ticks of the server over the load.
+serve env
+sleep 1.5
+ticks() { awk '{print $14, $15}' "/proc/$pid/stat"; }
+read -r u0 s0 < <(ticks)
+load -n 50 -c 8 -q 200
+read -r u1 s1 < <(ticks)
+done1=$(answered)
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+hz=$(getconf CLK_TCK)
+python3 -c "
+u, s, q = ($u1-$u0)/$hz, ($s1-$s0)/$hz, $done1
+print(f'unprofiled, 1 worker, {q} answers: user {u:.2f} s, system {s:.2f} s ({100*s/(u+s):.0f}% kernel), '
+      f'{1e6*(u+s)/q:.2f} us CPU per answer ({1e6*u/q:.2f} user, {1e6*s/q:.2f} kernel)')" | tee "$w/split"
+
+# 2. Callgrind over the worker loop only.
+serve valgrind --tool=callgrind --callgrind-out-file="$w/cg.out" --toggle-collect='*UDPWorker*run*' --separate-threads=no
+for _ in $(seq 1 60); do grep -q serving "$w/serve.log" 2>/dev/null && break; sleep 1; done
+kill -0 "$pid" || { cat "$w/serve.log" >&2; echo "bench/profile.sh: sixpn under callgrind did not start" >&2; exit 1; }
+load
+done2=$(answered)
+kill -INT "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+cp "$w/cg.out" "$root/bench/results/callgrind.out"
+total=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$w/cg.out" | head -1)
+{
+  cat "$w/split"
+  echo "callgrind: $done2 answers, $total instructions in the worker loop: $((total / done2)) per answer (user space)"
+  callgrind_annotate --inclusive=no "$w/cg.out" 2>/dev/null | sed -n '/^Ir/,$p' | head -40
+} | tee "$root/bench/results/profile.txt"
