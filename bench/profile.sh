@@ -9,6 +9,10 @@
 #
 #   bench/profile.sh [queries]      default 20000; prints Ir per query and the top functions
 #
+# Then, where perf works (software cpu-clock sampling, so also in a VM without
+# hardware counters), the kernel/user share and the top symbols of the server
+# under an unprofiled load.
+#
 # Output: bench/results/callgrind.out (callgrind_annotate it) and profile.txt.
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "bench/profile.sh: needs root (a network namespace)" >&2; exit 2; }
@@ -74,3 +78,22 @@ total=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$
   echo "callgrind: $done2 answers, $total instructions in the worker loop: $((total / done2)) per answer (user space)"
   callgrind_annotate --inclusive=no "$w/cg.out" 2>/dev/null | sed -n '/^Ir/,$p' | head -40
 } | tee "$root/bench/results/profile.txt"
+
+# 3. perf: kernel vs user samples of the whole server process under load.
+command -v perf >/dev/null || { echo "perf: not installed (Debian linux-perf), skipped"; exit 0; }
+serve env
+sleep 1.5
+load -n 1000 -l 8 -c 8 -q 200 &
+loader=$!
+sleep 1
+if perf record -e cpu-clock -F 2000 -g -p "$pid" -o "$w/perf.data" -- sleep 5 >/dev/null 2>&1; then
+  {
+    echo "perf (cpu-clock samples, 5 s of the load): share by object"
+    perf report -i "$w/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+    echo "top symbols"
+    perf report -i "$w/perf.data" --no-children --sort sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25
+  } | tee -a "$root/bench/results/profile.txt"
+else
+  echo "perf: perf record failed here, skipped" | tee -a "$root/bench/results/profile.txt"
+fi
+wait "$loader" || true

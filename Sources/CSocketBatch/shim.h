@@ -12,3 +12,10 @@ struct sixpn_mmsghdr {
 int sixpn_recvmmsg(int fd, struct sixpn_mmsghdr *vec, unsigned int vlen, int flags,
                    struct timespec *timeout) __asm__("recvmmsg");
 int sixpn_sendmmsg(int fd, struct sixpn_mmsghdr *vec, unsigned int vlen, int flags) __asm__("sendmmsg");
+
+// CPU affinity for `sixpn serve --pin`, also _GNU_SOURCE-only in glibc: the
+// same symbols, taking the set as raw bytes (a cpu_set_t, 1024 bits).
+#include <pthread.h>
+#include <sys/types.h>
+int sixpn_sched_getaffinity(pid_t pid, size_t size, void *set) __asm__("sched_getaffinity");
+int sixpn_pthread_setaffinity_np(pthread_t thread, size_t size, const void *set) __asm__("pthread_setaffinity_np");

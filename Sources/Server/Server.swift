@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var metrics: SocketAddress?
     /// `--dev-org`: loopback sources are taken as this organization.
     public var developmentNetwork: UInt32?
+    /// `--pin`: UDP worker i runs only on the i-th CPU this process may use.
+    public var pin = false
 
     /// `[fdaa::3]:53`: the address every instance's resolv.conf names.
     public static let defaultListen = SocketAddress.ipv6(IPv6Address("fdaa::3")!, port: 53)
@@ -160,6 +162,17 @@ public final class Server: @unchecked Sendable {
 
         do {
             for worker in workers { threads.append(try ServerThread.start { worker.run() }) }
+        } catch {
+            throw ServerError("cannot start threads: \(error)")
+        }
+        if c.pin {
+            do {
+                for (i, thread) in threads.enumerated() { try thread.pin(index: i) }
+            } catch {
+                throw ServerError("--pin: cannot pin the UDP workers: \(error)")
+            }
+        }
+        do {
             tcpThread = try ServerThread.start { tcp.run() }
             if let endpoint = metricsEndpoint { metricsThread = try ServerThread.start { endpoint.run() } }
         } catch {
@@ -174,6 +187,7 @@ public final class Server: @unchecked Sendable {
             "upstreams": .array(c.upstreams.map { .string($0.description) }),
             "metrics": .string(c.metrics?.description ?? "off"),
             "dev-org": .string(c.developmentNetwork.map { String($0) } ?? "off"),
+            "pin": .stringConvertible(c.pin),
         ])
     }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Atomics
+import CSocketBatch
 
 /// A dedicated OS thread (pthread) for a loop that blocks in system calls.
 ///
@@ -32,6 +33,29 @@ struct ServerThread: @unchecked Sendable {
 
     func join() {
         pthread_join(handle, nil)
+    }
+
+    /// Pins the thread to one CPU: the `index`-th (wrapping) of the CPUs this
+    /// process may run on, so that worker i stays on core i with its socket's
+    /// softirq work and its caches (`sixpn serve --pin`).
+    func pin(index: Int) throws(Errno) {
+        // A cpu_set_t: 1024 bits.
+        var allowed = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                       UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let size = MemoryLayout.size(ofValue: allowed)
+        guard sixpn_sched_getaffinity(0, size, &allowed) == 0 else { throw Errno("sched_getaffinity") }
+        let cpus = withUnsafeBytes(of: &allowed) { bits in
+            (0..<bits.count * 8).filter { bits[$0 / 8] & (1 << ($0 % 8)) != 0 }
+        }
+        guard !cpus.isEmpty else { throw Errno("sched_getaffinity", EINVAL) }
+        let cpu = cpus[index % cpus.count]
+        var one = allowed
+        withUnsafeMutableBytes(of: &one) { bits in
+            for i in bits.indices { bits[i] = 0 }
+            bits[cpu / 8] = 1 << (cpu % 8)
+        }
+        let rc = sixpn_pthread_setaffinity_np(handle, size, &one)
+        guard rc == 0 else { throw Errno("pthread_setaffinity_np(CPU \(cpu))", rc) }
     }
 }
 

@@ -28,6 +28,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "UDP worker threads (default: the number of cores).")
     var threads: Int?
 
+    @Flag(help: "Pin UDP worker i to the i-th CPU this process may use (pthread_setaffinity_np).")
+    var pin = false
+
     @Option(help: "TTL of .internal answers, in seconds.")
     var ttl: UInt32 = 5
 
@@ -47,6 +50,7 @@ struct ServeCommand: ParsableCommand {
         var config = ServerConfiguration(databasePath: database, listen: listenAddresses, upstreams: upstreams)
         if let threads { config.threads = threads }
         config.ttl = ttl
+        config.pin = pin
         config.metrics = try metrics.map(address)
         if let devOrg {
             do { config.developmentNetwork = try NetworkID.parse(devOrg) } catch { throw fatal("--dev-org: \(error.message)") }

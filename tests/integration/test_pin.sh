@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# sixpn serve --pin: each UDP worker thread runs on one CPU of the process's
+# set (worker i on the i-th), the server still answers, and a set of one CPU
+# (taskset) pins every worker to that CPU.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+: "${SIXPN:?set SIXPN to the sixpn binary}"
+
+NS=sx-srv-pin
+A=fdaa:0:a:0:1:0:1:2
+work=$(mktemp -d /tmp/sx-srv-pin.XXXXXX)
+on_exit "rm -rf $work"
+$SIXPN db init --db "$work/db" >/dev/null
+$SIXPN db add-instance --db "$work/db" --app web --region ams --address fdaa:0:a:0:1:0:101:2 >/dev/null
+new_netns $NS
+add_addr $NS fdaa::3
+add_addr $NS $A
+
+# The threads' allowed CPUs, one list per line, sorted; worker threads are the pinned ones.
+affinities() { for t in /proc/"$1"/task/*; do sed -n 's/^Cpus_allowed_list:\t//p' "$t/status"; done | sort; }
+
+start_bg pin ip netns exec $NS $SIXPN serve --db "$work/db" --listen "[fdaa::3]:53" --threads 2 --pin
+pid=$LAST_PID
+check "serve --pin answers" wait_for 10 ip netns exec $NS dig +short +time=1 +tries=1 -b $A @fdaa::3 web.internal AAAA
+# ip netns exec execs sixpn, so $pid is the server. The process's own CPUs:
+all=$(sed -n 's/^Cpus_allowed_list:\t//p' /proc/$pid/status)
+first=$(taskset -pc $pid | sed 's/.*: //' | cut -d, -f1 | cut -d- -f1)
+lists=$(affinities $pid)
+check "a worker is pinned to the first CPU ($first)" grep -qx "$first" <<<"$lists"
+single=$(printf '%s\n' "$lists" | grep -cvE '[-,]')
+expect_eq "two threads (the workers) have one CPU each, the rest keep $all" 2 "$single"
+expect_match "the start-up log says pin=true" "pin=true" "$(cat "${TMPDIR:-/tmp}/pin.$$.log")"
+
+# Only CPU 0 allowed: both workers pin to it.
+start_bg pin1 ip netns exec $NS taskset -c 0 $SIXPN serve --db "$work/db" --listen "[fdaa::3]:5353" --threads 2 --pin
+pid1=$LAST_PID
+check "serve --pin under taskset answers" wait_for 10 ip netns exec $NS dig +short +time=1 +tries=1 -p 5353 -b $A @fdaa::3 web.internal AAAA
+expect_eq "every thread is on CPU 0" "0" "$(affinities $pid1 | sort -u)"
