@@ -27,6 +27,9 @@ let package = Package(
         .systemLibrary(name: "CSocketBatch"),
         .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         .systemLibrary(name: "CMNL", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        // liburing through a small C target: liburing.h clashes with the Glibc module and is mostly
+        // static inline, so Sources/CURing/uring.c includes it and exports plain functions.
+        .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
 
         // The DNS message format. Standard library only.
         .target(name: "DNSWire"),
@@ -48,7 +51,7 @@ let package = Package(
 
         // Sockets, worker threads, TCP, trust, routing, metrics.
         .target(name: "Server", dependencies: [
-            "DNSWire", "ZoneEngine", "Forwarder", "CSocketBatch",
+            "DNSWire", "ZoneEngine", "Forwarder", "CSocketBatch", "CURing",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var developmentNetwork: UInt32?
     /// `--pin`: UDP worker i runs only on the i-th CPU this process may use.
     public var pin = false
+    /// `--io`: how the UDP workers move datagrams.
+    public var io = IOBackend.recvmmsg
 
     /// `[fdaa::3]:53`: the address every instance's resolv.conf names.
     public static let defaultListen = SocketAddress.ipv6(IPv6Address("fdaa::3")!, port: 53)
@@ -101,6 +103,12 @@ public final class Server: @unchecked Sendable {
         let c = configuration
         guard c.threads >= 1 else { throw ServerError("--threads must be at least 1") }
         guard !c.listen.isEmpty else { throw ServerError("no listen address") }
+        if c.io == .uring {
+            // Refused before anything starts, and said why: the kernel's answer first.
+            let support = UringSupport.probe()
+            guard support.usable else { throw ServerError("--io uring: this kernel cannot: \(support)") }
+            throw ServerError("--io uring: \(support), but sixpn's io_uring UDP backend is not written yet; use --io recvmmsg")
+        }
         do {
             try open()
         } catch {
@@ -188,6 +196,7 @@ public final class Server: @unchecked Sendable {
             "metrics": .string(c.metrics?.description ?? "off"),
             "dev-org": .string(c.developmentNetwork.map { String($0) } ?? "off"),
             "pin": .stringConvertible(c.pin),
+            "io": .string(c.io.rawValue),
         ])
     }
 

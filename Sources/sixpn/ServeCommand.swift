@@ -31,6 +31,9 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Pin UDP worker i to the i-th CPU this process may use (pthread_setaffinity_np).")
     var pin = false
 
+    @Option(help: "How UDP workers move datagrams: recvmmsg (batches) or uring (io_uring: probed only, not available yet).")
+    var io: String = IOBackend.recvmmsg.rawValue
+
     @Option(help: "TTL of .internal answers, in seconds.")
     var ttl: UInt32 = 5
 
@@ -51,6 +54,8 @@ struct ServeCommand: ParsableCommand {
         if let threads { config.threads = threads }
         config.ttl = ttl
         config.pin = pin
+        guard let backend = IOBackend(rawValue: io) else { throw fatal("--io: \"\(io)\" is not recvmmsg or uring") }
+        config.io = backend
         config.metrics = try metrics.map(address)
         if let devOrg {
             do { config.developmentNetwork = try NetworkID.parse(devOrg) } catch { throw fatal("--dev-org: \(error.message)") }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # sixpn serve --pin: each UDP worker thread runs on one CPU of the process's
 # set (worker i on the i-th), the server still answers, and a set of one CPU
-# (taskset) pins every worker to that CPU.
+# (taskset) pins every worker to that CPU. --io: recvmmsg serves; uring says
+# in one line what the kernel's io_uring offers and that the backend is not
+# there yet (exit 1); anything else is refused.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 : "${SIXPN:?set SIXPN to the sixpn binary}"
@@ -36,3 +38,12 @@ start_bg pin1 ip netns exec $NS taskset -c 0 $SIXPN serve --db "$work/db" --list
 pid1=$LAST_PID
 check "serve --pin under taskset answers" wait_for 10 ip netns exec $NS dig +short +time=1 +tries=1 -p 5353 -b $A @fdaa::3 web.internal AAAA
 expect_eq "every thread is on CPU 0" "0" "$(affinities $pid1 | sort -u)"
+
+# --io
+start_bg io ip netns exec $NS $SIXPN serve --db "$work/db" --listen "[fdaa::3]:5354" --threads 1 --io recvmmsg
+check "serve --io recvmmsg answers" wait_for 10 ip netns exec $NS dig +short +time=1 +tries=1 -p 5354 -b $A @fdaa::3 web.internal AAAA
+out=$($SIXPN serve --db "$work/db" --listen 127.0.0.1:5355 --io uring 2>&1); rc=$?
+expect_eq "--io uring exits 1 (no backend yet)" 1 "$rc"
+expect_match "--io uring says what the kernel offers, in one line" "^sixpn serve: --io uring: (io_uring: RECVMSG|this kernel cannot: io_uring)" "$out"
+out=$($SIXPN serve --db "$work/db" --listen 127.0.0.1:5355 --io epoll 2>&1); rc=$?
+expect_eq "--io epoll is refused" "1 sixpn serve: --io: \"epoll\" is not recvmmsg or uring" "$rc $out"
