@@ -6,6 +6,8 @@
 #
 #   bench/run.sh [peers.sh options]     e.g. -l 5 -r 1 for a quick look
 #   bench/run.sh allocations            heap allocations per answered query (no peers)
+# After peers.sh, bench/latency.sh measures p50/p99 of sixpn and Knot at one
+# fixed rate on the same data (dnsperf 2.10 reports no percentiles itself).
 #
 # peers.sh runs this same script, inside its namespace, as the server command:
 #   bench/run.sh serve-auth   turns $BENCH_APPS_TSV into a sixpn database
@@ -109,4 +111,10 @@ fi
 out="$root/bench/results/peers-$(date -u +%Y%m%d-%H%M%S)"
 # A namespace of our own, so that another peers.sh run on the machine cannot delete it under us.
 export BENCH_NS=${BENCH_NS:-sx-srv-bench}
-exec "$peers" --out "$out" --server "sixpn=$self serve-auth" --server-fwd "sixpn-fwd=$self serve-fwd" "$@"
+# peers.sh keeps its generated data there; the latency pass (bench/latency.sh) reuses it.
+export BENCH_WORK=${BENCH_WORK:-$out.work}
+"$peers" --out "$out" --server "sixpn=$self serve-auth" --server-fwd "sixpn-fwd=$self serve-fwd" "$@"
+if [ -f "$BENCH_WORK/internal.zone" ]; then
+  "$root/bench/latency.sh" "$BENCH_WORK" | tee "$out/latency.txt"
+fi
+rm -rf "$BENCH_WORK"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# p50/p99/p99.9 latency of sixpn and Knot DNS on the data peers.sh generated:
+#
+#   bench/latency.sh WORK       WORK: peers.sh's work folder (internal.zone, apps.tsv, queries-internal.txt)
+#
+# dnsperf 2.10 prints only the average latency and has no histogram option
+# (`dnsperf -H` lists none); with -v it prints every answer's latency, from
+# which this takes the percentiles. Both servers get the same zone, the same
+# queries and the same fixed rate (-Q, default 20,000 qps: well below either
+# one's maximum, so the figures are service time rather than queueing behind
+# a saturated server), 2 workers each, 2 rounds each, alternated; medians.
+# bench/run.sh runs it after peers.sh, so that `make bench` prints it too.
+set -euo pipefail
+[ "$(id -u)" -eq 0 ] || { echo "bench/latency.sh: needs root (a network namespace)" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:?usage: bench/latency.sh WORK (the work folder of peers.sh)}
+rate=${BENCH_LATENCY_QPS:-20000}
+secs=${BENCH_LATENCY_SECS:-5}
+ns=sx-srv-lat client=fdaa:0:1:0:1:0:1:2
+w=$(mktemp -d /tmp/sx-srv-lat.XXXXXX)
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
+ip netns del $ns 2>/dev/null || true
+ip netns add $ns
+ip -n $ns link set lo up
+ip -n $ns addr add fdaa::3/128 dev lo nodad
+ip -n $ns addr add $client/128 dev lo nodad
+mkdir -p "$w/knot" "$w/sixpn"
+cat > "$w/knot/knot.conf" <<CONF
+server:
+    rundir: "$w/knot"
+    listen: fdaa::3@53
+    udp-workers: 2
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "$w/knot/db"
+control:
+    listen: "$w/knot/knot.sock"
+template:
+  - id: default
+    storage: "$w/knot"
+    semantic-checks: off
+    journal-content: none
+    zonefile-sync: -1
+zone:
+  - domain: internal.
+    file: "$work/internal.zone"
+CONF
+
+# Starts a server in the namespace (ip netns exec and bench/run.sh serve-auth
+# both exec, so $! is the server itself) and waits until it answers.
+start() {
+  case $1 in
+  knot) ip netns exec $ns knotd -c "$w/knot/knot.conf" >"$w/knot.log" 2>&1 & ;;
+  sixpn) ip netns exec $ns env BENCH_WORKDIR="$w/sixpn" BENCH_APPS_TSV="$work/apps.tsv" BENCH_ADDR=fdaa::3 \
+           BENCH_PORT=53 BENCH_THREADS=2 bash "$root/bench/run.sh" serve-auth >"$w/sixpn.log" 2>&1 & ;;
+  esac
+  pid=$!
+  for _ in $(seq 1 100); do
+    ip netns exec $ns dig +short +time=1 +tries=1 -b $client @fdaa::3 app-0001.internal AAAA 2>/dev/null \
+      | grep -q : && return 0
+    sleep 0.1
+  done
+  echo "bench/latency.sh: $1 did not answer" >&2
+  exit 1
+}
+
+for round in 1 2; do
+  for server in knot sixpn; do
+    start $server
+    ip netns exec $ns dnsperf -v -s fdaa::3 -a $client -d "$work/queries-internal.txt" -l "$secs" -Q "$rate" \
+      -c 8 -q 200 > "$w/$server.round$round" 2>&1
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    pid=""
+  done
+done
+
+python3 "$root/bench/latency.py" "$w" "$rate" "$secs"
