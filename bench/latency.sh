@@ -13,7 +13,7 @@
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "bench/latency.sh: needs root (a network namespace)" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
-work=${1:?usage: bench/latency.sh WORK (the work folder of peers.sh)}
+work=$(cd "${1:?usage: bench/latency.sh WORK (the work folder of peers.sh)}" && pwd)
 rate=${BENCH_LATENCY_QPS:-20000}
 secs=${BENCH_LATENCY_SECS:-5}
 ns=sx-srv-lat client=fdaa:0:1:0:1:0:1:2

@@ -11,7 +11,10 @@
 #
 # peers.sh runs this same script, inside its namespace, as the server command:
 #   bench/run.sh serve-auth   turns $BENCH_APPS_TSV into a sixpn database
-#                             (organization 1, the dnsperf source's) and serves it
+#                             (organization 1, the dnsperf source's) and serves it;
+#                             SIXPN_BASE_DB=PATH starts from a copy of PATH
+#   bench/run.sh large        sixpn with the 1,000 apps beside sixpn with 1,000,000 more
+#                             instances, in one peers.sh run (no peers)
 #   bench/run.sh serve-fwd    serves an empty database, forwarding to $BENCH_UPSTREAM
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +26,9 @@ case "${1:-}" in
 serve-auth)
   db="$BENCH_WORKDIR/sixpn.db"
   rm -f "$db" "$db-wal" "$db-shm"
-  "$bin" db init --db "$db" >/dev/null
+  # SIXPN_BASE_DB (bench/run.sh large): start from a copy of a database that
+  # already holds other organizations' instances.
+  if [ -n "${SIXPN_BASE_DB:-}" ]; then cp "$SIXPN_BASE_DB" "$db"; else "$bin" db init --db "$db" >/dev/null; fi
   # One transaction (docs/schema.md): app-0001<TAB>addr1 addr2 addr3 -> an app of
   # organization 1 with one instance per address, ID = the address's instance bits.
   python3 - "$BENCH_APPS_TSV" <<'EOF' | sqlite3 "$db"
@@ -99,6 +104,37 @@ EOF
   n=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$w/dnsperf")
   echo "sixpn serve, 2 workers: $((c1 - c0)) allocations in 5 s idle, $((c2 - c1)) in 5 s answering $n queries (.internal AAAA, TXT, NXDOMAIN)"
   python3 -c "print('allocations per answer: %.4f' % ((($c2 - $c1) - ($c1 - $c0)) / $n))"
+  exit 0
+  ;;
+large)
+  [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh large: needs root (network namespaces)" >&2; exit 2; }
+  shift
+  out="$root/bench/results/large-$(date -u +%Y%m%d-%H%M%S)"
+  mkdir -p "$root/bench/results"
+  # 1,000,000 instances in other organizations (10 per app, 1,000 per
+  # organization, networks from 2 up), which the queries never ask for: the
+  # same answers from a far bigger snapshot. Built once, before peers.sh,
+  # so that the server's start stays within the harness's 20 s.
+  x=${SIXPN_EXTRA_INSTANCES:-1000000}
+  base="$out.base.db"
+  "$bin" db init --db "$base" >/dev/null
+  sqlite3 "$base" <<SQL
+PRAGMA foreign_keys = ON;
+BEGIN;
+WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n < ($x + 999) / 1000 - 1)
+INSERT INTO orgs (network_id, name) SELECT 2 + n, printf('%08x', 2 + n) FROM c;
+WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n < ($x + 9) / 10 - 1)
+INSERT INTO apps (id, network_id, name) SELECT 1000000 + n, 2 + n / 100, printf('app-%04d', n % 100) FROM c;
+WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n < $x - 1)
+INSERT INTO instances (app_id, id, region, host_id, address)
+SELECT 1000000 + n / 10, printf('%08x', n + 1), 'bench', 7,
+       printf('fdaa:0:%x:0:7:%x:%x:2', 2 + n / 1000, (n + 1) >> 16, (n + 1) & 65535) FROM c;
+COMMIT;
+SQL
+  export BENCH_NS=${BENCH_NS:-sx-srv-large}
+  "$peers" --out "$out" --peers "" --no-fwd --server "sixpn=$self serve-auth" \
+    --server "sixpn-1M=SIXPN_BASE_DB=$base $self serve-auth" "$@"
+  rm -f "$base" "$base-wal" "$base-shm"
   exit 0
   ;;
 esac
