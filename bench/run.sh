@@ -12,7 +12,8 @@
 # peers.sh runs this same script, inside its namespace, as the server command:
 #   bench/run.sh serve-auth   turns $BENCH_APPS_TSV into a sixpn database
 #                             (organization 1, the dnsperf source's) and serves it;
-#                             SIXPN_BASE_DB=PATH starts from a copy of PATH
+#                             SIXPN_BASE_DB=PATH starts from a copy of PATH;
+#                             SIXPN_SERVE_ARGS are added to sixpn serve (e.g. --pin)
 #   bench/run.sh large        sixpn with the 1,000 apps beside sixpn with 1,000,000 more
 #                             instances, in one peers.sh run (no peers)
 #   bench/run.sh serve-fwd    serves an empty database, forwarding to $BENCH_UPSTREAM
@@ -46,7 +47,7 @@ for n, line in enumerate(open(sys.argv[1]), start=1):
               f"VALUES ({n}, '{instance:08x}', 'bench', {host}, '{ipaddress.IPv6Address(a).compressed}');")
 print("COMMIT;")
 EOF
-  exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --threads "$BENCH_THREADS"
+  exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --threads "$BENCH_THREADS" ${SIXPN_SERVE_ARGS:-}
   ;;
 serve-fwd)
   db="$BENCH_WORKDIR/sixpn.db"
