@@ -18,10 +18,14 @@ release: deps
 demo: release
 	./.build/release/sixpn demo
 
-# Every test: the Swift unit tests, then the namespace tests with real tools.
+# Every test: the Swift unit tests, the zero-allocation gate on the query path
+# (ordo-one/benchmark's malloc counter), a short fuzzing run that also replays
+# every input that once crashed, then the namespace tests with real tools.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
+	./bench/alloc.sh
+	FUZZ_RUNS=200000 FUZZ_SECONDS=120 ./fuzz/run.sh
 	./tests/integration/run.sh .build/debug/sixpn
 
 unit: deps
