@@ -13,6 +13,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // What more than one benchmark needs: a one-shot fake upstream.
+        .target(
+            name: "BenchSupport",
+            dependencies: [.product(name: "DNSWire", package: "sixpn")],
+            path: "Benchmarks/BenchSupport"
+        ),
         .executableTarget(
             name: "DNSWireAllocations",
             dependencies: [
@@ -25,6 +31,7 @@ let package = Package(
         .executableTarget(
             name: "ForwarderAllocations",
             dependencies: [
+                "BenchSupport",
                 .product(name: "DNSWire", package: "sixpn"),
                 .product(name: "Forwarder", package: "sixpn"),
                 .product(name: "Logging", package: "swift-log"),
@@ -37,6 +44,7 @@ let package = Package(
         .executableTarget(
             name: "ServerAllocations",
             dependencies: [
+                "BenchSupport",
                 .product(name: "DNSWire", package: "sixpn"),
                 .product(name: "Forwarder", package: "sixpn"),
                 .product(name: "Server", package: "sixpn"),
