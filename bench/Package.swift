@@ -13,7 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // What more than one benchmark needs: a one-shot fake upstream.
+        // What more than one benchmark needs: a loopback socket and a one-shot fake upstream.
         .target(
             name: "BenchSupport",
             dependencies: [.product(name: "DNSWire", package: "sixpn")],

@@ -13,17 +13,7 @@ let query: [UInt8] = try! Message(
 
 /// A Forwarder whose cache holds the answer to `query`.
 func warmForwarder() -> Forwarder {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    var sin = sockaddr_in()
-    sin.sin_family = sa_family_t(AF_INET)
-    sin.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafeMutablePointer(to: &sin) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            _ = bind(fd, $0, length)
-            _ = getsockname(fd, $0, &length)
-        }
-    }
+    let (fd, sin) = loopbackSocket()
     let upstream = SocketAddress(sin)
     let forwarder = try! Forwarder(configuration: ForwarderConfiguration(upstreams: [upstream]),
                                    logger: Logger(label: "bench"))
