@@ -68,13 +68,13 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
             """])
         let written = ContinuousClock.now
         #expect(status == 0)
-        while seenAt.withLock({ $0 }) == nil, ContinuousClock.now - written < .seconds(3) {
+        while seenAt.withLock({ $0 }) == nil, ContinuousClock.now - written < .seconds(5) {
             Thread.sleep(forTimeInterval: 0.01)
         }
         stop.store(true, ordering: .relaxed)
         Thread.sleep(forTimeInterval: 0.05)
         let seen = try #require(seenAt.withLock { $0 })
-        #expect(seen - written < .seconds(1))
+        #expect(seen - written < .seconds(2), "picked up by the 250 ms watcher, not a restart")
         #expect(failures.load(ordering: .relaxed) == 0)
         #expect(lookups.load(ordering: .relaxed) > 100)
         #expect(store.reloadErrors == 0)
