@@ -23,12 +23,18 @@ public struct ForwarderConfiguration: Sendable {
     public var ednsPayloadSize: UInt16
     /// How long an upstream that stopped answering is left alone before it is probed again.
     public var downtime: Duration
+    /// How long what an upstream showed of EDNS is remembered (RFC 6891 §7): one that
+    /// rejected our OPT record but answered without it is asked without EDNS for this
+    /// long, then with it again; one seen answering with OPT is never put on that list
+    /// meanwhile (Unbound's infra cache keeps a host 15 minutes).
+    public var ednsMemory: Duration
 
     public init(upstreams: [SocketAddress], timeout: Duration = .milliseconds(1500),
                 cacheEntries: Int = 100_000, cacheBytes: Int = 64 << 20,
                 serveStale: Duration = .seconds(86_400), staleTTL: UInt32 = 30,
                 maxTTL: UInt32 = 86_400, maxNegativeTTL: UInt32 = 3_600,
-                ednsPayloadSize: UInt16 = 1232, downtime: Duration = .seconds(5)) {
+                ednsPayloadSize: UInt16 = 1232, downtime: Duration = .seconds(5),
+                ednsMemory: Duration = .seconds(900)) {
         self.upstreams = upstreams
         self.timeout = timeout
         self.cacheEntries = cacheEntries
@@ -39,6 +45,7 @@ public struct ForwarderConfiguration: Sendable {
         self.maxNegativeTTL = maxNegativeTTL
         self.ednsPayloadSize = ednsPayloadSize
         self.downtime = downtime
+        self.ednsMemory = ednsMemory
     }
 }
 

@@ -19,6 +19,10 @@ public struct ForwarderStatistics: Hashable, Sendable {
     public var staleAnswers: Int
     /// Replies dropped because their ID or question did not match (maybe spoofed).
     public var droppedReplies: Int
+    /// Queries asked again without OPT after an upstream rejected it (FORMERR or NOTIMP without OPT).
+    public var ednsFallbacks: Int
+    /// Upstreams asked without EDNS now, because they answered only without it.
+    public var upstreamsWithoutEDNS: Int
 }
 
 /// The resolver thread's counters. The Server exports them (with the cache
@@ -31,6 +35,8 @@ final class ForwarderCounters: Sendable {
     let coalesced = ManagedAtomic<Int>(0)
     let staleAnswers = ManagedAtomic<Int>(0)
     let dropped = ManagedAtomic<Int>(0)
+    let ednsFallbacks = ManagedAtomic<Int>(0)
+    let upstreamsWithoutEDNS = ManagedAtomic<Int>(0)
     let entries = ManagedAtomic<Int>(0)
     let bytes = ManagedAtomic<Int>(0)
 
@@ -46,6 +52,8 @@ final class ForwarderCounters: Sendable {
             cacheEntries: entries.load(ordering: .relaxed), cacheBytes: bytes.load(ordering: .relaxed),
             upstreamQueries: upstreamQueries.load(ordering: .relaxed), upstreamTimeouts: timeouts.load(ordering: .relaxed),
             tcpRetries: tcpRetries.load(ordering: .relaxed), coalesced: coalesced.load(ordering: .relaxed),
-            staleAnswers: staleAnswers.load(ordering: .relaxed), droppedReplies: dropped.load(ordering: .relaxed))
+            staleAnswers: staleAnswers.load(ordering: .relaxed), droppedReplies: dropped.load(ordering: .relaxed),
+            ednsFallbacks: ednsFallbacks.load(ordering: .relaxed),
+            upstreamsWithoutEDNS: upstreamsWithoutEDNS.load(ordering: .relaxed))
     }
 }

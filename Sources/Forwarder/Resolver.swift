@@ -31,12 +31,25 @@ final class Transaction {
     }
 }
 
+/// How a query to an upstream stands to EDNS (RFC 6891 §7).
+enum EDNSUse {
+    /// With our OPT record.
+    case offered
+    /// Without, once, because the upstream just rejected our OPT record.
+    case fallback
+    /// Without, because the upstream is remembered as not speaking EDNS.
+    case withheld
+
+    var sendsOPT: Bool { self == .offered }
+}
+
 /// One query to one upstream, on its own socket.
 final class Attempt {
     unowned let transaction: Transaction
     let upstream: Int
     let fd: Int32
     let id: UInt16
+    let edns: EDNSUse
     let sentAt: Int64
     let deadline: Int64
     /// When to also ask the next upstream; nil once that happened.
@@ -44,12 +57,13 @@ final class Attempt {
     /// Set for a query over TCP (after a truncated UDP reply).
     var stream: StreamState?
 
-    init(transaction: Transaction, upstream: Int, fd: Int32, id: UInt16, sentAt: Int64, deadline: Int64,
-         retryAt: Int64?, stream: StreamState? = nil) {
+    init(transaction: Transaction, upstream: Int, fd: Int32, id: UInt16, edns: EDNSUse, sentAt: Int64,
+         deadline: Int64, retryAt: Int64?, stream: StreamState? = nil) {
         self.transaction = transaction
         self.upstream = upstream
         self.fd = fd
         self.id = id
+        self.edns = edns
         self.sentAt = sentAt
         self.deadline = deadline
         self.retryAt = retryAt
@@ -88,6 +102,7 @@ final class Resolver: @unchecked Sendable {
     private var buffer = [UInt8](repeating: 0, count: 65_535)
     private let timeout: Int64
     private let staleWindow: Int64
+    private let ednsMemory: Int64
     private var nextSweep: Int64 = 0
     /// Questions that just failed with a stale answer served, until when: RFC 8767 §4's
     /// failure recheck timer (30 s), so that clients get the stale answer at once meanwhile.
@@ -104,6 +119,7 @@ final class Resolver: @unchecked Sendable {
         self.upstreams = configuration.upstreams.map(Upstream.init(address:))
         self.timeout = configuration.timeout.nanoseconds
         self.staleWindow = configuration.serveStale.nanoseconds
+        self.ednsMemory = configuration.ednsMemory.nanoseconds
     }
 
     /// Runs until the inbox is closed; then answers every waiting client SERVFAIL.
@@ -209,33 +225,42 @@ final class Resolver: @unchecked Sendable {
     private func askNext(_ t: Transaction, now: Int64) -> Bool {
         while let i = upstreams.choose(excluding: t.tried, now: now) {
             t.tried.append(i)
-            let id = UInt16.random(in: .min ... .max, using: &random)
-            let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize)
-            do {
-                let fd = try openUDP(to: upstreams[i].address)
-                do {
-                    guard try query.withUnsafeBytes({ try System.send(fd, $0) }) == query.count else {
-                        throw SystemCallError("send", EAGAIN)
-                    }
-                } catch {
-                    System.close(fd)
-                    throw error
-                }
-                if upstreams[i].probeDue { upstreams[i].probing() }
-                let retry = upstreams[i].retransmitAfter(timeout: timeout)
-                let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, sentAt: now,
-                                deadline: min(now + timeout, t.deadline), retryAt: now + retry)
-                t.attempts.append(a)
-                attempts[fd] = a
-                upstreams[i].queries.increment()
-                counters.upstreamQueries.wrappingIncrement(ordering: .relaxed)
+            if ask(t, upstream: i, edns: upstreams[i].speaksEDNS(now: now) ? .offered : .withheld, now: now) {
                 return true
-            } catch {
-                logger.warning("cannot query upstream \(upstreams[i].address): \(error)")
-                upstreams[i].failed(now: now, timeout: timeout, downtime: configuration.downtime.nanoseconds)
             }
         }
         return false
+    }
+
+    /// Sends the transaction's question to upstream `i` over UDP; false when it could not be sent.
+    private func ask(_ t: Transaction, upstream i: Int, edns: EDNSUse, now: Int64) -> Bool {
+        let id = UInt16.random(in: .min ... .max, using: &random)
+        let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize,
+                                       edns: edns.sendsOPT)
+        do {
+            let fd = try openUDP(to: upstreams[i].address)
+            do {
+                guard try query.withUnsafeBytes({ try System.send(fd, $0) }) == query.count else {
+                    throw SystemCallError("send", EAGAIN)
+                }
+            } catch {
+                System.close(fd)
+                throw error
+            }
+            if upstreams[i].probeDue { upstreams[i].probing() }
+            let retry = upstreams[i].retransmitAfter(timeout: timeout)
+            let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, edns: edns, sentAt: now,
+                            deadline: min(now + timeout, t.deadline), retryAt: now + retry)
+            t.attempts.append(a)
+            attempts[fd] = a
+            upstreams[i].queries.increment()
+            counters.upstreamQueries.wrappingIncrement(ordering: .relaxed)
+            return true
+        } catch {
+            logger.warning("cannot query upstream \(upstreams[i].address): \(error)")
+            upstreams[i].failed(now: now, timeout: timeout, downtime: configuration.downtime.nanoseconds)
+            return false
+        }
     }
 
     /// A UDP socket bound to a random port (RFC 5452 §9.2: the port is half the
@@ -295,16 +320,25 @@ final class Resolver: @unchecked Sendable {
         }
         upstreams[a.upstream].answered(after: now - a.sentAt)
         close(a)
+        if reply.hasOPT, upstreams[a.upstream].sentOPT(now: now, memory: ednsMemory) { countUpstreamsWithoutEDNS() }
+        if a.edns == .offered, reply.rejectsEDNS {
+            // RFC 6891 §7: a server that does not know EDNS; ask it once more without.
+            return retryWithoutEDNS(a, rcode: reply.rcode, now: now)
+        }
         if reply.header.truncated {
             guard a.stream == nil else { afterFailure(t, now: now); return true }  // TC over TCP: broken upstream
             counters.tcpRetries.wrappingIncrement(ordering: .relaxed)
-            openStream(t, upstream: a.upstream, now: now)
+            openStream(t, upstream: a.upstream, edns: a.edns, now: now)
             return true
         }
         guard reply.rcode == .noError || reply.rcode == .nxDomain else {
             // SERVFAIL, REFUSED, FORMERR, NOTIMP: this upstream cannot help; another may.
             afterFailure(t, now: now)
             return true
+        }
+        if a.edns == .fallback, upstreams[a.upstream].answeredOnlyWithoutEDNS(now: now, memory: ednsMemory) {
+            countUpstreamsWithoutEDNS()
+            logger.notice("upstream \(upstreams[a.upstream].address) does not speak EDNS: asking it without for \(configuration.ednsMemory)")
         }
         let entry = message.withUnsafeBytes {
             CacheEntry(key: t.key, hash: t.hash, message: $0, reply: reply, now: now, staleWindow: staleWindow)
@@ -319,14 +353,32 @@ final class Resolver: @unchecked Sendable {
         return true
     }
 
-    /// Retries a truncated answer over TCP to the same upstream (RFC 7766 §5).
-    private func openStream(_ t: Transaction, upstream i: Int, now: Int64) {
+    /// The upstream answered our OPT record with FORMERR or NOTIMP and none of its
+    /// own: asks it the same question once more without OPT, the same way (UDP or
+    /// TCP). A fallback is never itself retried, so this cannot loop.
+    private func retryWithoutEDNS(_ a: Attempt, rcode: RCode, now: Int64) -> Bool {
+        let t = a.transaction
+        guard transactions[t.key] === t else { return true }
+        counters.ednsFallbacks.wrappingIncrement(ordering: .relaxed)
+        upstreams[a.upstream].ednsFallbacks.increment()
+        logger.debug("upstream \(upstreams[a.upstream].address) answered \(rcode) to EDNS: asking again without")
+        if a.stream != nil {
+            openStream(t, upstream: a.upstream, edns: .fallback, now: now)
+        } else if !ask(t, upstream: a.upstream, edns: .fallback, now: now) {
+            afterFailure(t, now: now)
+        }
+        return true
+    }
+
+    /// Retries a truncated answer over TCP to the same upstream (RFC 7766 §5), asked as the UDP query was.
+    private func openStream(_ t: Transaction, upstream i: Int, edns: EDNSUse, now: Int64) {
         let id = UInt16.random(in: .min ... .max, using: &random)
-        let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize)
+        let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize,
+                                       edns: edns.sendsOPT)
         do {
             let fd = try System.socket(family: upstreams[i].address.family, stream: true)
             do { try System.connect(fd, upstreams[i].address) } catch { System.close(fd); throw error }
-            let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, sentAt: now,
+            let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, edns: edns, sentAt: now,
                             deadline: min(now + timeout, t.deadline), retryAt: nil,
                             stream: StreamState(outgoing: [UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query))
             t.attempts.append(a)
@@ -434,9 +486,18 @@ final class Resolver: @unchecked Sendable {
 
     // MARK: Upkeep
 
+    private func countUpstreamsWithoutEDNS() {
+        let n = upstreams.reduce(0) { $0 + ($1.ednsLackingUntil != 0 ? 1 : 0) }
+        counters.upstreamsWithoutEDNS.store(n, ordering: .relaxed)
+    }
+
     private func housekeeping(now: Int64) {
         cache.epochs.reclaim()
         if now >= nextSweep {
+            for i in upstreams.indices where upstreams[i].forgetLackOfEDNS(now: now) {
+                logger.info("upstream \(upstreams[i].address): asking it with EDNS again")
+                countUpstreamsWithoutEDNS()
+            }
             failedRecently = failedRecently.filter { $0.value > now }
             cache.sweep(now: now)
             counters.noteSize(of: cache)

@@ -13,10 +13,17 @@ struct Upstream {
     /// Skipped until then (monotonic nanoseconds), then probed with one query.
     private(set) var downUntil: Int64 = 0
     private(set) var probeDue = false
+    /// What it showed of EDNS (RFC 6891 §7), each until then (monotonic
+    /// nanoseconds): it answered with OPT; it rejected OPT but answered without.
+    private(set) var ednsSeenUntil: Int64 = 0
+    private(set) var ednsLackingUntil: Int64 = 0
 
     let queries: Counter
     let timeouts: Counter
     let rtt: Metrics.Timer
+    let ednsFallbacks: Counter
+    /// 1 while queries to it carry OPT, 0 while it is remembered as not speaking EDNS.
+    let edns: Gauge
 
     init(address: SocketAddress) {
         self.address = address
@@ -24,6 +31,45 @@ struct Upstream {
         queries = Counter(label: "sixpn_forwarder_upstream_queries_total", dimensions: dimensions)
         timeouts = Counter(label: "sixpn_forwarder_upstream_timeouts_total", dimensions: dimensions)
         rtt = Metrics.Timer(label: "sixpn_forwarder_upstream_rtt", dimensions: dimensions)
+        ednsFallbacks = Counter(label: "sixpn_forwarder_upstream_edns_fallbacks_total", dimensions: dimensions)
+        edns = Gauge(label: "sixpn_forwarder_upstream_edns", dimensions: dimensions)
+        edns.record(1)
+    }
+
+    // MARK: EDNS
+
+    /// Whether a query to it now carries OPT: yes unless it is remembered as not speaking EDNS.
+    func speaksEDNS(now: Int64) -> Bool { ednsLackingUntil <= now }
+
+    /// It answered with an OPT record: it speaks EDNS, and a later FORMERR
+    /// (maybe forged, maybe for another reason) does not make us forget that
+    /// for `memory` nanoseconds. True when it was remembered as lacking EDNS until now.
+    mutating func sentOPT(now: Int64, memory: Int64) -> Bool {
+        ednsSeenUntil = now + memory
+        guard ednsLackingUntil != 0 else { return false }
+        ednsLackingUntil = 0
+        edns.record(1)
+        return true
+    }
+
+    /// It rejected our OPT record, then answered the same question without
+    /// one: ask it without EDNS for `memory` nanoseconds (then with it again,
+    /// in case it was upgraded). Not while it is known to speak EDNS (as
+    /// Unbound: a reply seen with OPT outweighs one FORMERR). True when it is
+    /// newly remembered.
+    mutating func answeredOnlyWithoutEDNS(now: Int64, memory: Int64) -> Bool {
+        guard ednsSeenUntil <= now, ednsLackingUntil <= now else { return false }
+        ednsLackingUntil = now + memory
+        edns.record(0)
+        return true
+    }
+
+    /// Clears a memory of lacking EDNS that ran out, so that the gauge says so; true when there was one.
+    mutating func forgetLackOfEDNS(now: Int64) -> Bool {
+        guard ednsLackingUntil != 0, ednsLackingUntil <= now else { return false }
+        ednsLackingUntil = 0
+        edns.record(1)
+        return true
     }
 
     func isDown(now: Int64) -> Bool { downUntil > now }

@@ -56,6 +56,13 @@ struct UpstreamReply {
     var ttlRewrites: [(offset: Int, ttl: UInt32)]
     /// How long the answer may be cached; 0 when it may not be.
     var cacheTTL: UInt32
+    /// The reply had an OPT record: its sender speaks EDNS.
+    var hasOPT = false
+
+    /// FORMERR or NOTIMP without an OPT record, to a query that had one: what a
+    /// server that does not know EDNS answers (RFC 6891 §7; BIND and dig read it so).
+    /// One that sends OPT back knows EDNS and rejected something else.
+    var rejectsEDNS: Bool { (rcode == .formErr || rcode == .notImp) && !hasOPT }
 
     /// Why a datagram is not the reply we wait for.
     enum Rejection: Error {
@@ -69,7 +76,23 @@ struct UpstreamReply {
     static func read(_ bytes: UnsafeRawBufferPointer, id: UInt16, key: CacheKey,
                      maxTTL: UInt32, maxNegativeTTL: UInt32) throws(Rejection) -> UpstreamReply {
         guard let header = try? Header(from: bytes), header.isResponse, header.id == id,
-              header.opcode == .query, header.qdCount == 1 else { throw .mismatch }
+              header.opcode == .query else { throw .mismatch }
+        if header.qdCount == 0 {
+            // Servers that do not know EDNS often answer FORMERR (or NOTIMP) without
+            // the question. Taken on the ID and the connected socket's address and port
+            // alone, as Unbound does; such a reply can only move the query on.
+            let rcode = RCode(header.rcodeBits)
+            guard rcode == .formErr || rcode == .notImp, header.anCount == 0, header.nsCount == 0 else {
+                throw .mismatch
+            }
+            do {
+                return try layout(bytes, header: header, questionEnd: Header.size, key: key,
+                                  maxTTL: maxTTL, maxNegativeTTL: maxNegativeTTL)
+            } catch {
+                throw .malformed
+            }
+        }
+        guard header.qdCount == 1 else { throw .mismatch }
         let r = WireReader(bytes)
         let questionMatches: Bool = withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { name in
             guard let (end, length) = try? r.copyName(at: Header.size, .questionName, lowercase: true, into: name),
@@ -137,6 +160,7 @@ struct UpstreamReply {
         if ns + ar == 0 { reply.answerEnd = pos }
         if ar == 0 { reply.authorityEnd = pos }
         reply.end = keptEnd == -1 ? pos : keptEnd
+        reply.hasOPT = keptEnd != -1
 
         guard extendedRCode == 0, !header.truncated,
               reply.rcode == .noError || reply.rcode == .nxDomain else { return reply }

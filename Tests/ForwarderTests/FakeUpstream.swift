@@ -109,6 +109,23 @@ final class FakeUpstream: @unchecked Sendable {
         return try! m.encoded()
     }
 
+    /// What a server that does not know EDNS answers a query with OPT (RFC 6891 §7):
+    /// `rcode` (FORMERR or NOTIMP) and no OPT; with or without the question, as such servers vary.
+    static func ednsRejection(to query: Message, rcode: RCode = .formErr, withQuestion: Bool = true) -> [UInt8] {
+        var h = Header(id: query.header.id, flags: Header.qrBit | Header.rdBit)
+        h.setRCodeBits(rcode)
+        return try! Message(header: h, questions: withQuestion ? query.questions : []).encoded()
+    }
+
+    /// A server without EDNS: `rejection` for a query with OPT; otherwise `answers` without OPT,
+    /// TC over UDP when the reply is longer than 512 octets (RFC 1035 §4.2.1), whole over TCP.
+    static func withoutEDNS(_ query: Message, tcp: Bool, answers: [Record],
+                            rejection: RCode = .formErr, withQuestion: Bool = true) -> [UInt8] {
+        if query.edns != nil { return ednsRejection(to: query, rcode: rejection, withQuestion: withQuestion) }
+        let whole = reply(to: query, answers: answers)
+        return tcp || whole.count <= 512 ? whole : reply(to: query, truncated: true)
+    }
+
     static func soa(_ zone: String, ttl: UInt32, minimum: UInt32) -> Record {
         let z = try! DNSName(zone)
         return Record(name: z, type: .soa, ttl: ttl, rdata: .soa(SOA(

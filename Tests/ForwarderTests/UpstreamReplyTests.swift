@@ -80,4 +80,26 @@ import Testing
         #expect(try read(FakeUpstream.reply(to: query, answers: [ForwarderTests.a("host.example.com", 60)],
                                             truncated: true)).cacheTTL == 0)
     }
+
+    @Test func aFORMERRWithoutOPTRejectsEDNSWithOrWithoutTheQuestion() throws {
+        for withQuestion in [true, false] {
+            let r = try read(FakeUpstream.ednsRejection(to: query, withQuestion: withQuestion))
+            #expect(r.rcode == .formErr && !r.hasOPT && r.rejectsEDNS)
+            #expect(r.cacheTTL == 0)
+        }
+        #expect(try read(FakeUpstream.ednsRejection(to: query, rcode: .notImp, withQuestion: false)).rejectsEDNS)
+        // With its OPT the server knows EDNS; it rejected something else.
+        let withOPT = try read(FakeUpstream.reply(to: query, rcode: .formErr))
+        #expect(withOPT.hasOPT && !withOPT.rejectsEDNS)
+    }
+
+    @Test func onlyFORMERROrNOTIMPMayComeWithoutTheQuestion() {
+        var h = Header(id: query.header.id, flags: Header.qrBit)
+        h.setRCodeBits(.servFail)
+        let bytes = try! Message(header: h).encoded()
+        #expect(throws: UpstreamReply.Rejection.mismatch) { try read(bytes) }
+        #expect(throws: UpstreamReply.Rejection.mismatch) {
+            try read(FakeUpstream.ednsRejection(to: query, withQuestion: false), id: query.header.id &+ 1)
+        }
+    }
 }

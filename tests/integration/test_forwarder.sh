@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Forwarder against real upstreams in a namespace: NSD authoritative for
 # fwd.test on 10.53.0.2, Unbound (stub to NSD) on fd00:53::3, python3 helpers
-# on 10.53.0.9 (a counting proxy, a slow one, a spoofer), and sixpn in front
+# on 10.53.0.9 (a counting proxy, a slow one, a spoofer, one without EDNS), and sixpn in front
 # on fdaa::3. Every query is sent inside the namespace.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -107,10 +107,20 @@ def forged(q, id_):
     return (struct.pack(">HHHHHH", id_, 0x8180, 1, 1, 0, 0) + q[12:end]
             + b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 300, 4) + bytes([192, 0, 2, 66]))
 
+def has_opt(q):                               # ARCOUNT: sixpn's queries carry OPT or nothing
+    return struct.unpack(">H", q[10:12])[0] > 0
+
+def formerr(q):                              # what a server that does not know EDNS answers
+    _, end = qname(q)
+    (qid, flags) = struct.unpack(">HH", q[:4])
+    return struct.pack(">HHHHHH", qid, 0x8001 | (flags & 0x0100), 1, 0, 0, 0) + q[12:end]
+
 def relay(q, client):
     name, _ = qname(q)
     with lock:
         key = f"{name}/{qtype(q)}"
+        if mode == "noedns":
+            key += "/opt" if has_opt(q) else "/plain"
         seen[key] = seen.get(key, 0) + 1
         with open(counts + ".tmp", "w") as f:
             f.writelines(f"{k} {v}\n" for k, v in seen.items())
@@ -122,6 +132,9 @@ def relay(q, client):
         time.sleep(0.1)
     if mode == "slow":
         time.sleep(3)
+    if mode == "noedns" and has_opt(q):
+        sock.sendto(formerr(q), client)
+        return
     if name.startswith("coal"):
         time.sleep(0.5)                      # so that the clients' queries overlap
     up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -149,6 +162,7 @@ unbound_pid=$LAST_PID
 start_bg "count.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" count 5301 "$dir/counts"
 start_bg "slow.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" slow 5304 "$dir/slow-counts"
 start_bg "spoof.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" spoof 5306 "$dir/spoof-counts"
+start_bg "noedns.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" noedns 5307 "$dir/noedns-counts"
 check "NSD answers for fwd.test" wait_for 10 in_ns dig +short +time=1 +tries=1 @10.53.0.2 www.fwd.test AAAA
 check "Unbound answers for fwd.test" wait_for 10 in_ns dig +short +time=1 +tries=1 @fd00:53::3 www.fwd.test AAAA
 
@@ -168,11 +182,18 @@ serve counted 53 9101 10.53.0.9:5301
 serve pair 5302 9102 "[fd00:53::3]:53" 10.53.0.2:53
 serve slow 5303 9103 10.53.0.9:5304 10.53.0.2:53
 serve spoofed 5305 9105 10.53.0.9:5306
+serve noedns 5308 9108 10.53.0.9:5307
 ask() { local port=$1; shift; in_ns dig +time=4 +tries=1 @fdaa::3 -p "$port" "$@"; }
 count() { awk -v n="$1" '$1 == n { print $2 }' "$dir/counts"; }  # count NAME/TYPE-NUMBER
 # metric PORT NAME: a counter of sixpn's Prometheus endpoint (sixpn_forward_NAME or sixpn_forwarder_NAME).
 metric() { in_ns curl -s "http://[fdaa::3]:$1/metrics" | awk -v m="^sixpn_forward(er)?_$2\$" '$1 ~ m { print int($2) }'; }
 metric_at_least() { local v; v=$(metric "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
+# upstream_metric PORT NAME UPSTREAM: a per-upstream figure (sixpn_forwarder_upstream_NAME{upstream="UPSTREAM"}).
+upstream_metric() {
+  in_ns curl -s "http://[fdaa::3]:$1/metrics" |
+    awk -v m="sixpn_forwarder_upstream_$2{upstream=\"$3\"}" 'index($0, m) == 1 { print int($2) }'
+}
+metric_is() { [ "$(upstream_metric "$1" "$2" "$3")" = "$4" ]; }
 
 # A normal answer, then the same from the cache with its TTL counting down.
 expect_eq "AAAA through sixpn" "2001:db8::80" "$(ask 53 +short www.fwd.test AAAA)"
@@ -219,6 +240,19 @@ on_exit "rm -rf /etc/netns/$ns"
 echo "nameserver fdaa::3" > "/etc/netns/$ns/resolv.conf"
 expect_match "getent ahostsv6 through sixpn" "^2001:db8::9[[:space:]]" "$(in_ns getent ahostsv6 host.fwd.test)"
 expect_eq "dig with resolv.conf's nameserver" "2001:db8::9" "$(in_ns dig +short host.fwd.test AAAA)"
+
+# An upstream that does not speak EDNS (RFC 6891 §7): FORMERR to a query with OPT.
+noedns() { awk -v n="$1" '$1 == n { print $2 }' "$dir/noedns-counts"; }
+out=$(ask 5308 www.fwd.test AAAA)
+expect_match "an upstream without EDNS: the answer, asked again without OPT" "IN[[:space:]]+AAAA[[:space:]]+2001:db8::80" "$out"
+expect_match "... the client's EDNS answered by sixpn (1232 octets)" "EDNS: version: 0, flags:; udp: 1232" "$out"
+expect_eq "... one query with OPT (FORMERR)" "1" "$(noedns www.fwd.test/28/opt)"
+expect_eq "... one without" "1" "$(noedns www.fwd.test/28/plain)"
+expect_eq "remembered: the next question comes from it" "2001:db8::9" "$(ask 5308 +short host.fwd.test AAAA)"
+expect_eq "... asked without OPT at once" "1" "$(noedns host.fwd.test/28/plain)"
+expect_eq "... and never with it" "" "$(noedns host.fwd.test/28/opt)"
+check "the fallback was counted" wait_for 3 metric_is 9108 edns_fallbacks_total 10.53.0.9:5307 1
+check "the upstream is marked as without EDNS" wait_for 3 metric_is 9108 edns 10.53.0.9:5307 0
 
 # Upstreams going down: next upstream, then serve-stale, then SERVFAIL.
 first=$(ask 5302 stale.fwd.test AAAA)
