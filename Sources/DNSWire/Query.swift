@@ -113,12 +113,44 @@ public struct Query: Sendable {
     }
 
     /// Writes the question name, lowercased (RFC 4343), into `out`; returns its length.
+    ///
+    /// Eight octets a step (every query pays for this; a byte loop cost about
+    /// 14 instructions an octet). Only `A`-`Z` change, so length octets
+    /// (0...63) pass through as they are. `out` needs `nameLength` octets;
+    /// nothing past them is written, nothing past the name is read.
     @inlinable
     public func lowercasedName(from bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int {
-        for i in 0..<nameLength {
-            let b = bytes[nameOffset + i]
-            out[i] = b &- 0x41 < 26 ? b | 0x20 : b
+        let n = nameLength
+        assert(n <= out.count && nameOffset + n <= bytes.count, "lowercasedName: buffer too small")
+        guard n > 0, let base = bytes.baseAddress, let to = out.baseAddress else { return 0 }
+        let from = base + nameOffset
+        if n >= 8 {
+            var i = 0
+            while i < n - 8 {
+                to.storeBytes(of: Self.lowercased(from.loadUnaligned(fromByteOffset: i, as: UInt64.self)),
+                              toByteOffset: i, as: UInt64.self)
+                i &+= 8
+            }
+            // The last eight octets, overlapping the step before: it writes the same values again.
+            to.storeBytes(of: Self.lowercased(from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)),
+                          toByteOffset: n - 8, as: UInt64.self)
+        } else {
+            for i in 0..<n {
+                let b = from.load(fromByteOffset: i, as: UInt8.self)
+                to.storeBytes(of: b &- 0x41 < 26 ? b | 0x20 : b, toByteOffset: i, as: UInt8.self)
+            }
         }
-        return nameLength
+        return n
+    }
+
+    /// `A`-`Z` to `a`-`z` in each octet of `w`, the rest unchanged (SWAR, no
+    /// carry between octets: each sum below stays under 0x100).
+    @inlinable @inline(__always)
+    static func lowercased(_ w: UInt64) -> UInt64 {
+        let low7 = w & 0x7f7f_7f7f_7f7f_7f7f
+        let atLeastA = low7 &+ 0x3f3f_3f3f_3f3f_3f3f   // 0x80 set where the low 7 bits >= 0x41
+        let pastZ = low7 &+ 0x2525_2525_2525_2525      // 0x80 set where they are >= 0x5b
+        let upper = atLeastA & ~pastZ & ~w & 0x8080_8080_8080_8080  // and the octet itself < 0x80
+        return w | upper >> 2                                // 0x80 >> 2 is the case bit 0x20
     }
 }
