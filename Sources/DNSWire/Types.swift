@@ -1,22 +1,25 @@
+// The named values below are computed and @inlinable, not `static let`: another module reads a
+// `static let` through a swift_once addressor on every use, and the query path uses several per answer.
+
 /// A resource record TYPE (RFC 1035 §3.2.2, IANA registry).
 public struct RRType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt16
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
     @inlinable public init(_ rawValue: UInt16) { self.rawValue = rawValue }
 
-    public static let a = RRType(1)
-    public static let ns = RRType(2)
-    public static let cname = RRType(5)
-    public static let soa = RRType(6)
-    public static let ptr = RRType(12)
-    public static let mx = RRType(15)
-    public static let txt = RRType(16)
-    public static let aaaa = RRType(28)
-    public static let srv = RRType(33)
-    public static let opt = RRType(41)
-    public static let ixfr = RRType(251)
-    public static let axfr = RRType(252)
-    public static let any = RRType(255)
+    @inlinable public static var a: RRType { RRType(1) }
+    @inlinable public static var ns: RRType { RRType(2) }
+    @inlinable public static var cname: RRType { RRType(5) }
+    @inlinable public static var soa: RRType { RRType(6) }
+    @inlinable public static var ptr: RRType { RRType(12) }
+    @inlinable public static var mx: RRType { RRType(15) }
+    @inlinable public static var txt: RRType { RRType(16) }
+    @inlinable public static var aaaa: RRType { RRType(28) }
+    @inlinable public static var srv: RRType { RRType(33) }
+    @inlinable public static var opt: RRType { RRType(41) }
+    @inlinable public static var ixfr: RRType { RRType(251) }
+    @inlinable public static var axfr: RRType { RRType(252) }
+    @inlinable public static var any: RRType { RRType(255) }
 
     static let names: [UInt16: String] = [
         1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT",
@@ -33,10 +36,10 @@ public struct RRClass: RawRepresentable, Hashable, Sendable, CustomStringConvert
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
     @inlinable public init(_ rawValue: UInt16) { self.rawValue = rawValue }
 
-    public static let internet = RRClass(1)
-    public static let chaos = RRClass(3)
-    public static let none = RRClass(254)
-    public static let any = RRClass(255)
+    @inlinable public static var internet: RRClass { RRClass(1) }
+    @inlinable public static var chaos: RRClass { RRClass(3) }
+    @inlinable public static var none: RRClass { RRClass(254) }
+    @inlinable public static var any: RRClass { RRClass(255) }
 
     public var description: String {
         switch rawValue {
@@ -55,14 +58,14 @@ public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
     @inlinable public init(_ rawValue: UInt16) { self.rawValue = rawValue }
 
-    public static let noError = RCode(0)
-    public static let formErr = RCode(1)
-    public static let servFail = RCode(2)
-    public static let nxDomain = RCode(3)
-    public static let notImp = RCode(4)
-    public static let refused = RCode(5)
+    @inlinable public static var noError: RCode { RCode(0) }
+    @inlinable public static var formErr: RCode { RCode(1) }
+    @inlinable public static var servFail: RCode { RCode(2) }
+    @inlinable public static var nxDomain: RCode { RCode(3) }
+    @inlinable public static var notImp: RCode { RCode(4) }
+    @inlinable public static var refused: RCode { RCode(5) }
     /// EDNS version not supported (needs an OPT record to carry its upper bits).
-    public static let badVers = RCode(16)
+    @inlinable public static var badVers: RCode { RCode(16) }
 
     /// The 4 bits that go in the header.
     @inlinable public var headerBits: UInt16 { rawValue & 0xf }
@@ -87,9 +90,9 @@ public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertib
 public struct Opcode: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt8
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
-    public static let query = Opcode(rawValue: 0)
-    public static let notify = Opcode(rawValue: 4)
-    public static let update = Opcode(rawValue: 5)
+    @inlinable public static var query: Opcode { Opcode(rawValue: 0) }
+    @inlinable public static var notify: Opcode { Opcode(rawValue: 4) }
+    @inlinable public static var update: Opcode { Opcode(rawValue: 5) }
 }
 
 /// The sections of a message.
