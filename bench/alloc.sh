@@ -50,25 +50,27 @@ if control["p50"] <= 0:
 print("alloc: PASS: 0 heap allocations on the query path")
 PY
 
-# The Server's real UDP path: WorkerHarness drives the UDPWorker that `sixpn serve`
-# runs (recvmmsg -> Responder -> sendmmsg over loopback sockets), 1,000 queries
-# per sample, for a `.internal` AAAA answer and a cached forwarded answer.
+# The Server's real UDP path: WorkerHarness drives the workers that `sixpn serve`
+# runs (recvmmsg -> Responder -> sendmmsg, and io_uring's multishot receive ->
+# Responder -> queued sendmsg, over loopback sockets), 1,000 queries per sample,
+# for a `.internal` AAAA answer and a cached forwarded answer, on each backend.
 swift package --package-path bench benchmark --target ServerAllocations --no-progress >bench/results/server-alloc.log 2>&1 \
   || { tail -40 bench/results/server-alloc.log >&2; echo "alloc: the server benchmark did not run" >&2; exit 1; }
 sed -n '/^=* *$/,$p' bench/results/server-alloc.log | sed -n '/ServerAllocations/,$p' >bench/results/server-alloc.txt
 cat bench/results/server-alloc.txt
 python3 - bench/results/server-alloc.txt <<'PY'
 import sys
+names = ("ServerInternalAAAA", "ServerCachedForward", "ServerInternalAAAAUring", "ServerCachedForwardUring")
 current, malloc = None, {}
 for line in open(sys.argv[1]):
     s = line.strip()
-    if s in ("ServerInternalAAAA", "ServerCachedForward"):
+    if s in names:
         current = s
     elif current and "Malloc (total)" in s:
         cells = [c.strip() for c in s.strip("│").split("│")]
         malloc[current] = dict(zip(["p0", "p25", "p50", "p75", "p90", "p99", "p100", "samples"],
                                    [int(c) for c in cells[1:9]]))
-for name in ("ServerInternalAAAA", "ServerCachedForward"):
+for name in names:
     m = malloc.get(name)
     if m is None:
         sys.exit(f"alloc: could not read the malloc row of {name}")

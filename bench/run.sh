@@ -17,6 +17,7 @@
 #   bench/run.sh large        sixpn with the 1,000 apps beside sixpn with 1,000,000 more
 #                             instances, in one peers.sh run (no peers)
 #   bench/run.sh serve-fwd    serves an empty database, forwarding to $BENCH_UPSTREAM
+#   bench/run.sh io           the recvmmsg and io_uring backends side by side (Knot, Unbound anchors)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 self="$root/bench/run.sh"
@@ -54,7 +55,22 @@ serve-fwd)
   rm -f "$db" "$db-wal" "$db-shm"
   "$bin" db init --db "$db" >/dev/null
   exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --upstream "[$BENCH_UPSTREAM]:53" \
-    --threads "$BENCH_THREADS"
+    --threads "$BENCH_THREADS" ${SIXPN_SERVE_ARGS:-}
+  ;;
+io)
+  # The two UDP backends side by side in one run, with Knot (auth) and
+  # Unbound (forwarder) as the anchors: which one is the default is decided here.
+  [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh io: needs root (network namespaces)" >&2; exit 2; }
+  shift
+  out="$root/bench/results/io-$(date -u +%Y%m%d-%H%M%S)"
+  mkdir -p "$root/bench/results"
+  export BENCH_NS=${BENCH_NS:-sx-srv-io}
+  "$peers" --out "$out" --peers "knot" \
+    --server "recvmmsg=SIXPN_SERVE_ARGS='--io recvmmsg' $self serve-auth" \
+    --server "uring=SIXPN_SERVE_ARGS='--io uring' $self serve-auth" \
+    --server-fwd "recvmmsg-fwd=SIXPN_SERVE_ARGS='--io recvmmsg' $self serve-fwd" \
+    --server-fwd "uring-fwd=SIXPN_SERVE_ARGS='--io uring' $self serve-fwd" "$@"
+  exit 0
   ;;
 allocations)
   # Counts every malloc/calloc/realloc/posix_memalign of a running `sixpn serve`

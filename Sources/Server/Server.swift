@@ -65,7 +65,7 @@ public final class Server: @unchecked Sendable {
     private var forwarder: Forwarder?
     private var udpSockets: [Int32] = []
     private var tcpListeners: [Int32] = []
-    private var workers: [UDPWorker] = []
+    private var workers: [any DatagramWorker] = []
     private var tcp: TCPServer?
     private var metricsEndpoint: MetricsEndpoint?
     private var collector: MetricsCollector?
@@ -107,7 +107,6 @@ public final class Server: @unchecked Sendable {
             // Refused before anything starts, and said why: the kernel's answer first.
             let support = UringSupport.probe()
             guard support.usable else { throw ServerError("--io uring: this kernel cannot: \(support)") }
-            throw ServerError("--io uring: \(support), but sixpn's io_uring UDP backend is not written yet; use --io recvmmsg")
         }
         do {
             try open()
@@ -156,7 +155,19 @@ public final class Server: @unchecked Sendable {
         }
 
         let trust = ClientTrust(developmentNetwork: c.developmentNetwork)
-        workers = perWorker.map { UDPWorker(sockets: $0, zone: zone, forwarder: forwarder, trust: trust, state: state) }
+        for sockets in perWorker {
+            let answerer = DatagramAnswerer(zone: zone, forwarder: forwarder, trust: trust, state: state)
+            switch c.io {
+            case .recvmmsg:
+                workers.append(UDPWorker(sockets: sockets, answerer: answerer))
+            case .uring:
+                do {
+                    workers.append(try UringWorker(sockets: sockets, answerer: answerer))
+                } catch {
+                    throw ServerError("--io uring: cannot set up a worker's ring: \(error)")
+                }
+            }
+        }
         let tcp: TCPServer
         do {
             tcp = try TCPServer(listeners: tcpListeners, zone: zone, forwarder: forwarder, trust: trust, state: state)

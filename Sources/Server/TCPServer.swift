@@ -227,7 +227,7 @@ final class TCPServer: @unchecked Sendable {
         let id = c.id, state = self.state, started = monotonicNanoseconds()
         forwarder.resolve(query: Array(message), limit: limit) { [self] reply in
             completions.withLock { $0.append(Completion(connection: id, reply: reply)) }
-            UDPWorker.countForwarded(reply, type: type, started: started, state: state)
+            DatagramAnswerer.countForwarded(reply, type: type, started: started, state: state)
             poke()
         }
     }

@@ -2,30 +2,26 @@
 import Glibc
 #endif
 import CSocketBatch
-import DNSWire
-import Forwarder
-import ZoneEngine
 
-/// One UDP worker: a thread with its own SO_REUSEPORT socket per listen
-/// address and its own receive and send buffers.
+/// One UDP worker of the recvmmsg backend (`--io recvmmsg`): a thread with
+/// its own SO_REUSEPORT socket per listen address and its own receive and
+/// send buffers.
 ///
 /// A batch of datagrams comes in with one recvmmsg, the zone snapshot is read
-/// once for the batch, each datagram is answered in place into its send slot,
-/// and the answers go out with one sendmmsg. Nothing on that path allocates,
-/// locks or touches another worker's memory; only a forwarded cache miss
-/// leaves it (and may allocate).
-final class UDPWorker: @unchecked Sendable {
+/// once for the batch, each datagram is answered in place into its send slot
+/// (``DatagramAnswerer``), and the answers go out with one sendmmsg. Nothing
+/// on that path allocates, locks or touches another worker's memory; only a
+/// forwarded cache miss leaves it (and may allocate).
+final class UDPWorker: DatagramWorker, @unchecked Sendable {
     static let batchSize = 32
     /// Receive slot size: a query bigger than this is malformed anyway (it is read truncated and gets FORMERR).
     static let receiveSlot = 4096
     static let sendSlot = QueryAdmission.maximumUDPPayload
 
     let sockets: [Int32]
-    let zone: ZoneStore
-    let trust: ClientTrust
-    let responder: Responder
-    let counters: WorkerCounters
-    let state: ServerState
+    let answerer: DatagramAnswerer
+    var counters: WorkerCounters { answerer.counters }
+    private var state: ServerState { answerer.state }
 
     private let receiveHeaders: UnsafeMutablePointer<sixpn_mmsghdr>
     private let receiveVectors: UnsafeMutablePointer<iovec>
@@ -36,14 +32,9 @@ final class UDPWorker: @unchecked Sendable {
     private let sendBuffers: UnsafeMutableRawPointer
     private let pollSet: UnsafeMutablePointer<pollfd>
 
-    init(sockets: [Int32], zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState) {
+    init(sockets: [Int32], answerer: DatagramAnswerer) {
         self.sockets = sockets
-        self.zone = zone
-        self.trust = trust
-        self.state = state
-        let counters = WorkerCounters()
-        self.counters = counters
-        self.responder = Responder(forwarder: forwarder, counters: counters)
+        self.answerer = answerer
         let n = Self.batchSize
         receiveHeaders = .allocate(capacity: n)
         receiveVectors = .allocate(capacity: n)
@@ -116,35 +107,19 @@ final class UDPWorker: @unchecked Sendable {
         }
         guard received > 0 else { return }
         let started = monotonicNanoseconds()
-        let snapshot = zone.current
+        let snapshot = answerer.zone.current
         var replies = 0
         for i in 0..<received {
-            let source = UnsafeRawPointer(sources + i)
-            guard let origin = trust.origin(of: source) else {
-                counters.add(WorkerCounters.Slot.droppedUntrustedUDP)
-                continue
-            }
-            let packet = UnsafeRawBufferPointer(start: receiveBuffers + i * Self.receiveSlot,
-                                                count: Int(receiveHeaders[i].msg_len))
             let out = UnsafeMutableRawBufferPointer(start: sendBuffers + replies * Self.sendSlot, count: Self.sendSlot)
-            let response: Response
-            if receiveHeaders[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0 {
-                response = tooLong(packet, into: out)
-            } else {
-                response = responder.respond(to: packet, from: origin, transport: .udp, snapshot: snapshot, into: out)
-            }
-            switch response {
-            case .drop:
-                continue
-            case .reply(let length):
-                sendVectors[replies].iov_len = length
-                sendHeaders[replies].msg_hdr.msg_name = UnsafeMutableRawPointer(sources + i)
-                sendHeaders[replies].msg_hdr.msg_namelen = receiveHeaders[i].msg_hdr.msg_namelen
-                replies += 1
-            case .forward(let limit, let type):
-                forward(packet, limit: limit, type: type, fd: fd, client: sources[i],
-                        clientLength: receiveHeaders[i].msg_hdr.msg_namelen)
-            }
+            guard let length = answerer.answer(
+                UnsafeRawBufferPointer(start: receiveBuffers + i * Self.receiveSlot, count: Int(receiveHeaders[i].msg_len)),
+                truncated: receiveHeaders[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0,
+                source: UnsafeRawPointer(sources + i), sourceLength: receiveHeaders[i].msg_hdr.msg_namelen,
+                fd: fd, snapshot: snapshot, into: out) else { continue }
+            sendVectors[replies].iov_len = length
+            sendHeaders[replies].msg_hdr.msg_name = UnsafeMutableRawPointer(sources + i)
+            sendHeaders[replies].msg_hdr.msg_namelen = receiveHeaders[i].msg_hdr.msg_namelen
+            replies += 1
         }
         var sent = 0
         while sent < replies {
@@ -159,42 +134,5 @@ final class UDPWorker: @unchecked Sendable {
         if replies > 0 {
             counters.countLatency(nanoseconds: monotonicNanoseconds() &- started, answers: UInt64(replies))
         }
-    }
-
-    /// A datagram longer than the receive slot: FORMERR when it has a header.
-    private func tooLong(_ packet: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Response {
-        guard let header = try? Header(from: packet), !header.isResponse else { return .drop }
-        var w = ResponseWriter(buffer: out, limit: QueryAdmission.classicUDPPayload)
-        w.startWithoutQuestion(id: header.id, queryFlags: header.flags, rcode: .formErr)
-        counters.countAnswer(type: nil, rcode: .formErr)
-        return .reply(w.finish())
-    }
-
-    /// The slow path: sends the query upstream and the reply, when it comes,
-    /// from this socket to the client.
-    private func forward(_ packet: UnsafeRawBufferPointer, limit: Int, type: RRType, fd: Int32,
-                         client: sockaddr_storage, clientLength: socklen_t) {
-        guard let forwarder = responder.forwarder else { return }
-        let state = self.state
-        let started = monotonicNanoseconds()
-        state.inFlight.wrappingIncrement(ordering: .relaxed)
-        forwarder.resolve(query: Array(packet), limit: limit) { reply in
-            reply.withUnsafeBytes { bytes in
-                do { try Syscalls.sendTo(fd, bytes, address: client, length: clientLength) } catch {
-                    state.sharedCounters.addShared(WorkerCounters.Slot.socketErrors)
-                }
-            }
-            Self.countForwarded(reply, type: type, started: started, state: state)
-        }
-    }
-
-    /// Counts a forwarded reply (any thread).
-    static func countForwarded(_ reply: [UInt8], type: RRType, started: UInt64, state: ServerState) {
-        let c = state.sharedCounters
-        let rcode = reply.count >= Header.size ? RCode(UInt16(reply[3] & 0xf)) : .servFail
-        c.addShared(WorkerCounters.Slot.answer(type: type, rcode: rcode))
-        c.addShared(WorkerCounters.Slot.latencyBase
-                    + WorkerCounters.Slot.latencyBucket(nanoseconds: monotonicNanoseconds() &- started))
-        state.inFlight.wrappingDecrement(ordering: .relaxed)
     }
 }

@@ -4,13 +4,18 @@ import Glibc
 import Forwarder
 import ZoneEngine
 
-/// One real ``UDPWorker`` on one real UDP socket, driven one batch at a time
-/// by the caller instead of by its thread: the allocation benchmark
-/// (bench/Benchmarks/ServerAllocations) counts the mallocs of the very
-/// recvmmsg -> respond -> sendmmsg code that `sixpn serve` runs, not a copy.
+/// One real UDP worker (``UDPWorker`` or ``UringWorker``, by backend) on one
+/// real UDP socket, driven one batch at a time by the caller instead of by
+/// its thread: the allocation benchmark (bench/Benchmarks/ServerAllocations)
+/// counts the mallocs of the very receive -> respond -> send code that
+/// `sixpn serve` runs, not a copy.
 @_spi(Benchmark)
 public final class WorkerHarness: @unchecked Sendable {
-    let worker: UDPWorker
+    private enum Worker {
+        case batches(UDPWorker)
+        case ring(UringWorker)
+    }
+    private let worker: Worker
     /// The worker's socket, bound as `sixpn serve` binds it.
     public let fd: Int32
     /// The UDP port it was bound to (the address's port, or the kernel's choice for 0).
@@ -18,28 +23,56 @@ public final class WorkerHarness: @unchecked Sendable {
 
     /// Binds `address` as a server UDP socket and builds a worker over it.
     /// `developmentNetwork` is `--dev-org` (loopback clients are that organization).
+    /// With io_uring, the calling thread becomes the ring's submitter: drive it from this thread only.
     public init(address: SocketAddress, zone: ZoneStore, forwarder: Forwarder?,
-                developmentNetwork: UInt32?) throws(ServerError) {
+                developmentNetwork: UInt32?, io: IOBackend = .recvmmsg) throws(ServerError) {
         do {
             fd = try Server.udpSocket(address)
             port = try Syscalls.localPort(fd)
         } catch {
             throw ServerError("cannot bind \(address): \(error)")
         }
-        worker = UDPWorker(sockets: [fd], zone: zone, forwarder: forwarder,
-                           trust: ClientTrust(developmentNetwork: developmentNetwork), state: ServerState())
+        let answerer = DatagramAnswerer(zone: zone, forwarder: forwarder,
+                                        trust: ClientTrust(developmentNetwork: developmentNetwork), state: ServerState())
+        switch io {
+        case .recvmmsg:
+            worker = .batches(UDPWorker(sockets: [fd], answerer: answerer))
+        case .uring:
+            do {
+                let ring = try UringWorker(sockets: [fd], answerer: answerer)
+                try ring.start()
+                worker = .ring(ring)
+            } catch {
+                Syscalls.close(fd)
+                throw ServerError("cannot set up io_uring: \(error)")
+            }
+        }
     }
 
     deinit {
         Syscalls.close(fd)
     }
 
-    /// One turn of the worker's loop: waits (up to the socket's 250 ms
-    /// receive timeout) for datagrams, answers the batch and sends the answers.
+    /// One turn of the worker's loop: waits (up to 250 ms) for datagrams,
+    /// answers the batch and sends the answers. With io_uring: rounds until
+    /// a datagram came (a round may reap only the last round's send), then
+    /// submits its answer at once instead of at the next round.
     public func serveOneBatch() {
-        worker.serveBatch(fd, wait: true)
+        switch worker {
+        case .batches(let w):
+            w.serveBatch(fd, wait: true)
+        case .ring(let w):
+            var rounds = 1
+            while w.serveRound() == 0, rounds < 4 { rounds += 1 }
+            w.flush()
+        }
     }
 
     /// The worker's counters (to check, outside the measurement, what it answered).
-    public var counters: WorkerCounters { worker.counters }
+    public var counters: WorkerCounters {
+        switch worker {
+        case .batches(let w): w.counters
+        case .ring(let w): w.counters
+        }
+    }
 }

@@ -31,7 +31,7 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Pin UDP worker i to the i-th CPU this process may use (pthread_setaffinity_np).")
     var pin = false
 
-    @Option(help: "How UDP workers move datagrams: recvmmsg (batches) or uring (io_uring: probed only, not available yet).")
+    @Option(help: "How UDP workers move datagrams: recvmmsg (batches) or uring (io_uring: multishot receive, one system call per round).")
     var io: String = IOBackend.recvmmsg.rawValue
 
     @Option(help: "TTL of .internal answers, in seconds.")

@@ -18,7 +18,7 @@ new_netns $NS
 add_addr $NS fdaa::3
 add_addr $NS $A
 add_addr $NS fd00::1
-start_bg sixpn-bad ip netns exec $NS "$SIXPN" serve --db "$db" --threads 2
+start_bg sixpn-bad ip netns exec $NS "$SIXPN" serve --db "$db" --threads 2 --io "${SIXPN_IO:-recvmmsg}"
 SERVER=$LAST_PID
 check "the server answers" wait_for 10 ip netns exec $NS dig @fdaa::3 -b $A +time=1 +tries=1 web.internal AAAA
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # sixpn serve --pin: each UDP worker thread runs on one CPU of the process's
 # set (worker i on the i-th), the server still answers, and a set of one CPU
-# (taskset) pins every worker to that CPU. --io: recvmmsg serves; uring says
-# in one line what the kernel's io_uring offers and that the backend is not
-# there yet (exit 1); anything else is refused.
+# (taskset) pins every worker to that CPU. --io: recvmmsg and uring both
+# serve (run.sh runs test_server.sh and test_badinput.sh over uring too);
+# anything else is refused.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 : "${SIXPN:?set SIXPN to the sixpn binary}"
@@ -42,8 +42,13 @@ expect_eq "every thread is on CPU 0" "0" "$(affinities $pid1 | sort -u)"
 # --io
 start_bg io ip netns exec $NS $SIXPN serve --db "$work/db" --listen "[fdaa::3]:5354" --threads 1 --io recvmmsg
 check "serve --io recvmmsg answers" wait_for 10 ip netns exec $NS dig +short +time=1 +tries=1 -p 5354 -b $A @fdaa::3 web.internal AAAA
-out=$($SIXPN serve --db "$work/db" --listen 127.0.0.1:5355 --io uring 2>&1); rc=$?
-expect_eq "--io uring exits 1 (no backend yet)" 1 "$rc"
-expect_match "--io uring says what the kernel offers, in one line" "^sixpn serve: --io uring: (io_uring: RECVMSG|this kernel cannot: io_uring)" "$out"
+start_bg uring ip netns exec $NS $SIXPN serve --db "$work/db" --listen "[fdaa::3]:5355" --threads 2 --io uring --pin
+check "serve --io uring --pin answers" wait_for 10 ip netns exec $NS dig +short +time=1 +tries=1 -p 5355 -b $A @fdaa::3 web.internal AAAA
+expect_match "the start-up log says io=uring" "io=uring" "$(cat "${TMPDIR:-/tmp}/uring.$$.log")"
+# 2,000 queries from 20 clients at once, over both workers' rings: every one answered.
+for q in $(seq 1 500); do printf 'web.internal AAAA\nnope.internal AAAA\n'; done > "$work/queries"
+ip netns exec $NS dnsperf -s fdaa::3 -p 5355 -a $A -d "$work/queries" -n 2 -c 20 -t 2 > "$work/dnsperf" 2>&1
+expect_match "dnsperf over io_uring: 2000 sent, 2000 answered" "Queries completed: +2000 \(100.00%\)" "$(cat "$work/dnsperf")"
+expect_match "... half of them NXDOMAIN" "NXDOMAIN 1000 " "$(cat "$work/dnsperf")"
 out=$($SIXPN serve --db "$work/db" --listen 127.0.0.1:5355 --io epoll 2>&1); rc=$?
 expect_eq "--io epoll is refused" "1 sixpn serve: --io: \"epoll\" is not recvmmsg or uring" "$rc $out"

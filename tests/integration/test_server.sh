@@ -60,7 +60,7 @@ echo "nameserver fdaa::3" > /etc/netns/$NS/resolv.conf
 echo "nameserver fdaa::3" > /etc/netns/$CL/resolv.conf
 
 # --- the server (no --upstream: resolv.conf names only sixpn itself, so nothing is forwarded)
-start_bg sixpn-srv ip netns exec $NS "$SIXPN" serve --db "$db" --threads 2 --metrics "[fdaa::3]:9153"
+start_bg sixpn-srv ip netns exec $NS "$SIXPN" serve --db "$db" --threads 2 --metrics "[fdaa::3]:9153" --io "${SIXPN_IO:-recvmmsg}"
 SERVER=$LAST_PID
 dq() { ip netns exec $NS dig @fdaa::3 +time=1 +tries=1 "$@" 2>&1; }
 kq() { ip netns exec $NS kdig @fdaa::3 +time=1 +retry=0 "$@" 2>&1; }

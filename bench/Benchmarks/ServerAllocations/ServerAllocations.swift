@@ -76,15 +76,28 @@ struct Client {
     }
 }
 
-/// Runs `body` over a worker on 127.0.0.1 (`--dev-org 0000000a`) and a client.
-func withWorker(forwarder: Forwarder?, _ body: (WorkerHarness, inout Client) -> Void) {
+/// Runs `body` over a worker of backend `io` on 127.0.0.1 (`--dev-org 0000000a`) and a client.
+func withWorker(forwarder: Forwarder?, io: IOBackend, _ body: (WorkerHarness, inout Client) -> Void) {
     let (zone, path) = benchZone()
     defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
     let worker = try! WorkerHarness(address: .ipv4(127, 0, 0, 1, port: 0), zone: zone, forwarder: forwarder,
-                                    developmentNetwork: 0xa)
+                                    developmentNetwork: 0xa, io: io)
     var client = Client(port: worker.port)
     defer { client.close() }
     body(worker, &client)
+}
+
+/// The measured part: one query round trip per scaled iteration; the last answer's length.
+func measureRoundTrips(_ benchmark: Benchmark, _ client: inout Client, _ worker: WorkerHarness,
+                       _ query: UnsafeRawBufferPointer) -> Int {
+    var length = 0
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+        length = client.roundTrip(query, worker)
+        blackHole(length)
+    }
+    benchmark.stopMeasurement()
+    return length
 }
 
 let benchmarks: @Sendable () -> Void = {
@@ -93,51 +106,41 @@ let benchmarks: @Sendable () -> Void = {
                                            scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 1_000,
                                            thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p90: 0, .p100: 0])])
 
-    // `web.internal AAAA`: three records from the snapshot.
-    Benchmark("ServerInternalAAAA") { benchmark in
-        withWorker(forwarder: nil) { worker, client in
-            let q = query("Web.Internal")
-            var length = 0
-            q.withUnsafeBytes { bytes in
-                benchmark.startMeasurement()
-                for _ in benchmark.scaledIterations {
-                    length = client.roundTrip(bytes, worker)
-                    blackHole(length)
-                }
-                benchmark.stopMeasurement()
+    // Each benchmark once per UDP backend: recvmmsg (no suffix, the default) and io_uring ("Uring").
+    for io in IOBackend.allCases {
+        let suffix = io == .recvmmsg ? "" : "Uring"
+
+        // `web.internal AAAA`: three records from the snapshot.
+        Benchmark("ServerInternalAAAA" + suffix) { benchmark in
+            withWorker(forwarder: nil, io: io) { worker, client in
+                let q = query("Web.Internal")
+                let length = q.withUnsafeBytes { measureRoundTrips(benchmark, &client, worker, $0) }
+                // Outside the measurement: each query got the three records.
+                precondition(length > 0 && client.answer[7] == 3, "the worker did not answer with 3 records")
             }
-            // Outside the measurement: each query got the three records.
-            precondition(length > 0 && client.answer[7] == 3, "the worker did not answer with 3 records")
         }
-    }
 
-    // `www.example.test AAAA` answered from the forwarder's cache (warmed by
-    // one real forwarded query through the same worker before measuring).
-    Benchmark("ServerCachedForward") { benchmark in
-        let (upstreamFD, upstreamAddress) = loopbackSocket()
-        defer { close(upstreamFD) }
-        let forwarder = try! Forwarder(configuration: ForwarderConfiguration(upstreams: [SocketAddress(upstreamAddress)]),
-                                       logger: Logger(label: "bench"))
-        defer { forwarder.shutdown() }
-        withWorker(forwarder: forwarder) { worker, client in
-            let q = query("WWW.Example.TEST")
-            var length = 0
-            q.withUnsafeBytes { bytes in
-                // The miss: the worker forwards, the upstream answers, the reply reaches the client.
-                client.send(bytes)
-                worker.serveOneBatch()
-                answerOneQuery(on: upstreamFD)
-                precondition(client.receive() > 0, "the forwarded reply did not come")
-
-                benchmark.startMeasurement()
-                for _ in benchmark.scaledIterations {
-                    length = client.roundTrip(bytes, worker)
-                    blackHole(length)
+        // `www.example.test AAAA` answered from the forwarder's cache (warmed by
+        // one real forwarded query through the same worker before measuring).
+        Benchmark("ServerCachedForward" + suffix) { benchmark in
+            let (upstreamFD, upstreamAddress) = loopbackSocket()
+            defer { close(upstreamFD) }
+            let forwarder = try! Forwarder(configuration: ForwarderConfiguration(upstreams: [SocketAddress(upstreamAddress)]),
+                                           logger: Logger(label: "bench"))
+            defer { forwarder.shutdown() }
+            withWorker(forwarder: forwarder, io: io) { worker, client in
+                let q = query("WWW.Example.TEST")
+                let length = q.withUnsafeBytes { bytes in
+                    // The miss: the worker forwards, the upstream answers, the reply reaches the client.
+                    client.send(bytes)
+                    worker.serveOneBatch()
+                    answerOneQuery(on: upstreamFD)
+                    precondition(client.receive() > 0, "the forwarded reply did not come")
+                    return measureRoundTrips(benchmark, &client, worker, bytes)
                 }
-                benchmark.stopMeasurement()
+                precondition(length > 0 && client.answer[7] == 3, "the cache did not answer with 3 records")
+                precondition(worker.counters.value(WorkerCounters.Slot.cacheHits) > 0, "no cache hit was counted")
             }
-            precondition(length > 0 && client.answer[7] == 3, "the cache did not answer with 3 records")
-            precondition(worker.counters.value(WorkerCounters.Slot.cacheHits) > 0, "no cache hit was counted")
         }
     }
 }
