@@ -10,17 +10,21 @@ public enum InternalZone {
     }
 
     /// Where `internal.` starts inside `name` (on a label boundary), or -1.
-    @usableFromInline
+    ///
+    /// Every query asks this twice (the route, then the snapshot), so the
+    /// suffix is compared as two words, not ten octets, before the walk over
+    /// the labels ahead of it checks that it starts a label.
+    @inlinable
     static func suffixOffset(_ name: UnsafeRawBufferPointer) -> Int {
         let n = name.count
-        guard n >= 10 else { return -1 }
+        guard n >= 10, let base = name.baseAddress else { return -1 }
         let start = n - 10
-        // "\u{8}internal\u{0}"
-        guard name[start] == 8, name[start + 1] == 0x69, name[start + 2] == 0x6e, name[start + 3] == 0x74,
-              name[start + 4] == 0x65, name[start + 5] == 0x72, name[start + 6] == 0x6e, name[start + 7] == 0x61,
-              name[start + 8] == 0x6c, name[start + 9] == 0 else { return -1 }
+        // "\u{8}interna" and "l\u{0}" as they lie in memory, on either byte order.
+        guard base.loadUnaligned(fromByteOffset: start, as: UInt64.self) == UInt64(littleEndian: 0x616e_7265_746e_6908),
+              base.loadUnaligned(fromByteOffset: start + 8, as: UInt16.self) == UInt16(littleEndian: 0x006c)
+        else { return -1 }
         var i = 0
-        while i < start { i += 1 + Int(name[i]) }
+        while i < start { i &+= 1 &+ Int(name[i]) }  // i stays below start + 256: no overflow
         return i == start ? start : -1
     }
 }
