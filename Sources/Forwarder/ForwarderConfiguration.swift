@@ -28,13 +28,18 @@ public struct ForwarderConfiguration: Sendable {
     /// long, then with it again; one seen answering with OPT is never put on that list
     /// meanwhile (Unbound's infra cache keeps a host 15 minutes).
     public var ednsMemory: Duration
+    /// RFC 8767 §5's client response timer: a client whose answer is in the cache
+    /// but expired gets it stale (TTL ``staleTTL``) once it has waited this long for
+    /// the upstreams, whose answer still refreshes the cache when it comes. Below
+    /// glibc's 5 s resolver timeout; zero turns it off (stale only when every upstream failed).
+    public var clientResponseTimer: Duration
 
     public init(upstreams: [SocketAddress], timeout: Duration = .milliseconds(1500),
                 cacheEntries: Int = 100_000, cacheBytes: Int = 64 << 20,
                 serveStale: Duration = .seconds(86_400), staleTTL: UInt32 = 30,
                 maxTTL: UInt32 = 86_400, maxNegativeTTL: UInt32 = 3_600,
                 ednsPayloadSize: UInt16 = 1232, downtime: Duration = .seconds(5),
-                ednsMemory: Duration = .seconds(900)) {
+                ednsMemory: Duration = .seconds(900), clientResponseTimer: Duration = .milliseconds(1800)) {
         self.upstreams = upstreams
         self.timeout = timeout
         self.cacheEntries = cacheEntries
@@ -46,6 +51,7 @@ public struct ForwarderConfiguration: Sendable {
         self.ednsPayloadSize = ednsPayloadSize
         self.downtime = downtime
         self.ednsMemory = ednsMemory
+        self.clientResponseTimer = clientResponseTimer
     }
 }
 

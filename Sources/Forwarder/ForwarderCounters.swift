@@ -15,7 +15,7 @@ public struct ForwarderStatistics: Hashable, Sendable {
     public var tcpRetries: Int
     /// Clients that joined a question already on its way upstream.
     public var coalesced: Int
-    /// Stale answers served because every upstream failed (RFC 8767).
+    /// Stale answers served (RFC 8767): because every upstream failed, or on the client response timer.
     public var staleAnswers: Int
     /// Replies dropped because their ID or question did not match (maybe spoofed).
     public var droppedReplies: Int
@@ -23,6 +23,10 @@ public struct ForwarderStatistics: Hashable, Sendable {
     public var ednsFallbacks: Int
     /// Upstreams asked without EDNS now, because they answered only without it.
     public var upstreamsWithoutEDNS: Int
+    /// Of ``staleAnswers``, those served on RFC 8767 §5's client response timer while the upstream query went on.
+    public var staleOnClientTimer: Int
+    /// Upstream answers that came after their clients had a stale answer, and refreshed the cache.
+    public var refreshedAfterStale: Int
 }
 
 /// The resolver thread's counters. The Server exports them (with the cache
@@ -37,6 +41,8 @@ final class ForwarderCounters: Sendable {
     let dropped = ManagedAtomic<Int>(0)
     let ednsFallbacks = ManagedAtomic<Int>(0)
     let upstreamsWithoutEDNS = ManagedAtomic<Int>(0)
+    let staleOnClientTimer = ManagedAtomic<Int>(0)
+    let refreshedAfterStale = ManagedAtomic<Int>(0)
     let entries = ManagedAtomic<Int>(0)
     let bytes = ManagedAtomic<Int>(0)
 
@@ -54,6 +60,8 @@ final class ForwarderCounters: Sendable {
             tcpRetries: tcpRetries.load(ordering: .relaxed), coalesced: coalesced.load(ordering: .relaxed),
             staleAnswers: staleAnswers.load(ordering: .relaxed), droppedReplies: dropped.load(ordering: .relaxed),
             ednsFallbacks: ednsFallbacks.load(ordering: .relaxed),
-            upstreamsWithoutEDNS: upstreamsWithoutEDNS.load(ordering: .relaxed))
+            upstreamsWithoutEDNS: upstreamsWithoutEDNS.load(ordering: .relaxed),
+            staleOnClientTimer: staleOnClientTimer.load(ordering: .relaxed),
+            refreshedAfterStale: refreshedAfterStale.load(ordering: .relaxed))
     }
 }

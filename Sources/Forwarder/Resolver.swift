@@ -9,6 +9,8 @@ struct Waiter {
     let query: [UInt8]
     let limit: Int
     let reply: @Sendable ([UInt8]) -> Void
+    /// When the resolver thread took it (monotonic nanoseconds): its client response timer starts there.
+    var arrived: Int64 = 0
 }
 
 /// One question being resolved upstream, with every client waiting for it
@@ -22,6 +24,10 @@ final class Transaction {
     var tried: [Int] = []
     /// Queries still waiting for a reply (an earlier one stays open while a later one is tried).
     var attempts: [Attempt] = []
+    /// When the first waiter's client response timer runs out, while a stale answer may serve it.
+    var staleTimer: Int64?
+    /// Some waiters were answered stale on their timer: the upstream's answer is a late refresh.
+    var servedStale = false
 
     init(key: CacheKey, hash: Int, deadline: Int64, first: Waiter) {
         self.key = key
@@ -103,6 +109,7 @@ final class Resolver: @unchecked Sendable {
     private let timeout: Int64
     private let staleWindow: Int64
     private let ednsMemory: Int64
+    private let clientTimer: Int64
     private var nextSweep: Int64 = 0
     /// Questions that just failed with a stale answer served, until when: RFC 8767 §4's
     /// failure recheck timer (30 s), so that clients get the stale answer at once meanwhile.
@@ -120,6 +127,7 @@ final class Resolver: @unchecked Sendable {
         self.timeout = configuration.timeout.nanoseconds
         self.staleWindow = configuration.serveStale.nanoseconds
         self.ednsMemory = configuration.ednsMemory.nanoseconds
+        self.clientTimer = configuration.clientResponseTimer.nanoseconds
     }
 
     /// Runs until the inbox is closed; then answers every waiting client SERVFAIL.
@@ -136,6 +144,7 @@ final class Resolver: @unchecked Sendable {
                 fds.append(pollfd(fd: a.fd, events: Int16(writing ? POLLOUT : POLLIN), revents: 0))
                 wake = min(wake, a.deadline, a.retryAt ?? .max, a.transaction.deadline)
             }
+            for t in transactions.values { wake = min(wake, t.staleTimer ?? .max) }
             System.poll(&fds, milliseconds: Int32(clamping: max(0, (wake - now + 999_999) / 1_000_000)))
             now = System.now()
 
@@ -156,7 +165,9 @@ final class Resolver: @unchecked Sendable {
 
     // MARK: Clients
 
-    private func accept(_ w: Waiter, now: Int64) {
+    private func accept(_ request: Waiter, now: Int64) {
+        var w = request
+        w.arrived = now
         let parsed: Query? = w.query.withUnsafeBytes { try? Query.parse($0) }
         guard let query = parsed, query.header.opcode == .query, !query.header.isResponse else {
             return respond(w, rcode: parsed == nil ? .formErr : .notImp)
@@ -166,19 +177,25 @@ final class Resolver: @unchecked Sendable {
         }
         let key = w.query.withUnsafeBytes { CacheKey(query: query, bytes: $0) }
         let hash = Cache.hash(key)
+        var staleOnTimer = false
         if let e = cache.find(key, hash: hash) {
             if now < e.fields.pointee.freshUntil { return serve(w, from: e, now: now, stale: false) }
             if let until = failedRecently[key], now < until, now < e.fields.pointee.staleUntil {
                 counters.staleAnswers.wrappingIncrement(ordering: .relaxed)
                 return serve(w, from: e, now: now, stale: true)
             }
+            staleOnTimer = clientTimer > 0 && now < e.fields.pointee.staleUntil
         }
+        // RFC 8767 §5: with a stale answer at hand, this client waits for the upstreams only so long.
+        let timer: Int64? = staleOnTimer ? now + clientTimer : nil
         if let t = transactions[key] {
             t.waiters.append(w)
+            if let timer, t.staleTimer == nil { t.staleTimer = timer }
             counters.coalesced.wrappingIncrement(ordering: .relaxed)
             return
         }
         let t = Transaction(key: key, hash: hash, deadline: now + 2 * timeout, first: w)
+        t.staleTimer = timer
         transactions[key] = t
         if !askNext(t, now: now) { fail(t, now: now) }
     }
@@ -344,6 +361,7 @@ final class Resolver: @unchecked Sendable {
             CacheEntry(key: t.key, hash: t.hash, message: $0, reply: reply, now: now, staleWindow: staleWindow)
         }
         finish(t)
+        if t.servedStale { counters.refreshedAfterStale.wrappingIncrement(ordering: .relaxed) }
         // Into the cache first: a client that has its answer may ask again at once.
         failedRecently.removeValue(forKey: t.key)
         let kept = reply.cacheTTL > 0 && cache.insert(entry, key: t.key)
@@ -429,9 +447,11 @@ final class Resolver: @unchecked Sendable {
         if !askNext(t, now: now), t.attempts.isEmpty { fail(t, now: now) }
     }
 
-    /// Timers: attempts that timed out, retransmissions due, transactions out of time.
+    /// Timers: attempts that timed out, retransmissions due, transactions out of time,
+    /// clients whose response timer ran out.
     private func expire(now: Int64) {
         for t in Array(transactions.values) {
+            if let due = t.staleTimer, now >= due, now < t.deadline { answerStale(t, now: now) }
             if now >= t.deadline {
                 for a in t.attempts where now >= a.deadline { timedOut(a, now: now) }
                 fail(t, now: now)
@@ -459,6 +479,27 @@ final class Resolver: @unchecked Sendable {
         guard attempts.removeValue(forKey: a.fd) != nil else { return }
         System.close(a.fd)
         a.transaction.attempts.removeAll { $0 === a }
+    }
+
+    /// RFC 8767 §5's client response timer: the waiters that have waited
+    /// `clientTimer` get the stale answer now; the transaction goes on, and its
+    /// answer, when it comes, refreshes the cache for the next client.
+    private func answerStale(_ t: Transaction, now: Int64) {
+        t.staleTimer = nil
+        guard let e = cache.find(t.key, hash: t.hash), now < e.fields.pointee.staleUntil else { return }
+        var waiting: [Waiter] = []
+        for w in t.waiters {
+            if now - w.arrived >= clientTimer {
+                serve(w, from: e, now: now, stale: true)
+                counters.staleAnswers.wrappingIncrement(ordering: .relaxed)
+                counters.staleOnClientTimer.wrappingIncrement(ordering: .relaxed)
+                t.servedStale = true
+            } else {
+                waiting.append(w)
+                t.staleTimer = min(t.staleTimer ?? .max, w.arrived + clientTimer)
+            }
+        }
+        t.waiters = waiting
     }
 
     /// Every upstream failed: a stale answer when one may be served (RFC 8767), else SERVFAIL.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Forwarder against real upstreams in a namespace: NSD authoritative for
 # fwd.test on 10.53.0.2, Unbound (stub to NSD) on fd00:53::3, python3 helpers
-# on 10.53.0.9 (a counting proxy, a slow one, a spoofer, one without EDNS), and sixpn in front
+# on 10.53.0.9 (a counting proxy, a slow one, a spoofer, one without EDNS, a
+# silent one, one slow the second time it is asked), and sixpn in front
 # on fdaa::3. Every query is sent inside the namespace.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -30,6 +31,7 @@ in_ns() { ip netns exec "$ns" "$@"; }
   echo 'spoof IN A 192.0.2.1'
   echo 'next IN AAAA 2001:db8::2'
   echo 'stale 1 IN AAAA 2001:db8::5'
+  echo 'late 2 IN AAAA 2001:db8::1a7e'
   echo 'host IN AAAA 2001:db8::9'
   for i in $(seq 1 30); do
     echo "big IN TXT \"record $i $(printf 'x%.0s' $(seq 1 90))\""
@@ -122,6 +124,7 @@ def relay(q, client):
         if mode == "noedns":
             key += "/opt" if has_opt(q) else "/plain"
         seen[key] = seen.get(key, 0) + 1
+        times = seen[key]
         with open(counts + ".tmp", "w") as f:
             f.writelines(f"{k} {v}\n" for k, v in seen.items())
         import os; os.replace(counts + ".tmp", counts)
@@ -135,6 +138,10 @@ def relay(q, client):
     if mode == "noedns" and has_opt(q):
         sock.sendto(formerr(q), client)
         return
+    if mode == "silent":
+        return
+    if mode == "slowagain" and times > 1:
+        time.sleep(0.8)
     if name.startswith("coal"):
         time.sleep(0.5)                      # so that the clients' queries overlap
     up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -163,6 +170,8 @@ start_bg "count.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" count 5301 "
 start_bg "slow.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" slow 5304 "$dir/slow-counts"
 start_bg "spoof.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" spoof 5306 "$dir/spoof-counts"
 start_bg "noedns.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" noedns 5307 "$dir/noedns-counts"
+start_bg "slowagain.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" slowagain 5310 "$dir/slowagain-counts"
+start_bg "silent.$ns" ip netns exec "$ns" python3 "$dir/upstream.py" silent 5311 "$dir/silent-counts"
 check "NSD answers for fwd.test" wait_for 10 in_ns dig +short +time=1 +tries=1 @10.53.0.2 www.fwd.test AAAA
 check "Unbound answers for fwd.test" wait_for 10 in_ns dig +short +time=1 +tries=1 @fd00:53::3 www.fwd.test AAAA
 
@@ -183,6 +192,7 @@ serve pair 5302 9102 "[fd00:53::3]:53" 10.53.0.2:53
 serve slow 5303 9103 10.53.0.9:5304 10.53.0.2:53
 serve spoofed 5305 9105 10.53.0.9:5306
 serve noedns 5308 9108 10.53.0.9:5307
+serve late 5309 9109 10.53.0.9:5310 10.53.0.9:5311
 ask() { local port=$1; shift; in_ns dig +time=4 +tries=1 @fdaa::3 -p "$port" "$@"; }
 count() { awk -v n="$1" '$1 == n { print $2 }' "$dir/counts"; }  # count NAME/TYPE-NUMBER
 # metric PORT NAME: a counter of sixpn's Prometheus endpoint (sixpn_forward_NAME or sixpn_forwarder_NAME).
@@ -253,6 +263,27 @@ expect_eq "... asked without OPT at once" "1" "$(noedns host.fwd.test/28/plain)"
 expect_eq "... and never with it" "" "$(noedns host.fwd.test/28/opt)"
 check "the fallback was counted" wait_for 3 metric_is 9108 edns_fallbacks_total 10.53.0.9:5307 1
 check "the upstream is marked as without EDNS" wait_for 3 metric_is 9108 edns 10.53.0.9:5307 0
+
+# RFC 8767 §5's client response timer (1.8 s). The first question goes to the
+# first upstream (both unmeasured), which answers at once: a 2-second record.
+# Once it expired, the silent second upstream (unmeasured, so it looks fastest)
+# is asked first and times out at 1.5 s; the first then answers 0.8 s late.
+# At 1.8 s the client gets the expired answer, TTL 30; the late answer
+# refreshes the cache, so a client asking again gets it from there.
+slowagain() { awk -v n="$1" '$1 == n { print $2 }' "$dir/slowagain-counts"; }
+expect_match "a 2-second record" "^late\.fwd\.test\.[[:space:]]+2[[:space:]].*2001:db8::1a7e" \
+  "$(ask 5309 +noall +answer late.fwd.test AAAA)"
+sleep 2.2
+t0=$(date +%s%N)
+expect_match "expired, the upstreams slow: the stale answer on the client timer, TTL 30" \
+  "^late\.fwd\.test\.[[:space:]]+30[[:space:]].*2001:db8::1a7e" "$(ask 5309 +noall +answer late.fwd.test AAAA)"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -lt 2900 ]; then pass "... within the timer, not after twice the timeout (${ms} ms)"; else fail "the stale answer took ${ms} ms"; fi
+sleep 0.9
+expect_match "the late upstream answer refreshed the cache" "^late\.fwd\.test\.[[:space:]]+[0-2][[:space:]].*2001:db8::1a7e" \
+  "$(ask 5309 +noall +answer late.fwd.test AAAA)"
+expect_eq "... so the upstream was asked twice in all" "2" "$(slowagain late.fwd.test/28)"
+check "the stale answer was counted" wait_for 3 metric_at_least 9109 stale_answers_total 1
 
 # Upstreams going down: next upstream, then serve-stale, then SERVFAIL.
 first=$(ask 5302 stale.fwd.test AAAA)
