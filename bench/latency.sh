@@ -8,7 +8,8 @@
 # which this takes the percentiles. Both servers get the same zone, the same
 # queries and the same fixed rate (-Q, default 20,000 qps: well below either
 # one's maximum, so the figures are service time rather than queueing behind
-# a saturated server), 2 workers each, 2 rounds each, alternated; medians.
+# a saturated server), 2 workers each, 4 rounds each (BENCH_LATENCY_ROUNDS),
+# alternated; the median of the rounds' percentiles.
 # bench/run.sh runs it after peers.sh, so that `make bench` prints it too.
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "bench/latency.sh: needs root (a network namespace)" >&2; exit 2; }
@@ -66,7 +67,7 @@ start() {
   exit 1
 }
 
-for round in 1 2; do
+for round in $(seq 1 "${BENCH_LATENCY_ROUNDS:-4}"); do
   for server in knot sixpn; do
     start $server
     ip netns exec $ns dnsperf -v -s fdaa::3 -a $client -d "$work/queries-internal.txt" -l "$secs" -Q "$rate" \

@@ -37,26 +37,19 @@ public struct ZoneDatabasePeers: PeerDirectory {
     }
 
     public func organizationExists(_ network: UInt32) throws -> Bool {
-        try !lines(network: network).isEmpty
+        try contents(network: network) != nil
     }
 
     public func addresses(network: UInt32) throws -> [SixPNAddress] {
-        try lines(network: network).compactMap { fields in
-            switch fields.first {
-            case "instance" where fields.count >= 7: return SixPNAddress(fields[6])
-            case "peer" where fields.count >= 4: return SixPNAddress(fields[3])
-            default: return nil
-            }
-        }
+        guard let c = try contents(network: network) else { return [] }
+        return c.instances.map(\.address) + c.peers.map(\.address)
     }
 
     public func peers(network: UInt32?) throws -> [PeerRecord] {
-        try lines(network: network).compactMap { f -> PeerRecord? in
-            // peer NETWORK NAME ADDRESS KEY|-
-            guard f.count == 5, f[0] == "peer", let n = UInt32(f[1], radix: 16), let a = SixPNAddress(f[3]) else {
-                return nil
-            }
-            return PeerRecord(network: n, name: String(f[2]), address: a, publicKey: WireGuardKey(base64: f[4]))
+        guard let c = try contents(network: network) else { return [] }
+        return c.peers.map {
+            PeerRecord(network: $0.network, name: $0.name, address: $0.address,
+                       publicKey: $0.publicKey.flatMap { WireGuardKey(base64: $0) })
         }
     }
 
@@ -68,16 +61,14 @@ public struct ZoneDatabasePeers: PeerDirectory {
         try writer.removePeer(name: name, network: network)
     }
 
-    /// `DatabaseWriter.list`'s lines, split into fields.
-    private func lines(network: UInt32?) throws -> [[Substring]] {
+    /// The database's rows (one organization's with `network`); nil when there is no such organization.
+    private func contents(network: UInt32?) throws -> DatabaseContents? {
         // (A `catch where` on this typed throw crashes the 6.3 compiler's SIL verifier.)
-        let result: [String]
         do {
-            result = try writer.list(network: network)
+            return try writer.contents(network: network)
         } catch {
             guard error.kind == .notFound, network != nil else { throw error }
-            return []
+            return nil
         }
-        return result.map { $0.split(separator: " ") }
     }
 }

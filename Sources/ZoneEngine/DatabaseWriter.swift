@@ -122,20 +122,17 @@ public final class DatabaseWriter {
         }
     }
 
-    /// The database as lines of text, one thing per line, ordered:
-    ///
-    ///     org NETWORK NAME
-    ///     instance NETWORK APP ID REGION HOST ADDRESS started|stopped
-    ///     peer NETWORK NAME ADDRESS KEY|-
-    public func list(network: UInt32? = nil) throws(DatabaseError) -> [String] {
+    /// The database's organizations, instances and peers (one organization's with `network`),
+    /// read in one transaction. Throws `.notFound` when `network` names no organization.
+    public func contents(network: UInt32? = nil) throws(DatabaseError) -> DatabaseContents {
         let filter: SQLiteValue? = network.map { .integer(Int64($0)) }
-        var lines: [String] = []
+        var c = DatabaseContents()
         do {
             try db.readTransaction { () throws(SQLiteError) in
                 let orgs = try db.prepare("SELECT network_id, name FROM orgs WHERE ?1 IS NULL OR network_id = ?1 ORDER BY network_id")
                 try orgs.bind(filter)
                 while try orgs.step() {
-                    lines.append("org \(hex8(UInt32(orgs.int64(0)))) \(orgs.text(1))")
+                    c.organizations.append(.init(network: UInt32(orgs.int64(0)), name: orgs.text(1)))
                 }
                 let instances = try db.prepare("""
                     SELECT a.network_id, a.name, i.id, i.region, i.host_id, i.address, i.started
@@ -145,8 +142,11 @@ public final class DatabaseWriter {
                 try instances.bind(filter)
                 while try instances.step() {
                     let i = instances
-                    lines.append("instance \(hex8(UInt32(i.int64(0)))) \(i.text(1)) \(i.text(2)) \(i.text(3)) "
-                        + "\(hex8(UInt32(truncatingIfNeeded: i.int64(4)))) \(i.text(5)) \(i.int64(6) != 0 ? "started" : "stopped")")
+                    // The schema's CHECKs keep addresses inside fdaa::/16, so this only skips a row written around them.
+                    guard let address = SixPNAddress(i.text(5)) else { continue }
+                    c.instances.append(.init(network: UInt32(i.int64(0)), app: i.text(1), id: i.text(2), region: i.text(3),
+                                             host: UInt32(truncatingIfNeeded: i.int64(4)), address: address,
+                                             started: i.int64(6) != 0))
                 }
                 let peers = try db.prepare("""
                     SELECT network_id, name, address, public_key FROM peers
@@ -154,8 +154,9 @@ public final class DatabaseWriter {
                     """)
                 try peers.bind(filter)
                 while try peers.step() {
-                    lines.append("peer \(hex8(UInt32(peers.int64(0)))) \(peers.text(1)) \(peers.text(2)) "
-                        + (peers.isNull(3) ? "-" : peers.text(3)))
+                    guard let address = SixPNAddress(peers.text(2)) else { continue }
+                    c.peers.append(.init(network: UInt32(peers.int64(0)), name: peers.text(1), address: address,
+                                         publicKey: peers.isNull(3) ? nil : peers.text(3)))
                 }
             }
         } catch let e as SQLiteError {
@@ -163,10 +164,15 @@ public final class DatabaseWriter {
         } catch {
             throw DatabaseError(.database, "\(error)")
         }
-        if let network, lines.isEmpty {
+        if let network, c.organizations.isEmpty {
             throw DatabaseError(.notFound, "no organization has network ID \(hex8(network))")
         }
-        return lines
+        return c
+    }
+
+    /// ``contents(network:)`` as text, one thing per line (``DatabaseContents/lines``).
+    public func list(network: UInt32? = nil) throws(DatabaseError) -> [String] {
+        try contents(network: network).lines
     }
 
     // MARK: - Pieces
