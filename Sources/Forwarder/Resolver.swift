@@ -361,9 +361,10 @@ final class Resolver: @unchecked Sendable {
             CacheEntry(key: t.key, hash: t.hash, message: $0, reply: reply, now: now, staleWindow: staleWindow)
         }
         finish(t)
-        if t.servedStale { counters.refreshedAfterStale.wrappingIncrement(ordering: .relaxed) }
         // Into the cache first: a client that has its answer may ask again at once.
         failedRecently.removeValue(forKey: t.key)
+        // Counted before the entry is visible, so that whoever finds it sees the count.
+        if t.servedStale, reply.cacheTTL > 0 { counters.refreshedAfterStale.wrappingIncrement(ordering: .relaxed) }
         let kept = reply.cacheTTL > 0 && cache.insert(entry, key: t.key)
         counters.noteSize(of: cache)
         for w in t.waiters { serve(w, from: entry, now: now, stale: false) }
@@ -490,10 +491,11 @@ final class Resolver: @unchecked Sendable {
         var waiting: [Waiter] = []
         for w in t.waiters {
             if now - w.arrived >= clientTimer {
-                serve(w, from: e, now: now, stale: true)
+                // Counted before the client has its answer, so that it sees the count.
                 counters.staleAnswers.wrappingIncrement(ordering: .relaxed)
                 counters.staleOnClientTimer.wrappingIncrement(ordering: .relaxed)
                 t.servedStale = true
+                serve(w, from: e, now: now, stale: true)
             } else {
                 waiting.append(w)
                 t.staleTimer = min(t.staleTimer ?? .max, w.arrived + clientTimer)
@@ -535,7 +537,8 @@ final class Resolver: @unchecked Sendable {
     private func housekeeping(now: Int64) {
         cache.epochs.reclaim()
         if now >= nextSweep {
-            for i in upstreams.indices where upstreams[i].forgetLackOfEDNS(now: now) {
+            for i in upstreams.indices {
+                guard upstreams[i].forgetLackOfEDNS(now: now) else { continue }
                 logger.info("upstream \(upstreams[i].address): asking it with EDNS again")
                 countUpstreamsWithoutEDNS()
             }
