@@ -37,7 +37,7 @@ final class MetricsCollector: @unchecked Sendable {
     private var lastReloadErrors = 0
 
     private let answers: [CoreMetrics.Counter]
-    private let latency = Metrics.Timer(label: "sixpn_query_duration_seconds")
+    private let latency = ServerMetrics.latency
     private let plain: [(slot: Int, counter: CoreMetrics.Counter)]
     private let snapshotAge = CoreMetrics.Gauge(label: "sixpn_snapshot_age_seconds")
     private let reloadErrors = CoreMetrics.Counter(label: "sixpn_reload_errors_total")
@@ -74,11 +74,6 @@ final class MetricsCollector: @unchecked Sendable {
         ]
     }
 
-    /// The latency histogram's buckets: the same bounds the threads count with.
-    static var durationBuckets: [Duration] {
-        WorkerCounters.Slot.latencyBounds.map { Duration.nanoseconds(Int64($0)) }
-    }
-
     func start() {
         let t = DispatchSource.makeTimerSource(queue: queue)
         t.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1))
@@ -105,13 +100,10 @@ final class MetricsCollector: @unchecked Sendable {
         func delta(_ slot: Int) -> Int64 { Int64(truncatingIfNeeded: now[slot] &- last[slot]) }
         for slot in 0..<S.answerSlots where delta(slot) > 0 { answers[slot].increment(by: delta(slot)) }
         for (slot, counter) in plain where delta(slot) > 0 { counter.increment(by: delta(slot)) }
-        // The threads count answers per bucket; each is replayed at its bucket's bound,
-        // so the histogram's buckets and count are exact and its sum an upper bound.
+        // The threads count answers per bucket: added as they are, one lock a second.
         for bucket in 0..<S.latencySlots {
             let n = delta(S.latencyBase + bucket)
-            guard n > 0 else { continue }
-            let ns = bucket < S.latencyBounds.count ? Int64(S.latencyBounds[bucket]) : 5_000_000_000
-            for _ in 0..<n { latency.recordNanoseconds(ns) }
+            if n > 0 { latency.add(slot: bucket, count: UInt64(n)) }
         }
         last = now
 
@@ -140,13 +132,19 @@ final class MetricsCollector: @unchecked Sendable {
     }
 }
 
-/// The process-wide Prometheus registry, bootstrapped into swift-metrics the first time it is asked for.
+/// The process-wide Prometheus registry, bootstrapped into swift-metrics the
+/// first time it is asked for, and the latency histogram served beside it.
 public enum ServerMetrics {
     public static let registry: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets["sixpn_query_duration_seconds"] = MetricsCollector.durationBuckets
-        MetricsSystem.bootstrap(factory)
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry
     }()
+
+    static let latency = LatencyHistogram(name: "sixpn_query_duration_seconds")
+
+    /// Everything `GET /metrics` shows.
+    static func exposition() -> String {
+        registry.emitToString() + latency.exposition()
+    }
 }

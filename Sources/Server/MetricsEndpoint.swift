@@ -2,19 +2,19 @@
 import Glibc
 #endif
 import Forwarder
-import Prometheus
 
 /// A minimal HTTP/1.1 responder for Prometheus: `GET /metrics` gets the
-/// registry in the text exposition format, anything else 404 or 405; one
+/// metrics in the text exposition format, anything else 404 or 405; one
 /// request per connection. It runs on its own thread and serves scrapers,
 /// not the public, so it handles one connection at a time with short timeouts.
 final class MetricsEndpoint: @unchecked Sendable {
     let listener: Int32
-    let registry: PrometheusCollectorRegistry
+    /// The response body of `GET /metrics`.
+    let exposition: @Sendable () -> String
     let state: ServerState
 
     /// Binds and listens on `address` (errors are start-up errors).
-    init(address: SocketAddress, registry: PrometheusCollectorRegistry, state: ServerState) throws(Errno) {
+    init(address: SocketAddress, exposition: @escaping @Sendable () -> String, state: ServerState) throws(Errno) {
         let fd = try Syscalls.socket(family: address.family, stream: true)
         do {
             try Syscalls.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
@@ -26,7 +26,7 @@ final class MetricsEndpoint: @unchecked Sendable {
             throw error
         }
         self.listener = fd
-        self.registry = registry
+        self.exposition = exposition
         self.state = state
     }
 
@@ -62,7 +62,7 @@ final class MetricsEndpoint: @unchecked Sendable {
         let parts = line.split(separator: " ")
         let response: String
         if parts.count == 3, parts[0] == "GET", parts[1] == "/metrics" || parts[1].hasPrefix("/metrics?") {
-            let body = registry.emitToString()
+            let body = exposition()
             response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
                 + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
         } else if parts.count == 3, parts[0] != "GET" {

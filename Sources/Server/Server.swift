@@ -119,7 +119,7 @@ public final class Server: @unchecked Sendable {
     private func open() throws(ServerError) {
         let c = configuration
         Self.blockSignals()
-        let registry = ServerMetrics.registry
+        _ = ServerMetrics.registry  // bootstrapped before ZoneStore and the Forwarder make their metrics
         // TCP first: its listener is exclusive (no SO_REUSEPORT), so a port another
         // server holds fails here even when that server also uses SO_REUSEPORT for UDP.
         for address in c.listen {
@@ -135,7 +135,7 @@ public final class Server: @unchecked Sendable {
         }
         if let m = c.metrics {
             metricsEndpoint = try bound(m, "metrics HTTP") { () throws(Errno) in
-                try MetricsEndpoint(address: m, registry: registry, state: state)
+                try MetricsEndpoint(address: m, exposition: ServerMetrics.exposition, state: state)
             }
         }
 
