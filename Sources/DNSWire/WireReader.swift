@@ -10,22 +10,25 @@ public struct WireReader {
 
     @inlinable public var count: Int { bytes.count }
 
-    @inlinable
+    // The reads are always inlined: the query path makes several per query and a call costs more than
+    // the read. Bounds are compared without overflow (count - n may be negative, never o + n).
+
+    @inlinable @inline(__always)
     public func u8(at o: Int, _ field: WireError.Field) throws(WireError) -> UInt8 {
         guard o >= 0, o < bytes.count else { throw WireError(.truncated, field, at: o) }
-        return bytes[o]
+        return bytes.baseAddress.unsafelyUnwrapped.load(fromByteOffset: o, as: UInt8.self)
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func u16(at o: Int, _ field: WireError.Field) throws(WireError) -> UInt16 {
-        guard o >= 0, o + 2 <= bytes.count else { throw WireError(.truncated, field, at: o) }
-        return UInt16(bytes[o]) << 8 | UInt16(bytes[o + 1])
+        guard o >= 0, o <= bytes.count &- 2 else { throw WireError(.truncated, field, at: o) }
+        return UInt16(bigEndian: bytes.baseAddress.unsafelyUnwrapped.loadUnaligned(fromByteOffset: o, as: UInt16.self))
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public func u32(at o: Int, _ field: WireError.Field) throws(WireError) -> UInt32 {
-        guard o >= 0, o + 4 <= bytes.count else { throw WireError(.truncated, field, at: o) }
-        return UInt32(bytes[o]) << 24 | UInt32(bytes[o + 1]) << 16 | UInt32(bytes[o + 2]) << 8 | UInt32(bytes[o + 3])
+        guard o >= 0, o <= bytes.count &- 4 else { throw WireError(.truncated, field, at: o) }
+        return UInt32(bigEndian: bytes.baseAddress.unsafelyUnwrapped.loadUnaligned(fromByteOffset: o, as: UInt32.self))
     }
 
     /// Walks the (possibly compressed) name at `offset` and checks it.
@@ -64,31 +67,37 @@ public struct WireReader {
     @inlinable
     public func walkName(at offset: Int, _ field: WireError.Field,
                          _ body: (UnsafeRawBufferPointer, UInt8) -> Void) throws(WireError) -> (end: Int, length: Int) {
+        let count = bytes.count
+        guard offset >= 0, offset < count, let base = bytes.baseAddress else {
+            throw WireError(.truncated, field, at: offset)
+        }
+        // Every position below stays within 0...count (a jump goes backwards), so plain &+ cannot overflow.
         var pos = offset
         var end = -1
         var length = 0
         var limit = offset  // a pointer must point before this
         while true {
-            guard pos < bytes.count else { throw WireError(.truncated, field, at: pos) }
-            let len = bytes[pos]
+            guard pos < count else { throw WireError(.truncated, field, at: pos) }
+            let len = base.load(fromByteOffset: pos, as: UInt8.self)
             switch len & 0xc0 {
             case 0x00:
                 let n = Int(len)
-                guard pos + 1 + n <= bytes.count else { throw WireError(.truncated, field, at: pos) }
-                length += 1 + n
+                let next = pos &+ 1 &+ n
+                guard next <= count else { throw WireError(.truncated, field, at: pos) }
+                length &+= 1 &+ n
                 guard length <= 255 else { throw WireError(.nameTooLong, field, at: pos) }
-                body(UnsafeRawBufferPointer(rebasing: bytes[(pos + 1)..<(pos + 1 + n)]), len)
-                pos += 1 + n
+                body(UnsafeRawBufferPointer(start: base + pos + 1, count: n), len)
+                pos = next
                 if n == 0 {
                     return (end == -1 ? pos : end, length)
                 }
             case 0xc0:
-                guard pos + 2 <= bytes.count else { throw WireError(.truncated, field, at: pos) }
-                let target = Int(len & 0x3f) << 8 | Int(bytes[pos + 1])
+                guard pos &+ 2 <= count else { throw WireError(.truncated, field, at: pos) }
+                let target = Int(len & 0x3f) << 8 | Int(base.load(fromByteOffset: pos &+ 1, as: UInt8.self))
                 guard target >= Header.size, target < limit, target < pos else {
                     throw WireError(.badPointer, field, at: pos)
                 }
-                if end == -1 { end = pos + 2 }
+                if end == -1 { end = pos &+ 2 }
                 limit = target
                 pos = target
             default:
