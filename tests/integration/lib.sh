@@ -53,3 +53,10 @@ wait_for() {
   while [ $SECONDS -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
   return 1
 }
+
+# web_db PATH: a new database in which organization 0000000a has one app, web,
+# with one instance (fdaa:0:a:0:1:0:101:2, region ams).
+web_db() {
+  "$SIXPN" db init --db "$1" >/dev/null
+  "$SIXPN" db add-instance --db "$1" --app web --region ams --address fdaa:0:a:0:1:0:101:2 >/dev/null
+}

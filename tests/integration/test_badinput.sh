@@ -11,8 +11,7 @@ A=fdaa:0:a:0:1:0:1:2
 work=$(mktemp -d /tmp/sx-srv-bad.XXXXXX)
 on_exit "rm -rf $work"
 db=$work/sixpn.db
-$SIXPN db init --db "$db" >/dev/null
-$SIXPN db add-instance --db "$db" --app web --region ams --address fdaa:0:a:0:1:0:101:2 >/dev/null
+web_db "$db"
 
 new_netns $NS
 add_addr $NS fdaa::3

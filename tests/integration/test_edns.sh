@@ -10,8 +10,7 @@ A=fdaa:0:a:0:1:0:1:2
 work=$(mktemp -d /tmp/sx-srv-edns.XXXXXX)
 on_exit "rm -rf $work"
 db=$work/sixpn.db
-$SIXPN db init --db "$db" >/dev/null
-$SIXPN db add-instance --db "$db" --app web --region ams --address fdaa:0:a:0:1:0:101:2 >/dev/null
+web_db "$db"
 {
   echo "BEGIN; INSERT INTO apps (network_id, name) VALUES (10, 'big');"
   for i in $(seq 1 60); do

@@ -12,8 +12,7 @@ NS=sx-srv-pin
 A=fdaa:0:a:0:1:0:1:2
 work=$(mktemp -d /tmp/sx-srv-pin.XXXXXX)
 on_exit "rm -rf $work"
-$SIXPN db init --db "$work/db" >/dev/null
-$SIXPN db add-instance --db "$work/db" --app web --region ams --address fdaa:0:a:0:1:0:101:2 >/dev/null
+web_db "$work/db"
 new_netns $NS
 add_addr $NS fdaa::3
 add_addr $NS $A
