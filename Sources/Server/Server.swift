@@ -184,6 +184,11 @@ public final class Server: @unchecked Sendable {
         } catch {
             throw ServerError("cannot start threads: \(error)")
         }
+        for case let worker as UringWorker in workers {
+            do { try worker.waitUntilStarted() } catch {
+                throw ServerError("--io uring: a worker cannot take its ring: \(error)")
+            }
+        }
         if c.pin {
             do {
                 for (i, thread) in threads.enumerated() { try thread.pin(index: i) }

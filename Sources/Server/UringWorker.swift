@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import CURing
+import Dispatch
+import Synchronization
 
 /// One UDP worker of the io_uring backend (`--io uring`): a thread with its
 /// own SO_REUSEPORT socket per listen address and its own ring (``Ring``).
@@ -39,6 +41,9 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
     private var freeCount: Int
     /// Sockets whose multishot receive ended (or was never armed) and must be armed again.
     private let disarmed: UnsafeMutablePointer<Bool>
+    /// How the thread's start went (``waitUntilStarted()``): nil until it knows.
+    private let started = Mutex<Result<Void, Errno>?>(nil)
+    private let startedSignal = DispatchSemaphore(value: 0)
 
     init(sockets: [Int32], answerer: DatagramAnswerer) throws(Errno) {
         self.sockets = sockets
@@ -82,10 +87,10 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
 
     /// Serves until the server stops (each wait is at most 250 ms, so a stop is noticed).
     func run() {
-        do { try start() } catch {
-            counters.add(WorkerCounters.Slot.socketErrors)
-            return
-        }
+        let result = Result { () throws(Errno) in try start() }
+        started.withLock { $0 = result }
+        startedSignal.signal()
+        guard case .success = result else { return }
         while !answerer.state.stopping.load(ordering: .relaxed) {
             serveRound()
         }
@@ -94,6 +99,14 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
     /// Makes the calling thread the ring's only submitter. Before the first round.
     func start() throws(Errno) {
         try ring.enable()
+    }
+
+    /// Waits until ``run()``'s thread has taken the ring: a worker that cannot
+    /// is a start-up error, not a socket whose queries go unanswered.
+    func waitUntilStarted() throws(Errno) {
+        startedSignal.wait()
+        startedSignal.signal()  // for any later caller
+        if case .failure(let error) = started.withLock({ $0 }) { throw error }
     }
 
     /// Submits the sends the last round queued, waits for completions, and
