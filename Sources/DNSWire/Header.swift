@@ -22,8 +22,8 @@ public struct Header: Hashable, Sendable {
 
     /// Reads a header from the first 12 octets of `bytes`.
     ///
-    /// Two loads rather than twelve octets: every query reads its header twice.
-    @inlinable
+    /// Two loads rather than twelve octets, inlined: every query reads its header twice.
+    @inlinable @inline(__always)
     public init(from bytes: UnsafeRawBufferPointer) throws(WireError) {
         guard bytes.count >= Header.size, let p = bytes.baseAddress else {
             throw WireError(.truncatedHeader, .header, at: 0)
