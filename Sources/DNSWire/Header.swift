@@ -70,7 +70,7 @@ public struct Header: Hashable, Sendable {
     }
 
     /// Writes the header into the first 12 octets of `out`, which must be large enough.
-    @inlinable
+    @inlinable @inline(__always)
     public func write(to out: UnsafeMutableRawBufferPointer) {
         precondition(out.count >= Header.size, "Header.write: fewer than 12 octets")
         let p = out.baseAddress.unsafelyUnwrapped
