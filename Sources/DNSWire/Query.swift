@@ -118,7 +118,7 @@ public struct Query: Sendable {
     /// 14 instructions an octet). Only `A`-`Z` change, so length octets
     /// (0...63) pass through as they are. `out` needs `nameLength` octets;
     /// nothing past them is written, nothing past the name is read.
-    @inlinable
+    @inlinable @inline(__always)
     public func lowercasedName(from bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int {
         let n = nameLength
         assert(n <= out.count && nameOffset + n <= bytes.count, "lowercasedName: buffer too small")

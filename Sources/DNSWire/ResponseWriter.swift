@@ -125,7 +125,7 @@ public struct ResponseWriter {
     /// When they do not fit nothing is written and false is returned; for the
     /// answer and authority sections TC is set too (leaving out additional
     /// data needs no TC, RFC 2181 §9).
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public mutating func append(_ section: Section, records: UnsafeRawBufferPointer, count: Int) -> Bool {
         guard records.count <= remaining else {
