@@ -40,7 +40,7 @@ public struct WireReader {
     ///
     /// - Returns: `end`, the offset just past the name where it sits, and
     ///   `length`, the octets of the name written out uncompressed.
-    @inlinable
+    @inlinable @inline(__always)
     public func skipName(at offset: Int, _ field: WireError.Field) throws(WireError) -> (end: Int, length: Int) {
         try walkName(at: offset, field) { _, _ in }
     }
