@@ -53,7 +53,7 @@ public struct Query: Sendable {
     /// Throws ``WireError`` with code `.truncatedHeader` when there is no
     /// header to answer with; any other error means the header is readable
     /// (answer FORMERR).
-    @inlinable
+    @inlinable @inline(__always)
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> Query {
         let header = try Header(from: bytes)
         guard header.qdCount == 1 else { throw WireError(.badCount, .header, at: 4) }
