@@ -13,8 +13,9 @@ import ZoneEngine
 /// `sixpn_query_duration_seconds` (histogram), `sixpn_dropped_total{reason,transport}`,
 /// `sixpn_truncated_total`, `sixpn_forwarded_total`, `sixpn_forwarder_cache_hits_total`,
 /// `sixpn_forwarder_in_flight`, `sixpn_tcp_connections_total{event}`, `sixpn_socket_errors_total`,
-/// `sixpn_snapshot_age_seconds`, `sixpn_reload_errors_total`, and the forwarder's cache
-/// figures as `sixpn_forwarder_*` (it publishes its per-upstream figures itself).
+/// `sixpn_snapshot_age_seconds`, `sixpn_reload_errors_total`, and the forwarder's cache,
+/// EDNS-fallback and serve-stale figures as `sixpn_forwarder_*` (it publishes its
+/// per-upstream figures itself).
 final class MetricsCollector: @unchecked Sendable {
     private let sources: [WorkerCounters]
     private let zone: ZoneStore
@@ -28,9 +29,13 @@ final class MetricsCollector: @unchecked Sendable {
         (\.coalesced, CoreMetrics.Counter(label: "sixpn_forwarder_coalesced_total")),
         (\.staleAnswers, CoreMetrics.Counter(label: "sixpn_forwarder_stale_answers_total")),
         (\.droppedReplies, CoreMetrics.Counter(label: "sixpn_forwarder_dropped_replies_total")),
+        (\.ednsFallbacks, CoreMetrics.Counter(label: "sixpn_forwarder_edns_fallbacks_total")),
+        (\.staleOnClientTimer, CoreMetrics.Counter(label: "sixpn_forwarder_stale_client_timer_total")),
+        (\.refreshedAfterStale, CoreMetrics.Counter(label: "sixpn_forwarder_stale_refreshed_total")),
     ]
     private let cacheEntries = CoreMetrics.Gauge(label: "sixpn_forwarder_cache_entries")
     private let cacheBytes = CoreMetrics.Gauge(label: "sixpn_forwarder_cache_bytes")
+    private let upstreamsWithoutEDNS = CoreMetrics.Gauge(label: "sixpn_forwarder_upstreams_without_edns")
     private let queue = DispatchQueue(label: "sixpn.metrics")
     private var timer: DispatchSourceTimer?
     private var last = [UInt64](repeating: 0, count: WorkerCounters.Slot.count)
@@ -127,6 +132,7 @@ final class MetricsCollector: @unchecked Sendable {
             }
             cacheEntries.record(f.cacheEntries)
             cacheBytes.record(f.cacheBytes)
+            upstreamsWithoutEDNS.record(f.upstreamsWithoutEDNS)
             lastForwarder = f
         }
     }
