@@ -64,8 +64,9 @@ u, s, q = ($u1-$u0)/$hz, ($s1-$s0)/$hz, $done1
 print(f'unprofiled, 1 worker, {q} answers: user {u:.2f} s, system {s:.2f} s ({100*s/(u+s):.0f}% kernel), '
       f'{1e6*(u+s)/q:.2f} us CPU per answer ({1e6*u/q:.2f} user, {1e6*s/q:.2f} kernel)')" | tee "$w/split"
 
-# 2. Callgrind over the worker loop only.
-serve valgrind --tool=callgrind --callgrind-out-file="$w/cg.out" --toggle-collect='*UDPWorker*run*' --separate-threads=no
+# 2. Callgrind over the worker loop only: UDPWorker.run itself (mangled), not the
+#    DatagramWorker witness thunk around it, whose toggle would cancel this one.
+serve valgrind --tool=callgrind --callgrind-out-file="$w/cg.out" --toggle-collect='*9UDPWorkerC3run*' --separate-threads=no
 for _ in $(seq 1 60); do grep -q serving "$w/serve.log" 2>/dev/null && break; sleep 1; done
 kill -0 "$pid" || { cat "$w/serve.log" >&2; echo "bench/profile.sh: sixpn under callgrind did not start" >&2; exit 1; }
 load

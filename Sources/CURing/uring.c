@@ -205,3 +205,33 @@ void sixpn_ring_recycle(sixpn_ring *r, uint32_t buffer) {
 int sixpn_ring_submit(sixpn_ring *r) {
     return io_uring_submit(&r->ring);
 }
+
+int sixpn_ring_quiesce(sixpn_ring *r, unsigned timeout_ms) {
+    const uint64_t tag = UINT64_MAX;  // no other request has it: receives are socket indexes, sends have bit 63 and a slot
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    if (!sqe) {
+        io_uring_submit(&r->ring);
+        sqe = io_uring_get_sqe(&r->ring);
+        if (!sqe) return -EBUSY;
+    }
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, tag);
+    int rc = io_uring_submit(&r->ring);
+    if (rc < 0) return rc;
+    // Wait for the cancellation's own completion (it comes after the requests it ended), in 10 ms steps.
+    int done = 0;
+    for (unsigned waited = 0; !done && waited <= timeout_ms; waited += 10) {
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+        struct io_uring_cqe *cqe = NULL;
+        if (io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts) < 0) continue;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&r->ring, head, cqe) {
+            if (cqe->user_data == tag) done = 1;
+            seen++;
+        }
+        io_uring_cq_advance(&r->ring, seen);
+    }
+    rc = io_uring_unregister_files(&r->ring);
+    if (!done) return -ETIME;
+    return rc;
+}

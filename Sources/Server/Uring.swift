@@ -112,6 +112,13 @@ final class Ring {
         sixpn_ring_datagram(ring, completion, out)
     }
 
+    /// Ends every request and lets go of the sockets (see `sixpn_ring_quiesce`):
+    /// after it, closing a socket frees its port at once. The submitting thread calls it.
+    func quiesce() throws(Errno) {
+        let rc = sixpn_ring_quiesce(ring, 1000)
+        guard rc >= 0 else { throw Errno("io_uring cancel and unregister", -rc) }
+    }
+
     /// Gives a receive buffer back to the kernel.
     @inline(__always)
     func recycle(_ buffer: UInt32) {

@@ -94,6 +94,15 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
         while !answerer.state.stopping.load(ordering: .relaxed) {
             serveRound()
         }
+        finish()
+    }
+
+    /// Ends the multishot receives and releases the sockets from the ring, on
+    /// the ring's own thread, so that a port closed after a stop is free at
+    /// once: a socket still held by a ring being torn down would stay in its
+    /// SO_REUSEPORT group and take a share of a restarted server's datagrams.
+    func finish() {
+        do { try ring.quiesce() } catch { counters.add(WorkerCounters.Slot.socketErrors) }
     }
 
     /// Makes the calling thread the ring's only submitter. Before the first round.

@@ -50,6 +50,7 @@ public final class WorkerHarness: @unchecked Sendable {
     }
 
     deinit {
+        if case .ring(let w) = worker { w.finish() }
         Syscalls.close(fd)
     }
 

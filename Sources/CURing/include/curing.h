@@ -80,3 +80,9 @@ int sixpn_ring_datagram(sixpn_ring *ring, const sixpn_completion *c, sixpn_datag
 void sixpn_ring_recycle(sixpn_ring *ring, uint32_t buffer);
 /// Submits what is queued without waiting. The number submitted, or -errno.
 int sixpn_ring_submit(sixpn_ring *ring);
+/// Cancels every request on the ring (the multishot receives), waits up to
+/// `timeout_ms` for the cancellation to complete and unregisters the files,
+/// so that the sockets are released as soon as their descriptors are closed
+/// (a ring's own teardown runs later, in the kernel's workqueue, and would
+/// keep them bound meanwhile). The submitting thread calls it. 0 or -errno.
+int sixpn_ring_quiesce(sixpn_ring *ring, unsigned timeout_ms);
