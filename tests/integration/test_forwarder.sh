@@ -263,6 +263,8 @@ expect_eq "... asked without OPT at once" "1" "$(noedns host.fwd.test/28/plain)"
 expect_eq "... and never with it" "" "$(noedns host.fwd.test/28/opt)"
 check "the fallback was counted" wait_for 3 metric_is 9108 edns_fallbacks_total 10.53.0.9:5307 1
 check "the upstream is marked as without EDNS" wait_for 3 metric_is 9108 edns 10.53.0.9:5307 0
+check "... and in the server's totals: one fallback" wait_for 3 metric_at_least 9108 edns_fallbacks_total 1
+check "... one upstream without EDNS" wait_for 3 metric_at_least 9108 upstreams_without_edns 1
 
 # RFC 8767 §5's client response timer (1.8 s). The first question goes to the
 # first upstream (both unmeasured), which answers at once: a 2-second record.
@@ -284,6 +286,8 @@ expect_match "the late upstream answer refreshed the cache" "^late\.fwd\.test\.[
   "$(ask 5309 +noall +answer late.fwd.test AAAA)"
 expect_eq "... so the upstream was asked twice in all" "2" "$(slowagain late.fwd.test/28)"
 check "the stale answer was counted" wait_for 3 metric_at_least 9109 stale_answers_total 1
+check "... as served on the client timer" wait_for 3 metric_at_least 9109 stale_client_timer_total 1
+check "... and the late answer as a refresh" wait_for 3 metric_at_least 9109 stale_refreshed_total 1
 
 # Upstreams going down: next upstream, then serve-stale, then SERVFAIL.
 first=$(ask 5302 stale.fwd.test AAAA)
