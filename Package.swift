@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "sixpn", targets: ["sixpn"]),
         .library(name: "DNSWire", targets: ["DNSWire"]),
         .library(name: "ZoneEngine", targets: ["ZoneEngine"]),
+        .library(name: "Sockets", targets: ["Sockets"]),
         .library(name: "Forwarder", targets: ["Forwarder"]),
         .library(name: "Server", targets: ["Server"]),
         .library(name: "NetSetup", targets: ["NetSetup"]),
@@ -41,9 +42,12 @@ let package = Package(
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
 
+        // Socket addresses and the Glibc socket, pipe, clock and thread calls, wrapped once.
+        .target(name: "Sockets", dependencies: ["DNSWire", "CSocketBatch"]),
+
         // Upstream queries, cache, serve-stale.
         .target(name: "Forwarder", dependencies: [
-            "DNSWire",
+            "DNSWire", "Sockets",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Atomics", package: "swift-atomics"),
@@ -51,7 +55,7 @@ let package = Package(
 
         // Sockets, worker threads, TCP, trust, routing, metrics.
         .target(name: "Server", dependencies: [
-            "DNSWire", "ZoneEngine", "Forwarder", "CSocketBatch", "CURing",
+            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "CSocketBatch", "CURing",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -70,15 +74,16 @@ let package = Package(
 
         // The command line: argument parsing only.
         .executableTarget(name: "sixpn", dependencies: [
-            "DNSWire", "ZoneEngine", "Forwarder", "Server", "NetSetup",
+            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Server", "NetSetup",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZoneEngineTests", dependencies: ["ZoneEngine", "DNSWire"]),
-        .testTarget(name: "ForwarderTests", dependencies: ["Forwarder", "DNSWire"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "ZoneEngine", "DNSWire"]),
+        .testTarget(name: "SocketsTests", dependencies: ["Sockets", "DNSWire"]),
+        .testTarget(name: "ForwarderTests", dependencies: ["Forwarder", "Sockets", "DNSWire"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Sockets", "ZoneEngine", "DNSWire"]),
         .testTarget(name: "NetSetupTests", dependencies: ["NetSetup", "ZoneEngine"]),
     ],
     swiftLanguageModes: [.v6]

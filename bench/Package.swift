@@ -33,6 +33,7 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "DNSWire", package: "sixpn"),
+                .product(name: "Sockets", package: "sixpn"),
                 .product(name: "Forwarder", package: "sixpn"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Benchmark", package: "benchmark"),
@@ -46,6 +47,7 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "DNSWire", package: "sixpn"),
+                .product(name: "Sockets", package: "sixpn"),
                 .product(name: "Forwarder", package: "sixpn"),
                 .product(name: "Server", package: "sixpn"),
                 .product(name: "ZoneEngine", package: "sixpn"),

@@ -1,5 +1,6 @@
 import Atomics
 import DNSWire
+import Sockets
 
 /// The answer cache: many reader threads, one writer.
 ///
@@ -103,7 +104,7 @@ final class Cache: @unchecked Sendable {
             guard let e = find(hash: hash, name: name, type: query.type, class: query.class, flags: flags) else {
                 return nil
             }
-            let now = System.now()
+            let now = Syscalls.now()
             guard now < e.fields.pointee.freshUntil else { return nil }
             // Only write the shared bit when it is not set yet: hot entries stay read-only.
             if e.referenced.load(ordering: .relaxed) == 0 { e.referenced.store(1, ordering: .relaxed) }

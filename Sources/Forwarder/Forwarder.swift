@@ -4,6 +4,7 @@ import Glibc
 import Atomics
 import DNSWire
 import Logging
+import Sockets
 
 /// Answers every name sixpn is not authoritative for: from its cache on the
 /// query path, else by asking the upstreams on its own resolver thread.
@@ -28,7 +29,7 @@ public final class Forwarder: Sendable {
         inbox = try Inbox()
         let resolver = Resolver(configuration: configuration, cache: cache, inbox: inbox, counters: counters,
                                 logger: logger)
-        thread = try System.startThread { resolver.run() }
+        thread = try Syscalls.startThread { resolver.run() }
         if configuration.upstreams.isEmpty {
             logger.warning("no upstream nameservers: names outside internal. will be answered REFUSED")
         } else {
@@ -78,7 +79,7 @@ public final class Forwarder: Sendable {
     public func shutdown() {
         guard stopped.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         inbox.close()
-        System.join(thread)
+        Syscalls.join(thread)
     }
 
     /// The counts so far (cache size is refreshed by the resolver thread as it changes the cache).

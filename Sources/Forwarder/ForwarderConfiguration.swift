@@ -1,3 +1,5 @@
+import Sockets
+
 /// What the Forwarder asks, of whom, how long it waits and how much it keeps.
 public struct ForwarderConfiguration: Sendable {
     /// Where queries go, tried in order of smoothed RTT. Empty: every

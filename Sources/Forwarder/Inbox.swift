@@ -1,4 +1,5 @@
 import Synchronization
+import Sockets
 
 /// Where worker threads leave cache misses for the resolver thread, and the
 /// pipe that wakes it. A lock on the miss path only; hits never come here.
@@ -7,13 +8,13 @@ final class Inbox: Sendable {
     let wakeFD: Int32
     private let signalFD: Int32
 
-    init() throws(SystemCallError) {
-        (wakeFD, signalFD) = try System.pipe()
+    init() throws(Errno) {
+        (wakeFD, signalFD) = try Syscalls.wakePipe()
     }
 
     deinit {
-        System.close(wakeFD)
-        System.close(signalFD)
+        Syscalls.close(wakeFD)
+        Syscalls.close(signalFD)
     }
 
     /// Queues a miss; false once closed.
@@ -24,7 +25,7 @@ final class Inbox: Sendable {
             return (true, s.waiters.count == 1)
         }
         // One wake-up per batch: the resolver takes everything queued at once.
-        if wasEmpty { System.signal(pipe: signalFD) }
+        if wasEmpty { Syscalls.wake(signalFD) }
         return accepted
     }
 
@@ -38,6 +39,6 @@ final class Inbox: Sendable {
 
     func close() {
         state.withLock { $0.open = false }
-        System.signal(pipe: signalFD)
+        Syscalls.wake(signalFD)
     }
 }

@@ -1,4 +1,5 @@
 import Atomics
+import Sockets
 
 /// Counters split over cache lines by thread, so that worker threads
 /// counting at once do not fight over a line. A total is the sum of the lines.
@@ -18,7 +19,7 @@ final class StripedCounters: @unchecked Sendable {
 
     /// The line for the calling thread (64 lines: the top 6 bits of the spread).
     @inline(__always)
-    static func currentLine() -> Int { Int(System.threadSpread() >> 58) }
+    static func currentLine() -> Int { Int(Syscalls.threadSpread() >> 58) }
 
     @inline(__always)
     func counter(_ index: Int, line: Int) -> UnsafeAtomic<Int> {

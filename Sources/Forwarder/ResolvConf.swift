@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Sockets
 
 /// The nameservers of a resolv.conf file: sixpn's upstreams when none are configured.
 public enum ResolvConf {

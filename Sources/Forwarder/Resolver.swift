@@ -3,6 +3,7 @@ import Glibc
 #endif
 import DNSWire
 import Logging
+import Sockets
 
 /// A client query waiting for its answer.
 struct Waiter {
@@ -135,7 +136,7 @@ final class Resolver: @unchecked Sendable {
         var fds: [pollfd] = []
         var requests: [Waiter] = []
         while true {
-            var now = System.now()
+            var now = Syscalls.now()
             fds.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: inbox.wakeFD, events: Int16(POLLIN), revents: 0))
             var wake = now + 250_000_000
@@ -145,10 +146,13 @@ final class Resolver: @unchecked Sendable {
                 wake = min(wake, a.deadline, a.retryAt ?? .max, a.transaction.deadline)
             }
             for t in transactions.values { wake = min(wake, t.staleTimer ?? .max) }
-            System.poll(&fds, milliseconds: Int32(clamping: max(0, (wake - now + 999_999) / 1_000_000)))
-            now = System.now()
+            let timeout = Int32(clamping: max(0, (wake - now + 999_999) / 1_000_000))
+            _ = try? fds.withUnsafeMutableBufferPointer { b throws(Errno) in
+                try Syscalls.poll(b.baseAddress!, count: b.count, milliseconds: timeout)
+            }
+            now = Syscalls.now()
 
-            if fds[0].revents != 0 { System.drain(pipe: inbox.wakeFD) }
+            if fds[0].revents != 0 { Syscalls.drainWakePipe(inbox.wakeFD) }
             let open = inbox.take(into: &requests)
             for r in requests { accept(r, now: now) }
             requests.removeAll(keepingCapacity: true)
@@ -257,11 +261,11 @@ final class Resolver: @unchecked Sendable {
         do {
             let fd = try openUDP(to: upstreams[i].address)
             do {
-                guard try query.withUnsafeBytes({ try System.send(fd, $0) }) == query.count else {
-                    throw SystemCallError("send", EAGAIN)
+                guard try query.withUnsafeBytes({ try Syscalls.send(fd, $0) }) == query.count else {
+                    throw Errno("send", EAGAIN)
                 }
             } catch {
-                System.close(fd)
+                Syscalls.close(fd)
                 throw error
             }
             if upstreams[i].probeDue { upstreams[i].probing() }
@@ -283,8 +287,8 @@ final class Resolver: @unchecked Sendable {
     /// A UDP socket bound to a random port (RFC 5452 §9.2: the port is half the
     /// guessing), connected to the upstream so that the kernel drops datagrams
     /// from any other address or port and reports a closed port at once.
-    private func openUDP(to upstream: SocketAddress) throws(SystemCallError) -> Int32 {
-        let fd = try System.socket(family: upstream.family, stream: false)
+    private func openUDP(to upstream: SocketAddress) throws(Errno) -> Int32 {
+        let fd = try Syscalls.socket(family: upstream.family, stream: false, nonBlocking: true)
         let any: SocketAddress = upstream.family == AF_INET
             ? SocketAddress(host: .v4(0), port: 0)
             : SocketAddress(host: .v6(IPv6Address(high: 0, low: 0), scopeID: 0), port: 0)
@@ -292,13 +296,13 @@ final class Resolver: @unchecked Sendable {
         for _ in 0..<10 where !bound {
             var local = any
             local.port = UInt16.random(in: 1024 ... .max, using: &random)
-            bound = (try? System.bind(fd, local)) != nil
+            bound = (try? Syscalls.bind(fd, local)) != nil
         }
         do {
-            if !bound { try System.bind(fd, any) }  // every try was in use: the kernel picks
-            try System.connect(fd, upstream)
+            if !bound { try Syscalls.bind(fd, any) }  // every try was in use: the kernel picks
+            try Syscalls.connect(fd, upstream)
         } catch {
-            System.close(fd)
+            Syscalls.close(fd)
             throw error
         }
         return fd
@@ -310,7 +314,7 @@ final class Resolver: @unchecked Sendable {
         while true {
             let received: Int?
             do {
-                received = try buffer.withUnsafeMutableBytes { try System.receive(a.fd, into: $0) }
+                received = try buffer.withUnsafeMutableBytes { try Syscalls.receive(a.fd, into: $0) }
             } catch {
                 // ICMP port unreachable: nothing listens there. Count it and move on at once.
                 close(a)
@@ -395,8 +399,8 @@ final class Resolver: @unchecked Sendable {
         let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize,
                                        edns: edns.sendsOPT)
         do {
-            let fd = try System.socket(family: upstreams[i].address.family, stream: true)
-            do { try System.connect(fd, upstreams[i].address) } catch { System.close(fd); throw error }
+            let fd = try Syscalls.socket(family: upstreams[i].address.family, stream: true, nonBlocking: true)
+            do { try Syscalls.connect(fd, upstreams[i].address) } catch { Syscalls.close(fd); throw error }
             let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, edns: edns, sentAt: now,
                             deadline: min(now + timeout, t.deadline), retryAt: nil,
                             stream: StreamState(outgoing: [UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query))
@@ -414,25 +418,25 @@ final class Resolver: @unchecked Sendable {
         guard var s = a.stream else { return }
         do {
             if !s.connected {
-                let error = System.pendingError(a.fd)
-                guard error == 0 else { throw SystemCallError("connect \(upstreams[a.upstream].address)", error) }
+                let error = Syscalls.pendingError(a.fd)
+                guard error == 0 else { throw Errno("connect \(upstreams[a.upstream].address)", error) }
                 s.connected = true
             }
             if s.written < s.outgoing.count {
-                let sent = try s.outgoing[s.written...].withUnsafeBytes { try System.send(a.fd, $0) } ?? 0
+                let sent = try s.outgoing[s.written...].withUnsafeBytes { try Syscalls.send(a.fd, $0) } ?? 0
                 s.written += sent
                 a.stream = s
                 return
             }
-            guard let n = try buffer.withUnsafeMutableBytes({ try System.receive(a.fd, into: $0) }) else {
+            guard let n = try buffer.withUnsafeMutableBytes({ try Syscalls.receive(a.fd, into: $0) }) else {
                 a.stream = s
                 return
             }
-            guard n > 0 else { throw SystemCallError("recv (connection closed)", ECONNRESET) }
+            guard n > 0 else { throw Errno("recv (connection closed)", ECONNRESET) }
             s.incoming += buffer[0..<n]
             a.stream = s
             if let message = s.message, !handle(reply: message, from: a, now: now) {
-                throw SystemCallError("a reply that does not match the query", EPROTO)
+                throw Errno("a reply that does not match the query", EPROTO)
             }
         } catch {
             logger.info("TCP to upstream \(upstreams[a.upstream].address) failed: \(error)")
@@ -478,7 +482,7 @@ final class Resolver: @unchecked Sendable {
 
     private func close(_ a: Attempt) {
         guard attempts.removeValue(forKey: a.fd) != nil else { return }
-        System.close(a.fd)
+        Syscalls.close(a.fd)
         a.transaction.attempts.removeAll { $0 === a }
     }
 

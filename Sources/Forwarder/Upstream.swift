@@ -1,4 +1,5 @@
 import Metrics
+import Sockets
 
 /// One upstream server as the resolver sees it: its smoothed RTT, whether
 /// it is failing, and its metrics. Owned by the resolver thread.

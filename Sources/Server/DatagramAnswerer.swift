@@ -4,6 +4,7 @@ import Glibc
 import DNSWire
 import Forwarder
 import ZoneEngine
+import Sockets
 
 /// What every UDP backend does with one received datagram, whichever way it
 /// came in (recvmmsg in ``UDPWorker``, io_uring in ``UringWorker``): check its

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Forwarder
+import Sockets
 
 /// A minimal HTTP/1.1 responder for Prometheus: `GET /metrics` gets the
 /// metrics in the text exposition format, anything else 404 or 405; one
@@ -15,7 +15,7 @@ final class MetricsEndpoint: @unchecked Sendable {
 
     /// Binds and listens on `address` (errors are start-up errors).
     init(address: SocketAddress, exposition: @escaping @Sendable () -> String, state: ServerState) throws(Errno) {
-        let fd = try Syscalls.socket(family: address.family, stream: true)
+        let fd = try Syscalls.socket(family: address.family, stream: true, nonBlocking: false)
         do {
             try Syscalls.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             try Syscalls.bind(fd, address)
@@ -51,7 +51,7 @@ final class MetricsEndpoint: @unchecked Sendable {
         while request.count < 8192, !request.containsHeadEnd, monotonicNanoseconds() < deadline {
             guard let ready = try? Syscalls.poll(&pfd, count: 1, milliseconds: 200), ready > 0 else { continue }
             let got: Int?
-            do { got = try chunk.withUnsafeMutableBytes { b throws(Errno) in try Syscalls.read(fd, into: b) } } catch {
+            do { got = try chunk.withUnsafeMutableBytes { b throws(Errno) in try Syscalls.receive(fd, into: b) } } catch {
                 return
             }
             guard let n = got else { continue }
@@ -72,7 +72,9 @@ final class MetricsEndpoint: @unchecked Sendable {
         }
         var bytes = Array(response.utf8)[...]
         while !bytes.isEmpty, monotonicNanoseconds() < deadline {
-            let n = bytes.withUnsafeBytes { (try? Syscalls.write(fd, $0)) ?? -1 }
+            let n = bytes.withUnsafeBytes { b in
+                do throws(Errno) { return try Syscalls.send(fd, b) ?? 0 } catch { return -1 }
+            }
             if n < 0 { return }
             if n == 0 {
                 pfd.events = Int16(POLLOUT)

@@ -5,6 +5,7 @@ import DNSWire
 import Forwarder
 import Logging
 import ZoneEngine
+import Sockets
 
 /// What `sixpn serve` runs with.
 public struct ServerConfiguration: Sendable {
@@ -232,7 +233,7 @@ public final class Server: @unchecked Sendable {
     }
 
     static func udpSocket(_ address: SocketAddress) throws(Errno) -> Int32 {
-        let fd = try Syscalls.socket(family: address.family, stream: false)
+        let fd = try Syscalls.socket(family: address.family, stream: false, nonBlocking: false)
         do {
             try Syscalls.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
             if address.family == AF_INET6 { try Syscalls.setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
@@ -248,7 +249,7 @@ public final class Server: @unchecked Sendable {
     }
 
     static func tcpListener(_ address: SocketAddress) throws(Errno) -> Int32 {
-        let fd = try Syscalls.socket(family: address.family, stream: true)
+        let fd = try Syscalls.socket(family: address.family, stream: true, nonBlocking: false)
         do {
             try Syscalls.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if address.family == AF_INET6 { try Syscalls.setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
@@ -263,8 +264,8 @@ public final class Server: @unchecked Sendable {
     }
 
     /// The UDP port the first listen address got (tests bind port 0).
-    var boundUDPPort: UInt16? { udpSockets.first.flatMap { try? Syscalls.localPort($0) } }
-    var boundTCPPort: UInt16? { tcpListeners.first.flatMap { try? Syscalls.localPort($0) } }
+    var boundUDPPort: UInt16? { udpSockets.first.flatMap { try? Syscalls.localAddress($0).port } }
+    var boundTCPPort: UInt16? { tcpListeners.first.flatMap { try? Syscalls.localAddress($0).port } }
 
     /// Waits for SIGTERM or SIGINT (reloading the database on SIGHUP), then
     /// stops: no new queries, the ones in flight answered, then return.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Atomics
 import CSocketBatch
+import Sockets
 
 /// A dedicated OS thread (pthread) for a loop that blocks in system calls.
 ///
@@ -12,27 +13,12 @@ import CSocketBatch
 struct ServerThread: @unchecked Sendable {
     let handle: pthread_t
 
-    private final class Body {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-    }
-
     static func start(_ run: @escaping @Sendable () -> Void) throws(Errno) -> ServerThread {
-        let body = Unmanaged.passRetained(Body(run)).toOpaque()
-        var handle = pthread_t()
-        let rc = pthread_create(&handle, nil, { arg in
-            Unmanaged<Body>.fromOpaque(arg!).takeRetainedValue().run()
-            return nil
-        }, body)
-        guard rc == 0 else {
-            Unmanaged<Body>.fromOpaque(body).release()
-            throw Errno("pthread_create", rc)
-        }
-        return ServerThread(handle: handle)
+        ServerThread(handle: try Syscalls.startThread(run))
     }
 
     func join() {
-        pthread_join(handle, nil)
+        Syscalls.join(handle)
     }
 
     /// Pins the thread to one CPU: the `index`-th (wrapping) of the CPUs this
@@ -68,10 +54,9 @@ final class ServerState: Sendable {
     let sharedCounters = WorkerCounters()
 }
 
-/// Monotonic time in nanoseconds (vDSO clock_gettime: no system call).
+/// Monotonic time in nanoseconds, unsigned as the Server's latency and
+/// idle arithmetic wants it (``Syscalls/now()``: no system call).
 @inline(__always)
 func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    UInt64(bitPattern: Syscalls.now())
 }

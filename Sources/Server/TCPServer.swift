@@ -5,6 +5,7 @@ import DNSWire
 import Forwarder
 import Synchronization
 import ZoneEngine
+import Sockets
 
 /// DNS over TCP (RFC 7766) on one thread with poll(2): TCP carries the
 /// answers too big for UDP and the odd client that insists, not the load.
@@ -184,7 +185,7 @@ final class TCPServer: @unchecked Sendable {
             let space = c.framing.freeSpace
             guard space.count > 0 else { break }
             let n: Int?
-            do { n = try Syscalls.read(c.fd, into: space) } catch {
+            do { n = try Syscalls.receive(c.fd, into: space) } catch {
                 c.failed = true
                 return
             }
@@ -249,7 +250,7 @@ final class TCPServer: @unchecked Sendable {
     private func flush(_ c: Connection) {
         guard c.output.pending > 0 else { return }
         let fd = c.fd
-        if !c.output.flush({ bytes throws(Errno) in try Syscalls.write(fd, bytes) }) {
+        if !c.output.flush({ bytes throws(Errno) in try Syscalls.send(fd, bytes) ?? 0 }) {
             c.failed = true
         }
         c.lastActivity = monotonicNanoseconds()

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSocketBatch
+import Sockets
 
 /// One UDP worker of the recvmmsg backend (`--io recvmmsg`): a thread with
 /// its own SO_REUSEPORT socket per listen address and its own receive and

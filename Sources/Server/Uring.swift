@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CURing
+import Sockets
 
 // liburing (through CURing's C functions) for the rest of the Server: the
 // only file that sees sixpn_ring pointers.

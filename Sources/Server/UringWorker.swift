@@ -4,6 +4,7 @@ import Glibc
 import CURing
 import Dispatch
 import Synchronization
+import Sockets
 
 /// One UDP worker of the io_uring backend (`--io uring`): a thread with its
 /// own SO_REUSEPORT socket per listen address and its own ring (``Ring``).

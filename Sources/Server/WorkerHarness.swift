@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Forwarder
 import ZoneEngine
+import Sockets
 
 /// One real UDP worker (``UDPWorker`` or ``UringWorker``, by backend) on one
 /// real UDP socket, driven one batch at a time by the caller instead of by
@@ -28,7 +29,7 @@ public final class WorkerHarness: @unchecked Sendable {
                 developmentNetwork: UInt32?, io: IOBackend = .recvmmsg) throws(ServerError) {
         do {
             fd = try Server.udpSocket(address)
-            port = try Syscalls.localPort(fd)
+            port = try Syscalls.localAddress(fd).port
         } catch {
             throw ServerError("cannot bind \(address): \(error)")
         }

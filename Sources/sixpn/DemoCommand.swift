@@ -3,6 +3,7 @@ import DNSWire
 import Forwarder
 import Glibc
 import Server
+import Sockets
 import ZoneEngine
 
 /// `sixpn demo`: serves a demo database on loopback port 5353, with loopback

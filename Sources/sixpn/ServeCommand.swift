@@ -3,6 +3,7 @@ import Forwarder
 import Glibc
 import Logging
 import Server
+import Sockets
 import ZoneEngine
 
 /// `sixpn serve`: answers `.internal` names from the database for 6PN clients

@@ -3,6 +3,7 @@ import DNSWire
 import Glibc
 import Synchronization
 @testable import Forwarder
+import Sockets
 
 /// One datagram (or TCP message) a fake upstream sends back.
 struct FakeReply: Sendable {
@@ -29,23 +30,23 @@ final class FakeUpstream: @unchecked Sendable {
 
     init(_ handler: @escaping Handler) throws {
         self.handler = Mutex(handler)
-        udp = try System.socket(family: AF_INET, stream: false)
-        try System.bind(udp, .ipv4(127, 0, 0, 1, port: 0))
-        address = try System.localAddress(udp)
-        other = try System.socket(family: AF_INET, stream: false)
-        try System.bind(other, .ipv4(127, 0, 0, 1, port: 0))
-        tcp = try System.socket(family: AF_INET, stream: true)
-        try System.bind(tcp, address)
-        try System.listen(tcp)
-        thread = try System.startThread { [unowned self] in self.serve() }
+        udp = try Syscalls.socket(family: AF_INET, stream: false, nonBlocking: true)
+        try Syscalls.bind(udp, .ipv4(127, 0, 0, 1, port: 0))
+        address = try Syscalls.localAddress(udp)
+        other = try Syscalls.socket(family: AF_INET, stream: false, nonBlocking: true)
+        try Syscalls.bind(other, .ipv4(127, 0, 0, 1, port: 0))
+        tcp = try Syscalls.socket(family: AF_INET, stream: true, nonBlocking: true)
+        try Syscalls.bind(tcp, address)
+        try Syscalls.listen(tcp, backlog: 64)
+        thread = try Syscalls.startThread { [unowned self] in self.serve() }
     }
 
     func setHandler(_ h: @escaping Handler) { handler.withLock { $0 = h } }
 
     func stop() {
         guard stopped.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
-        System.join(thread)
-        for fd in [udp, other, tcp] { System.close(fd) }
+        Syscalls.join(thread)
+        for fd in [udp, other, tcp] { Syscalls.close(fd) }
     }
 
     deinit { stop() }
@@ -55,31 +56,34 @@ final class FakeUpstream: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 65_535)
         while !stopped.load(ordering: .relaxed) {
             var fds = [pollfd(fd: udp, events: Int16(POLLIN), revents: 0), pollfd(fd: tcp, events: Int16(POLLIN), revents: 0)]
-            System.poll(&fds, milliseconds: 10)
-            let now = System.now()
-            for p in pending where p.at <= now { try? p.bytes.withUnsafeBytes { try System.send(p.fd, $0, to: p.to) } }
+            _ = try? Syscalls.poll(&fds, count: fds.count, milliseconds: 10)
+            let now = Syscalls.now()
+            for p in pending where p.at <= now {
+                let (to, length) = p.to.storage
+                try? p.bytes.withUnsafeBytes { try Syscalls.sendTo(p.fd, $0, address: to, length: length) }
+            }
             pending.removeAll { $0.at <= now }
-            if let (n, from) = (try? buffer.withUnsafeMutableBytes { try System.receiveFrom(udp, into: $0) }) ?? nil,
+            if let (n, from) = (try? buffer.withUnsafeMutableBytes { try Syscalls.receiveFrom(udp, into: $0) }) ?? nil,
                let query = try? Message(parsing: Array(buffer[0..<n])) {
                 udpQueries.wrappingIncrement(ordering: .relaxed)
                 for r in handler.withLock({ $0 })(query, false) {
                     pending.append((now + r.delay.nanoseconds, r.bytes, r.fromOtherPort ? other : udp, from))
                 }
             }
-            if let c = try? System.accept(tcp) { serveStream(c) }
+            if let c = (try? Syscalls.accept(tcp)) ?? nil { serveStream(c.fd) }
         }
     }
 
     /// One query over TCP: read it whole, answer, close.
     private func serveStream(_ fd: Int32) {
-        defer { System.close(fd) }
+        defer { Syscalls.close(fd) }
         var incoming: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_535)
-        let end = System.now() + 2_000_000_000
-        while System.now() < end {
+        let end = Syscalls.now() + 2_000_000_000
+        while Syscalls.now() < end {
             var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-            System.poll(&fds, milliseconds: 10)
-            guard let n = (try? buffer.withUnsafeMutableBytes { try System.receive(fd, into: $0) }) ?? nil else { continue }
+            _ = try? Syscalls.poll(&fds, count: fds.count, milliseconds: 10)
+            guard let n = (try? buffer.withUnsafeMutableBytes { try Syscalls.receive(fd, into: $0) }) ?? nil else { continue }
             if n == 0 { return }
             incoming += buffer[0..<n]
             guard incoming.count >= 2, incoming.count >= 2 + (Int(incoming[0]) << 8 | Int(incoming[1])),
@@ -87,7 +91,7 @@ final class FakeUpstream: @unchecked Sendable {
             tcpQueries.wrappingIncrement(ordering: .relaxed)
             for r in handler.withLock({ $0 })(query, true) {
                 let framed = [UInt8(r.bytes.count >> 8), UInt8(r.bytes.count & 0xff)] + r.bytes
-                _ = try? framed.withUnsafeBytes { try System.send(fd, $0) }
+                _ = try? framed.withUnsafeBytes { try Syscalls.send(fd, $0) }
             }
             return
         }

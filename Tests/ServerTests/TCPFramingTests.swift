@@ -1,5 +1,6 @@
 import Testing
 @testable import Server
+import Sockets
 
 /// Feeds `chunks` to a framing buffer as separate reads and collects the messages.
 func frames(_ chunks: [[UInt8]]) -> [[UInt8]] {

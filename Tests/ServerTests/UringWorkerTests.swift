@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Forwarder
+import Sockets
 import Testing
 @_spi(Benchmark) @testable import Server
 

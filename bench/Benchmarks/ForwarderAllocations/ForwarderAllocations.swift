@@ -4,6 +4,7 @@ import DNSWire
 import Forwarder
 import Glibc
 import Logging
+import Sockets
 
 /// `www.example.test AAAA` with EDNS (1232 octets), as the Server hands it to the Forwarder.
 let query: [UInt8] = try! Message(

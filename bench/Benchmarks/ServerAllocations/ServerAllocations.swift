@@ -4,6 +4,7 @@ import DNSWire
 import Forwarder
 import Glibc
 import Logging
+import Sockets
 @_spi(Benchmark) import Server
 import ZoneEngine
 

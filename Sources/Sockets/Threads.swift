@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Threads of their own (pthreads) for loops that block in system calls, so
+/// they never starve Dispatch's shared pool.
+extension Syscalls {
+    /// Starts a joinable thread running `body`.
+    public static func startThread(_ body: @escaping @Sendable () -> Void) throws(Errno) -> pthread_t {
+        final class Box: @unchecked Sendable {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { arg in
+            let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            throw Errno("pthread_create", rc)
+        }
+        return thread
+    }
+
+    public static func join(_ thread: pthread_t) {
+        _ = pthread_join(thread, nil)
+    }
+
+    /// A small number that differs between threads, for spreading shared
+    /// counters over cache lines (sched_getcpu is not in Swift's Glibc).
+    @inlinable @inline(__always)
+    public static func threadSpread() -> UInt {
+        (UInt(pthread_self()) >> 12) &* 0x9E37_79B9_7F4A_7C15
+    }
+}
