@@ -21,11 +21,8 @@ ns=sx-srv-lat client=fdaa:0:1:0:1:0:1:2
 w=$(mktemp -d /tmp/sx-srv-lat.XXXXXX)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
-ip netns del $ns 2>/dev/null || true
-ip netns add $ns
-ip -n $ns link set lo up
-ip -n $ns addr add fdaa::3/128 dev lo nodad
-ip -n $ns addr add $client/128 dev lo nodad
+. "$root/bench/lib.sh"
+bench_netns $ns $client
 mkdir -p "$w/knot" "$w/sixpn"
 cat > "$w/knot/knot.conf" <<CONF
 server:

@@ -24,11 +24,8 @@ w=$(mktemp -d /tmp/sx-srv-prof.XXXXXX)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
 mkdir -p "$root/bench/results"
-ip netns del $ns 2>/dev/null || true
-ip netns add $ns
-ip -n $ns link set lo up
-ip -n $ns addr add fdaa::3/128 dev lo nodad
-ip -n $ns addr add $client/128 dev lo nodad
+. "$root/bench/lib.sh"
+bench_netns $ns $client
 "$bin" db init --db "$w/db" >/dev/null
 # 1,000 apps of 3 instances in organization 1 (as peers.sh's data), queried in turn.
 python3 - <<PY | sqlite3 "$w/db"

@@ -102,11 +102,8 @@ static void dump(int sig) { (void)sig; FILE *f = fopen(out, "w"); if (f) { fprin
 __attribute__((constructor)) static void init(void) { out = getenv("SIXPN_ALLOC_OUT"); signal(SIGUSR2, dump); }
 EOF
   ${CC:-cc} -O2 -shared -fPIC -o "$w/count.so" "$w/count.c"
-  ip netns del $ns 2>/dev/null || true
-  ip netns add $ns
-  ip -n $ns link set lo up
-  ip -n $ns addr add fdaa::3/128 dev lo nodad
-  ip -n $ns addr add $client/128 dev lo nodad
+  . "$root/bench/lib.sh"
+  bench_netns $ns $client
   "$bin" db init --db "$w/db" >/dev/null
   for i in 1 2 3; do "$bin" db add-instance --db "$w/db" --app web --region ams --address "fdaa:0:1:0:$i:0:$i:2" >/dev/null; done
   for _ in $(seq 1 100); do printf 'web.internal AAAA\nams.web.internal AAAA\n_apps.internal TXT\nnope.internal AAAA\n'; done > "$w/queries"

@@ -32,7 +32,6 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
     var counters: WorkerCounters { answerer.counters }
     private let ring: Ring
     private let completions: UnsafeMutablePointer<sixpn_completion>
-    private let datagram: UnsafeMutablePointer<sixpn_datagram>
     private let sendMessages: UnsafeMutablePointer<msghdr>
     private let sendVectors: UnsafeMutablePointer<iovec>
     private let sendAddresses: UnsafeMutablePointer<sockaddr_storage>
@@ -52,8 +51,6 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
         ring = try Ring(entries: Self.entries, buffers: Self.receiveBuffers, payloadSize: UDPWorker.receiveSlot,
                         nameSize: MemoryLayout<sockaddr_storage>.size, fds: sockets)
         completions = .allocate(capacity: Self.completionsPerRound)
-        datagram = .allocate(capacity: 1)
-        datagram.initialize(to: sixpn_datagram())
         let n = Self.sendSlots
         sendMessages = .allocate(capacity: n)
         sendVectors = .allocate(capacity: n)
@@ -77,7 +74,6 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
 
     deinit {
         completions.deallocate()
-        datagram.deallocate()
         sendMessages.deallocate()
         sendVectors.deallocate()
         sendAddresses.deallocate()
@@ -136,6 +132,7 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
         let started = monotonicNanoseconds()
         let snapshot = answerer.zone.current
         var datagrams = 0, replies: UInt64 = 0
+        var d = sixpn_datagram()
         for c in 0..<n {
             let completion = completions + c
             let tag = completion.pointee.user_data
@@ -147,7 +144,7 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
             }
             let socket = Int(truncatingIfNeeded: tag)
             if !Ring.more(completion) { disarmed[socket] = true }
-            let found = ring.datagram(completion, into: datagram)
+            let found = ring.datagram(completion, into: &d)
             guard found >= 0 else {
                 // No datagram: the receive ended. ENOBUFS (every buffer taken) is
                 // not an error: this round gives them back and the next re-arms.
@@ -155,7 +152,6 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
                 continue
             }
             datagrams += 1
-            let d = datagram.pointee
             if found == 1, freeCount > 0 {
                 let slot = freeSlots[freeCount - 1]
                 if let length = answerer.answer(
