@@ -16,9 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH
 mkdir -p bench/results
+# Why a benchmark stopped (BenchSupport's require), where the benchmark tool does not show it.
+export BENCH_FAILURES="$PWD/bench/results/failures.txt"
+rm -f "$BENCH_FAILURES"
+failed() { tail -40 "$1" >&2; cat "$BENCH_FAILURES" >&2 2>/dev/null || true; echo "alloc: $2" >&2; exit 1; }
 
 swift package --package-path bench benchmark --target DNSWireAllocations --no-progress >bench/results/alloc.log 2>&1 \
-  || { tail -40 bench/results/alloc.log >&2; echo "alloc: the benchmark did not run" >&2; exit 1; }
+  || failed bench/results/alloc.log "the benchmark did not run"
 sed -n '/^=* *$/,$p' bench/results/alloc.log | sed -n '/DNSWireAllocations/,$p' >bench/results/alloc.txt
 cat bench/results/alloc.txt
 
@@ -33,7 +37,7 @@ python3 bench/alloc_gate.py bench/results/alloc.txt --control ControlMessagePars
 # Responder -> queued sendmsg, over loopback sockets), 1,000 queries per sample,
 # for a `.internal` AAAA answer and a cached forwarded answer, on each backend.
 swift package --package-path bench benchmark --target ServerAllocations --no-progress >bench/results/server-alloc.log 2>&1 \
-  || { tail -40 bench/results/server-alloc.log >&2; echo "alloc: the server benchmark did not run" >&2; exit 1; }
+  || failed bench/results/server-alloc.log "the server benchmark did not run"
 sed -n '/^=* *$/,$p' bench/results/server-alloc.log | sed -n '/ServerAllocations/,$p' >bench/results/server-alloc.txt
 cat bench/results/server-alloc.txt
 python3 bench/alloc_gate.py bench/results/server-alloc.txt \

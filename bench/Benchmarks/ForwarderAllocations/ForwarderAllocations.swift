@@ -53,6 +53,6 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.stopMeasurement()
         }
         // Outside the measurement: it was a hit with the three records.
-        precondition(length > 0 && send[7] == 3, "the cache did not answer")
+        require(length > 0 && send[7] == 3, "the cache did not answer")
     }
 }

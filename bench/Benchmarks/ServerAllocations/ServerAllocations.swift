@@ -61,7 +61,7 @@ struct Client {
 
     /// Reads one answer; its length (-1 when none came within 2 s).
     @inline(__always)
-    func receive() -> Int { recv(fd, answer.baseAddress, answer.count, 0) }
+    func receive() -> Int { BenchSupport.receive(fd, into: answer) }
 
     /// One round trip; the answer's length (-1 when none came).
     @inline(__always)
@@ -117,7 +117,8 @@ let benchmarks: @Sendable () -> Void = {
                 let q = query("Web.Internal")
                 let length = q.withUnsafeBytes { measureRoundTrips(benchmark, &client, worker, $0) }
                 // Outside the measurement: each query got the three records.
-                precondition(length > 0 && client.answer[7] == 3, "the worker did not answer with 3 records")
+                require(length > 0 && client.answer[7] == 3,
+                        "the worker did not answer with 3 records (last answer: \(length) octets, \(length > 7 ? client.answer[7] : 0) records)")
             }
         }
 
@@ -136,11 +137,12 @@ let benchmarks: @Sendable () -> Void = {
                     client.send(bytes)
                     worker.serveOneBatch()
                     answerOneQuery(on: upstreamFD)
-                    precondition(client.receive() > 0, "the forwarded reply did not come")
+                    require(client.receive() > 0, "the forwarded reply did not come within 2 s (errno \(errno))")
                     return measureRoundTrips(benchmark, &client, worker, bytes)
                 }
-                precondition(length > 0 && client.answer[7] == 3, "the cache did not answer with 3 records")
-                precondition(worker.counters.value(WorkerCounters.Slot.cacheHits) > 0, "no cache hit was counted")
+                require(length > 0 && client.answer[7] == 3,
+                        "the cache did not answer with 3 records (last answer: \(length) octets, \(length > 7 ? client.answer[7] : 0) records)")
+                require(worker.counters.value(WorkerCounters.Slot.cacheHits) > 0, "no cache hit was counted")
             }
         }
     }
