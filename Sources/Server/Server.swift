@@ -11,8 +11,14 @@ import Sockets
 public struct ServerConfiguration: Sendable {
     public var databasePath: String
     public var listen: [SocketAddress]
-    /// Upstreams for names outside `internal.`; none: those are REFUSED.
-    public var upstreams: [SocketAddress]
+    /// How names outside `internal.` are forwarded: the upstreams (none: those
+    /// names are REFUSED), the upstream timeout, the cache's bounds and serve-stale.
+    public var forwarding: ForwarderConfiguration
+    /// The upstreams of ``forwarding``.
+    public var upstreams: [SocketAddress] {
+        get { forwarding.upstreams }
+        set { forwarding.upstreams = newValue }
+    }
     /// UDP workers (one thread and one SO_REUSEPORT socket per listen address each).
     public var threads: Int
     /// TTL of `internal.` answers.
@@ -37,7 +43,7 @@ public struct ServerConfiguration: Sendable {
                 developmentNetwork: UInt32? = nil) {
         self.databasePath = databasePath
         self.listen = listen
-        self.upstreams = upstreams
+        self.forwarding = ForwarderConfiguration(upstreams: upstreams)
         self.threads = threads
         self.ttl = ttl
         self.metrics = metrics
@@ -149,7 +155,7 @@ public final class Server: @unchecked Sendable {
         self.zone = zone
         if !c.upstreams.isEmpty {
             do {
-                forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: c.upstreams), logger: logger)
+                forwarder = try Forwarder(configuration: c.forwarding, logger: logger)
             } catch {
                 throw ServerError("cannot start forwarding to \(c.upstreams.map(\.description).joined(separator: ", ")): \(error)")
             }
@@ -205,7 +211,7 @@ public final class Server: @unchecked Sendable {
         }
         zone.start()
         collector.start()
-        logger.info("serving", metadata: [
+        var metadata: Logger.Metadata = [
             "listen": .array(c.listen.map { .string($0.description) }),
             "threads": .stringConvertible(c.threads),
             "database": .string(c.databasePath),
@@ -214,7 +220,16 @@ public final class Server: @unchecked Sendable {
             "dev-org": .string(c.developmentNetwork.map { String($0) } ?? "off"),
             "pin": .stringConvertible(c.pin),
             "io": .string(c.io.rawValue),
-        ])
+        ]
+        if forwarder != nil {
+            let f = c.forwarding
+            metadata["upstream-timeout"] = .stringConvertible(f.timeout)
+            metadata["cache-entries"] = .stringConvertible(f.cacheEntries)
+            metadata["cache-bytes"] = .stringConvertible(f.cacheBytes)
+            metadata["serve-stale"] = .stringConvertible(f.serveStale)
+            metadata["stale-client-timeout"] = .stringConvertible(f.clientResponseTimer)
+        }
+        logger.info("serving", metadata: metadata)
     }
 
     /// Runs `body`, turning a socket error into one line that names the address.

@@ -26,6 +26,30 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("upstream"), help: "ADDR:PORT or [ADDR]:PORT to forward other names to (repeatable; default: /etc/resolv.conf's nameservers other than sixpn itself; none: REFUSED).")
     var upstream: [String] = []
 
+    @Option(name: .customLong("upstream-timeout"), help: ArgumentHelp(
+        "Milliseconds one upstream gets before the next is asked; a client has its answer, a stale one or SERVFAIL within twice this (default 1500).",
+        valueName: "ms"))
+    var upstreamTimeout: Int?
+
+    @Option(name: .customLong("cache-entries"), help: ArgumentHelp(
+        "The most forwarded answers the cache holds (default 100000).", valueName: "n"))
+    var cacheEntries: Int?
+
+    @Option(name: .customLong("cache-bytes"), help: ArgumentHelp(
+        "The most memory the cache's answers take: octets, or a number with K, M or G (KiB, MiB, GiB; default 64M).",
+        valueName: "size"))
+    var cacheBytes: String?
+
+    @Option(name: .customLong("serve-stale"), help: ArgumentHelp(
+        "Seconds past its TTL an answer may still be served when every upstream fails (RFC 8767; default 86400; 0: never).",
+        valueName: "seconds"))
+    var serveStale: Int?
+
+    @Option(name: .customLong("stale-client-timeout"), help: ArgumentHelp(
+        "Milliseconds a client whose answer has expired waits for the upstreams before it gets the expired one, TTL 30 (RFC 8767 §5; default 1800; 0: only when every upstream failed).",
+        valueName: "ms"))
+    var staleClientTimeout: Int?
+
     @Option(help: "UDP worker threads (default: the number of cores).")
     var threads: Int?
 
@@ -52,6 +76,7 @@ struct ServeCommand: ParsableCommand {
             upstreams = (try? ResolvConf.upstreams(excluding: listenAddresses)) ?? []
         }
         var config = ServerConfiguration(databasePath: database, listen: listenAddresses, upstreams: upstreams)
+        try applyForwardingOptions(to: &config.forwarding)
         if let threads { config.threads = threads }
         config.ttl = ttl
         config.pin = pin
@@ -62,6 +87,49 @@ struct ServeCommand: ParsableCommand {
             do { config.developmentNetwork = try NetworkID.parse(devOrg) } catch { throw fatal("--dev-org: \(error.message)") }
         }
         try serve(config, command: "serve")
+    }
+
+    /// The forwarder's flags, each checked against the range it makes sense in.
+    private func applyForwardingOptions(to f: inout ForwarderConfiguration) throws {
+        if let ms = try upstreamTimeout.map({ try within("--upstream-timeout", $0, 10...60_000, "milliseconds") }) {
+            f.timeout = .milliseconds(ms)
+        }
+        if let n = try cacheEntries.map({ try within("--cache-entries", $0, 1...10_000_000, "entries") }) {
+            f.cacheEntries = n
+        }
+        if let text = cacheBytes {
+            guard let octets = Self.octets(text) else {
+                throw fatal("--cache-bytes: \"\(text)\" is not a size (octets, or a number with K, M or G)")
+            }
+            f.cacheBytes = try within("--cache-bytes", octets, 65_536...(64 << 30), "octets")
+        }
+        if let s = try serveStale.map({ try within("--serve-stale", $0, 0...(30 * 86_400), "seconds") }) {
+            f.serveStale = .seconds(s)
+        }
+        if let ms = try staleClientTimeout.map({ try within("--stale-client-timeout", $0, 0...60_000, "milliseconds") }) {
+            f.clientResponseTimer = .milliseconds(ms)
+        }
+    }
+
+    private func within(_ flag: String, _ value: Int, _ range: ClosedRange<Int>, _ unit: String) throws -> Int {
+        guard range.contains(value) else {
+            throw fatal("\(flag): \(value) is not between \(range.lowerBound) and \(range.upperBound) \(unit)")
+        }
+        return value
+    }
+
+    /// "65536", "512K", "64M", "1G" (binary multiples, either case) as octets; nil for anything else.
+    static func octets(_ text: String) -> Int? {
+        let shifts: [Character: Int] = ["k": 10, "m": 20, "g": 30]
+        var digits = Substring(text)
+        var shift = 0
+        if let last = text.last, let s = shifts[Character(last.lowercased())] {
+            shift = s
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(digits),
+              n <= Int.max >> shift else { return nil }
+        return n << shift
     }
 
     private func address(_ text: String) throws -> SocketAddress {

@@ -178,12 +178,13 @@ check "Unbound answers for fwd.test" wait_for 10 in_ns dig +short +time=1 +tries
 # --- sixpn in front -------------------------------------------------------
 db=$dir/sixpn.sqlite
 "$SIXPN" db init --db "$db" >/dev/null
-serve() {  # serve NAME PORT METRICS-PORT UPSTREAM...
+serve() {  # serve NAME PORT METRICS-PORT UPSTREAM... [-- FLAG...]
   local name=$1 port=$2 mport=$3; shift 3
   local ups=()
-  for u in "$@"; do ups+=(--upstream "$u"); done
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do ups+=(--upstream "$1"); shift; done
+  [ "${1:-}" = -- ] && shift
   start_bg "sixpn-$name.$ns" ip netns exec "$ns" "$SIXPN" serve --db "$db" --listen "[fdaa::3]:$port" \
-    --metrics "[fdaa::3]:$mport" "${ups[@]}"
+    --metrics "[fdaa::3]:$mport" "${ups[@]}" "$@"
   # Ready when it answers anything; an internal. name, so that no upstream is asked yet.
   wait_for 10 in_ns dig +time=1 +tries=1 @fdaa::3 -p "$port" internal SOA >/dev/null
 }
@@ -193,6 +194,9 @@ serve slow 5303 9103 10.53.0.9:5304 10.53.0.2:53
 serve spoofed 5305 9105 10.53.0.9:5306
 serve noedns 5308 9108 10.53.0.9:5307
 serve late 5309 9109 10.53.0.9:5310 10.53.0.9:5311
+serve small 5313 9113 10.53.0.2:53 -- --cache-entries 2 --cache-bytes 1M
+serve nostale 5314 9114 10.53.0.2:53 -- --serve-stale 0 --stale-client-timeout 0
+serve quick 5315 9115 10.53.0.9:5311 -- --upstream-timeout 400
 ask() { local port=$1; shift; in_ns dig +time=4 +tries=1 @fdaa::3 -p "$port" "$@"; }
 count() { awk -v n="$1" '$1 == n { print $2 }' "$dir/counts"; }  # count NAME/TYPE-NUMBER
 # metric PORT NAME: a counter of sixpn's Prometheus endpoint (sixpn_forward_NAME or sixpn_forwarder_NAME).
@@ -204,6 +208,7 @@ upstream_metric() {
     awk -v m="sixpn_forwarder_upstream_$2{upstream=\"$3\"}" 'index($0, m) == 1 { print int($2) }'
 }
 metric_is() { [ "$(upstream_metric "$1" "$2" "$3")" = "$4" ]; }
+metric_eq() { [ "$(metric "$1" "$2")" = "$3" ]; }
 
 # A normal answer, then the same from the cache with its TTL counting down.
 expect_eq "AAAA through sixpn" "2001:db8::80" "$(ask 53 +short www.fwd.test AAAA)"
@@ -289,6 +294,23 @@ check "the stale answer was counted" wait_for 3 metric_at_least 9109 stale_answe
 check "... as served on the client timer" wait_for 3 metric_at_least 9109 stale_client_timer_total 1
 check "... and the late answer as a refresh" wait_for 3 metric_at_least 9109 stale_refreshed_total 1
 
+# The cache's bounds from the command line: 2 entries hold 2 of 4 answers.
+for q in "www.fwd.test AAAA" "www.fwd.test A" "host.fwd.test AAAA" "again.fwd.test AAAA"; do ask 5313 +short $q >/dev/null; done
+check "--cache-entries 2: the cache holds 2 answers after 4 questions" wait_for 3 metric_eq 9113 cache_entries 2
+log=$(cat "${TMPDIR:-/tmp}/sixpn-small.$ns.$$.log")
+expect_match "the start-up log says cache-entries=2" "cache-entries=2 " "$log"
+expect_match "... and cache-bytes=1048576" "cache-bytes=1048576 " "$log"
+# --upstream-timeout 400 with one silent upstream: SERVFAIL once it has had its 400 ms (no other to ask), not 1.5 s.
+t0=$(date +%s%N)
+expect_match "--upstream-timeout 400, a silent upstream: SERVFAIL" "status: SERVFAIL" "$(ask 5315 +tries=1 www.fwd.test AAAA)"
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -lt 1400 ]; then pass "... after 400 ms, not the default 1.5 s (${ms} ms)"; else fail "SERVFAIL took ${ms} ms"; fi
+timed_out() { local v; v=$(upstream_metric 9115 timeouts_total 10.53.0.9:5311); [ -n "$v" ] && [ "$v" -ge 1 ]; }
+check "... and the upstream's timeout was counted" wait_for 3 timed_out
+# --serve-stale 0 (below, once the upstreams are down): SERVFAIL, not the expired answer.
+expect_match "--serve-stale 0: a 1-second record while the upstream is up" "IN[[:space:]]+AAAA[[:space:]]+2001:db8::5" \
+  "$(ask 5314 stale.fwd.test AAAA)"
+
 # Upstreams going down: next upstream, then serve-stale, then SERVFAIL.
 first=$(ask 5302 stale.fwd.test AAAA)
 expect_match "a 1-second record while both upstreams are up" "IN[[:space:]]+AAAA[[:space:]]+2001:db8::5" "$first"
@@ -305,3 +327,5 @@ expect_match "nothing stale to serve: SERVFAIL" "status: SERVFAIL" "$(ask 5302 n
 ms=$((($(date +%s%N) - t0) / 1000000))
 if [ "$ms" -le 3500 ]; then pass "SERVFAIL within twice the timeout (${ms} ms)"; else fail "SERVFAIL took ${ms} ms"; fi
 check "serve-stale was counted" wait_for 3 metric_at_least 9102 stale_answers_total 1
+expect_match "--serve-stale 0: SERVFAIL for the expired record" "status: SERVFAIL" "$(ask 5314 stale.fwd.test AAAA)"
+expect_eq "... and no stale answer was counted there" "0" "$(metric 9114 stale_answers_total)"

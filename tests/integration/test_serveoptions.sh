@@ -3,7 +3,7 @@
 # set (worker i on the i-th), the server still answers, and a set of one CPU
 # (taskset) pins every worker to that CPU. --io: recvmmsg and uring both
 # serve (run.sh runs test_server.sh and test_badinput.sh over uring too);
-# anything else is refused.
+# anything else is refused. The forwarder's flags refuse values out of range.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 : "${SIXPN:?set SIXPN to the sixpn binary}"
@@ -51,3 +51,16 @@ expect_match "dnsperf over io_uring: 2000 sent, 2000 answered" "Queries complete
 expect_match "... half of them NXDOMAIN" "NXDOMAIN 1000 " "$(cat "$work/dnsperf")"
 out=$($SIXPN serve --db "$work/db" --listen 127.0.0.1:5355 --io epoll 2>&1); rc=$?
 expect_eq "--io epoll is refused" "1 sixpn serve: --io: \"epoll\" is not recvmmsg or uring" "$rc $out"
+
+# The forwarder's flags: out-of-range values and sizes that are not sizes are refused, one line each.
+refused() {  # refused EXPECTED-LINE ARG...
+  local expected=$1 out rc; shift
+  out=$($SIXPN serve --db "$work/db" --listen 127.0.0.1:5356 --upstream 127.0.0.1:5399 "$@" 2>&1); rc=$?
+  expect_eq "$* is refused" "1 sixpn serve: $expected" "$rc $out"
+}
+refused '--cache-bytes: "12X" is not a size (octets, or a number with K, M or G)' --cache-bytes 12X
+refused '--cache-bytes: 1024 is not between 65536 and 68719476736 octets' --cache-bytes 1K
+refused '--cache-entries: 0 is not between 1 and 10000000 entries' --cache-entries 0
+refused '--upstream-timeout: 0 is not between 10 and 60000 milliseconds' --upstream-timeout 0
+refused '--serve-stale: -1 is not between 0 and 2592000 seconds' --serve-stale=-1
+refused '--stale-client-timeout: 70000 is not between 0 and 60000 milliseconds' --stale-client-timeout 70000
