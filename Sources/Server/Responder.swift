@@ -14,21 +14,25 @@ public enum Response {
 }
 
 /// Answers one message: protocol checks, then the route by name: under
-/// `internal.` the zone snapshot, otherwise the forwarder's cache (or
-/// REFUSED without a forwarder). One per thread; it owns a small scratch
-/// buffer for the lowercased name, so nothing is allocated per query.
+/// `internal.` the zone snapshot; class CH, sixpn's own identity and
+/// version; otherwise the forwarder's cache (or REFUSED without a forwarder).
+/// One per thread; it owns a small scratch buffer for the lowercased name, so
+/// nothing is allocated per query.
 public struct Responder: ~Copyable {
     public let forwarder: Forwarder?
     public let counters: WorkerCounters
     /// Whether there is a forwarder, decided once (testing the optional retained it per query).
     @usableFromInline let recursionAvailable: Bool
     @usableFromInline let name: UnsafeMutableRawBufferPointer
+    /// What class CH questions get (the server's identity and version).
+    let chaos: ChaosAnswers
 
-    public init(forwarder: Forwarder?, counters: WorkerCounters) {
+    public init(forwarder: Forwarder?, counters: WorkerCounters, chaos: ChaosAnswers = .thisServer) {
         self.forwarder = forwarder
         self.counters = counters
         self.recursionAvailable = forwarder != nil
         self.name = .allocate(byteCount: 256, alignment: 8)
+        self.chaos = chaos
     }
 
     deinit {
@@ -67,6 +71,9 @@ public struct Responder: ~Copyable {
                 counters.countAnswer(type: query.type, rcode: rcode)
                 return .reply(w.finish())
             }
+            if query.class == .chaos {
+                return answerChaos(query, lowered, packet, limit, edns, out)
+            }
             guard let forwarder else {
                 return refuse(query, packet, limit, edns, recursionAvailable, out)
             }
@@ -78,6 +85,22 @@ public struct Responder: ~Copyable {
             counters.add(WorkerCounters.Slot.forwarded)
             return .forward(limit: limit, type: query.type)
         }
+    }
+
+    /// Class CH, never forwarded: the server's identity or version (``ChaosAnswers``), else REFUSED.
+    /// Rare, so kept out of line.
+    @usableFromInline
+    func answerChaos(_ query: Query, _ lowered: UnsafeRawBufferPointer, _ packet: UnsafeRawBufferPointer,
+                     _ limit: Int, _ edns: EDNS?, _ out: UnsafeMutableRawBufferPointer) -> Response {
+        guard let record = chaos.record(for: lowered, type: query.type) else {
+            return refuse(query, packet, limit, edns, recursionAvailable, out)
+        }
+        var w = ResponseWriter(buffer: out, limit: limit)
+        guard w.start(query: query, bytes: packet, rcode: .noError, authoritative: true,
+                      recursionAvailable: recursionAvailable, edns: edns) else { return .drop }
+        record.withUnsafeBytes { _ = w.append(.answer, records: $0, count: 1) }
+        counters.countAnswer(type: query.type, rcode: .noError)
+        return .reply(w.finish())
     }
 
     /// Writes an answerless REFUSED and counts it.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Server
 
 /// The sixpn command line. Each subcommand parses its arguments and calls a
 /// library target; no logic that a test would want to reach lives here.
@@ -7,6 +8,7 @@ struct SixPN: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sixpn",
         abstract: "A DNS server for private IPv6 (6PN) networks, and the tools that set those networks up.",
+        version: ChaosAnswers.sixpnVersion,
         subcommands: [ServeCommand.self, DemoCommand.self, DBCommand.self, AddrCommand.self, NetCommand.self, WGCommand.self]
     )
 }

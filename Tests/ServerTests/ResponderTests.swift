@@ -86,3 +86,51 @@ let orgB = ClientOrigin(network: 0xb, host: 7)
     #expect(respond(TestQuery(flags: Header.qrBit), from: orgA, zone: zone, counters: counters) == nil)
     #expect(counters.value(WorkerCounters.Slot.droppedMalformed) == 1)
 }
+
+/// Answers `query` with the given CH answers; the reply's bytes (nil when dropped).
+func chaosReply(_ query: TestQuery, _ chaos: ChaosAnswers) -> [UInt8]? {
+    let responder = Responder(forwarder: nil, counters: WorkerCounters(), chaos: chaos)
+    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
+    defer { out.deallocate() }
+    return query.bytes.withUnsafeBytes { p -> [UInt8]? in
+        let (zone, path) = try! testZone()
+        defer { removeDatabase(path) }
+        guard case .reply(let n) = responder.respond(to: p, from: orgA, transport: .udp,
+                                                      snapshot: zone.current, into: out) else { return nil }
+        return Array(out[0..<n])
+    }
+}
+
+@Test func classChaosAnswersTheServersIdentityAndVersion() throws {
+    let chaos = ChaosAnswers(identity: "host-7.example", version: "sixpn 9.9")
+    for (name, text) in [("id.server", "host-7.example"), ("HOSTNAME.bind", "host-7.example"),
+                         ("version.server", "sixpn 9.9"), ("Version.Bind", "sixpn 9.9")] {
+        for type: UInt16 in [16, 255] {
+            let bytes = try #require(chaosReply(TestQuery(name: name, type: type, qclass: 3), chaos))
+            let m = try Message(parsing: bytes)
+            #expect(m.header.authoritative && m.header.rcodeBits == 0, "\(name) \(type)")
+            #expect(m.questions.first?.name.description == name + ".", "the question keeps the client's case")
+            let record = try #require(m.answers.first)
+            #expect(m.answers.count == 1 && record.class == .chaos && record.type == .txt && record.ttl == 0)
+            #expect(record.rdata == .txt([Array(text.utf8)]), "\(name) says \(text)")
+        }
+    }
+}
+
+@Test func otherChaosQuestionsAreRefusedNotForwarded() throws {
+    let chaos = ChaosAnswers(identity: "h", version: "v")
+    for (name, type) in [("id.server", UInt16(1)), ("authors.bind", 16), ("example.com", 16), ("server", 16)] {
+        let bytes = try #require(chaosReply(TestQuery(name: name, type: type, qclass: 3), chaos))
+        let m = try Message(parsing: bytes)
+        #expect(m.header.rcodeBits == 5 && m.answers.isEmpty, "\(name) type \(type) is REFUSED")
+    }
+}
+
+@Test func theServersIdentityIsThisHostsName() {
+    var buffer = [CChar](repeating: 0, count: 256)
+    gethostname(&buffer, 255)
+    let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let expected = ChaosAnswers(identity: host, version: "sixpn " + ChaosAnswers.sixpnVersion)
+    #expect(ChaosAnswers.thisServer.identity == expected.identity)
+    #expect(ChaosAnswers.thisServer.version == expected.version)
+}

@@ -3,7 +3,8 @@
 # dig and kdig ask every name form from two organizations over UDP and TCP,
 # with and without EDNS; a 200-instance app (TC over UDP, whole over TCP);
 # an untrusted source (no answer); glibc through resolv.conf; a database
-# change seen within 1 s; start-up errors; SIGTERM exits 0.
+# change seen within 1 s; class CH (id.server, version.bind); start-up
+# errors; SIGTERM exits 0.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 : "${SIXPN:?set SIXPN to the sixpn binary}"
@@ -100,8 +101,16 @@ expect_eq "AA and RD set, no RA without upstreams" "qr aa rd" "$(flags -b $A web
 expect_eq "RD is copied (+nord)" "qr aa" "$(flags -b $A +nord web.internal AAAA)"
 expect_match "the question's case comes back" 'WeB\.InTeRnAl\.[[:space:]]+5[[:space:]]+IN[[:space:]]+AAAA' "$(dq -b $A WeB.InTeRnAl AAAA)"
 expect_eq "a name outside internal. is REFUSED without upstreams" "REFUSED" "$(status -b $A example.com A)"
-expect_eq "class CH under internal. is REFUSED (as Knot)" "REFUSED" "$(status -b $A -c CH web.internal TXT)"
+expect_eq "class CH under internal. is REFUSED (as Knot)" "REFUSED" "$(status -b $A -c CH -t TXT web.internal)"
 expect_match "AXFR over TCP is refused" 'Transfer failed' "$(dq -b $A +tcp internal. AXFR)"
+# Class CH: which server answered and what it runs, as NSD and Knot say it; the rest REFUSED, never forwarded.
+expect_eq "CH TXT id.server is this host's name" "\"$(hostname)\"" "$(short -b $A -c CH -t TXT id.server)"
+expect_eq "CH TXT hostname.bind too" "\"$(hostname)\"" "$(short -b $A -c CH -t TXT HOSTNAME.BIND)"
+expect_eq "CH TXT version.bind is sixpn's version" "\"sixpn $($SIXPN --version)\"" "$(short -b $A -c CH -t TXT version.bind)"
+expect_match "... authoritative, TTL 0, class CH" "flags: qr aa rd;.*version\.server\.[[:space:]]+0[[:space:]]+CH[[:space:]]+TXT" \
+  "$(dq -b $A -c CH -t TXT version.server | tr '\n' ' ')"
+expect_eq "another CH name is REFUSED" "REFUSED" "$(status -b $A -c CH -t TXT authors.bind)"
+expect_eq "... and id.server of another type" "REFUSED" "$(status -b $A -c CH -t A id.server)"
 
 echo "-- TCP, EDNS, kdig"
 expect_eq "dig +tcp from org a" "$WEB_A" "$(short -b $A +tcp web.internal AAAA)"
