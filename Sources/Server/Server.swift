@@ -70,6 +70,8 @@ public final class Server: @unchecked Sendable {
     let state = ServerState()
     private var zone: ZoneStore?
     private var forwarder: Forwarder?
+    /// The addresses it answers on: the configuration's, each wildcard replaced by the host's addresses.
+    public private(set) var listening: [SocketAddress] = []
     private var udpSockets: [Int32] = []
     private var tcpListeners: [Int32] = []
     private var workers: [any DatagramWorker] = []
@@ -127,13 +129,15 @@ public final class Server: @unchecked Sendable {
         let c = configuration
         Self.blockSignals()
         _ = ServerMetrics.registry  // bootstrapped before ZoneStore and the Forwarder make their metrics
+        let listen = try expandingWildcards(c.listen)
+        listening = listen
         // TCP first: its listener is exclusive (no SO_REUSEPORT), so a port another
         // server holds fails here even when that server also uses SO_REUSEPORT for UDP.
-        for address in c.listen {
+        for address in listen {
             tcpListeners.append(try bound(address, "TCP") { () throws(Errno) in try Self.tcpListener(address) })
         }
         var perWorker = [[Int32]](repeating: [], count: c.threads)
-        for address in c.listen {
+        for address in listen {
             for w in 0..<c.threads {
                 let fd = try bound(address, "UDP") { () throws(Errno) in try Self.udpSocket(address) }
                 udpSockets.append(fd)
@@ -212,7 +216,7 @@ public final class Server: @unchecked Sendable {
         zone.start()
         collector.start()
         var metadata: Logger.Metadata = [
-            "listen": .array(c.listen.map { .string($0.description) }),
+            "listen": .array(listening.map { .string($0.description) }),
             "threads": .stringConvertible(c.threads),
             "database": .string(c.databasePath),
             "upstreams": .array(c.upstreams.map { .string($0.description) }),
@@ -230,6 +234,37 @@ public final class Server: @unchecked Sendable {
             metadata["stale-client-timeout"] = .stringConvertible(f.clientResponseTimer)
         }
         logger.info("serving", metadata: metadata)
+    }
+
+    /// `listen` with each wildcard (`[::]`, `0.0.0.0`) replaced by this host's
+    /// addresses of its family, as they are now, as BIND does for "any": a
+    /// socket bound to a wildcard sends each UDP reply from whatever address
+    /// the kernel picks, and a resolver that asked another one (glibc
+    /// connects its socket to the server's address) never sees it. Addresses
+    /// added later are not answered until sixpn restarts; the log says so.
+    private func expandingWildcards(_ listen: [SocketAddress]) throws(ServerError) -> [SocketAddress] {
+        var expanded: [SocketAddress] = []
+        for address in listen {
+            guard address.isUnspecified else {
+                if !expanded.contains(address) { expanded.append(address) }
+                continue
+            }
+            let found: [SocketAddress]
+            do {
+                found = try Syscalls.interfaceAddresses(family: address.family, port: address.port)
+            } catch {
+                throw ServerError("cannot list this host's addresses for \(address): \(error)")
+            }
+            guard !found.isEmpty else {
+                throw ServerError("cannot listen on \(address): no interface of this host that is up has such an address")
+            }
+            logger.notice("""
+                \(address) stands for this host's addresses as they are now; one added later is not \
+                answered until sixpn restarts
+                """, metadata: ["addresses": .array(found.map { .string($0.description) })])
+            for a in found where !expanded.contains(a) { expanded.append(a) }
+        }
+        return expanded
     }
 
     /// Runs `body`, turning a socket error into one line that names the address.

@@ -4,6 +4,7 @@
 # (taskset) pins every worker to that CPU. --io: recvmmsg and uring both
 # serve (run.sh runs test_server.sh and test_badinput.sh over uring too);
 # anything else is refused. The forwarder's flags refuse values out of range.
+# A wildcard listen address answers from each of the host's addresses.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 : "${SIXPN:?set SIXPN to the sixpn binary}"
@@ -64,3 +65,12 @@ refused '--cache-entries: 0 is not between 1 and 10000000 entries' --cache-entri
 refused '--upstream-timeout: 0 is not between 10 and 60000 milliseconds' --upstream-timeout 0
 refused '--serve-stale: -1 is not between 0 and 2592000 seconds' --serve-stale=-1
 refused '--stale-client-timeout: 70000 is not between 0 and 60000 milliseconds' --stale-client-timeout 70000
+
+# A wildcard listen address stands for the host's addresses as they are at start-up (each bound
+# on its own), so a UDP reply leaves from the address the client asked: dig drops any other.
+start_bg wild ip netns exec $NS $SIXPN serve --db "$work/db" --listen "[::]:5357" --threads 1
+check "serve --listen [::]:5357 answers on fdaa::3" wait_for 10 ip netns exec $NS dig +short +time=1 +tries=1 -p 5357 -b $A @fdaa::3 web.internal AAAA
+check "... and on the instance address $A" wait_for 3 ip netns exec $NS dig +short +time=1 +tries=1 -p 5357 -b $A @$A internal SOA
+expect_match "... having said which addresses it stands for" 'addresses=\[.*"\[fdaa::3\]:5357".*stands for this host.s addresses' \
+  "$(cat "${TMPDIR:-/tmp}/wild.$$.log")"
+expect_eq "... and bound no wildcard" "" "$(ip netns exec $NS ss -Huln 'sport = :5357' | awk '$4 ~ /^\[::\]:/ || $4 ~ /^\*:/')"
