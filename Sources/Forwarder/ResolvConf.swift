@@ -45,12 +45,20 @@ public enum ResolvConf {
     ///
     /// A nameserver is sixpn's own when it equals a listen address, or when
     /// sixpn listens on the unspecified address (`::`, `0.0.0.0`) of the same
-    /// port and the nameserver is a loopback address.
+    /// port and the nameserver is a loopback address or one of this host's
+    /// addresses (which the wildcard stands for).
     public static func upstreams(path: String = "/etc/resolv.conf",
                                  excluding listen: [SocketAddress]) throws(ResolvConfError) -> [SocketAddress] {
-        try nameservers(path: path).filter { ns in
-            !listen.contains { l in
-                l == ns || (l.isUnspecified && l.port == ns.port && ns.isLoopback)
+        var hostAddresses: [Int32: [SocketAddress]] = [:]
+        for l in listen where l.isUnspecified && hostAddresses[l.family] == nil {
+            hostAddresses[l.family] = (try? Syscalls.interfaceAddresses(family: l.family, port: 0)) ?? []
+        }
+        return try nameservers(path: path).filter { ns in
+            var bare = ns
+            bare.port = 0
+            return !listen.contains { l in
+                l == ns || (l.isUnspecified && l.port == ns.port
+                            && (ns.isLoopback || hostAddresses[l.family]?.contains(bare) == true))
             }
         }
     }

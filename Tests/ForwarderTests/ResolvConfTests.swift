@@ -33,6 +33,20 @@ import Testing
                 ["192.0.2.1:53", "[2001:db8::2]:53"])
     }
 
+    @Test func aWildcardListenAddressLeavesOutEveryAddressOfThisHost() throws {
+        let own = try #require(try Syscalls.interfaceAddresses(family: AF_INET, port: 53).first { !$0.isLoopback },
+                               "this host has an IPv4 address besides loopback")
+        let path = "/tmp/sixpn-resolvconf-own-\(getpid())"
+        let f = fopen(path, "w")!
+        fputs("nameserver \(own.hostDescription)\nnameserver 192.0.2.1\n", f)
+        fclose(f)
+        defer { unlink(path) }
+        #expect(try ResolvConf.upstreams(path: path, excluding: [try SocketAddress("0.0.0.0:53")]).map(\.description)
+                == ["192.0.2.1:53"], "\(own) is this host's: the wildcard stands for it")
+        #expect(try ResolvConf.upstreams(path: path, excluding: [try SocketAddress("0.0.0.0:5353")]).count == 2,
+                "another port is another server")
+    }
+
     @Test func aMissingFileSaysWhich() {
         #expect(throws: ResolvConfError.self) { try ResolvConf.nameservers(path: "/nonexistent/resolv.conf") }
     }
