@@ -26,6 +26,8 @@ public struct Responder: ~Copyable {
     @usableFromInline let name: UnsafeMutableRawBufferPointer
     /// What class CH questions get (the server's identity and version).
     let chaos: ChaosAnswers
+    /// `internal.` answers so far, this thread's: where each AAAA RRset starts (``Snapshot/answer``).
+    @usableFromInline let turn: UnsafeMutablePointer<UInt32>
 
     public init(forwarder: Forwarder?, counters: WorkerCounters, chaos: ChaosAnswers = .thisServer) {
         self.forwarder = forwarder
@@ -33,10 +35,13 @@ public struct Responder: ~Copyable {
         self.recursionAvailable = forwarder != nil
         self.name = .allocate(byteCount: 256, alignment: 8)
         self.chaos = chaos
+        self.turn = .allocate(capacity: 1)
+        turn.initialize(to: 0)
     }
 
     deinit {
         name.deallocate()
+        turn.deallocate()
     }
 
     /// Answers `packet` from `origin` into `out`, reading `snapshot` for
@@ -55,7 +60,8 @@ public struct Responder: ~Copyable {
         case .query(let query, let limit, let edns):
             let nameLength = query.lowercasedName(from: packet, into: name)
             let lowered = UnsafeRawBufferPointer(rebasing: name[0..<nameLength])
-            if InternalZone.contains(lowercasedName: lowered) {
+            let internalAt = InternalZone.suffixOffset(lowered)
+            if internalAt >= 0 {
                 // Only class IN is served; like Knot, other classes get REFUSED (no zone of that class here),
                 // and so do zone transfers, which sixpn never offers.
                 guard query.class == .internet, query.type != .axfr, query.type != .ixfr else {
@@ -64,8 +70,10 @@ public struct Responder: ~Copyable {
                 var w = ResponseWriter(buffer: out, limit: limit)
                 guard w.start(query: query, bytes: packet, rcode: .noError, authoritative: true,
                               recursionAvailable: recursionAvailable, edns: edns) else { return .drop }
-                let rcode = snapshot.answer(name: lowered, type: query.type, network: origin.network,
-                                            host: origin.host, into: &w)
+                let rotation = turn.pointee
+                turn.pointee = rotation &+ 1
+                let rcode = snapshot.answer(name: lowered, internalAt: internalAt, type: query.type,
+                                            network: origin.network, host: origin.host, rotation: rotation, into: &w)
                 w.setRCode(rcode)
                 if w.header.truncated { counters.add(WorkerCounters.Slot.truncated) }
                 counters.countAnswer(type: query.type, rcode: rcode)

@@ -9,13 +9,15 @@ public enum InternalZone {
         suffixOffset(name) >= 0
     }
 
-    /// Where `internal.` starts inside `name` (on a label boundary), or -1.
+    /// Where `internal.` starts inside a lowercased wire-format `name` (on a
+    /// label boundary), or -1.
     ///
-    /// Every query asks this twice (the route, then the snapshot), so the
-    /// suffix is compared as two words, not ten octets, before the walk over
-    /// the labels ahead of it checks that it starts a label.
+    /// Every query asks this once (the Server's route, which hands the offset
+    /// to ``Snapshot/answer(name:internalAt:type:network:host:rotation:into:)``),
+    /// so the suffix is compared as two words, not ten octets, before the
+    /// walk over the labels ahead of it checks that it starts a label.
     @inlinable
-    static func suffixOffset(_ name: UnsafeRawBufferPointer) -> Int {
+    public static func suffixOffset(_ name: UnsafeRawBufferPointer) -> Int {
         let n = name.count
         guard n >= 10, let base = name.baseAddress else { return -1 }
         let start = n - 10

@@ -120,9 +120,24 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// The writer was started with NOERROR and AA; records are appended as
     /// whole RRsets (TC when they do not fit). Allocates nothing, takes no lock.
     /// A name outside `internal.` is REFUSED with nothing written.
+    ///
+    /// `rotation`: an AAAA RRset of several instances starts at record
+    /// `rotation % count` and wraps around (cyclic order, as BIND's
+    /// rrset-order), so that clients that take the first address (glibc
+    /// without other preferences does) spread over the instances. The
+    /// Server passes a per-worker count of answers; 0 is the stored order.
+    /// `top<N>.nearest.of` keeps its own, deterministic order.
     public func answer(name: UnsafeRawBufferPointer, type: RRType, network: UInt32, host: UInt32,
-                       into writer: inout ResponseWriter) -> RCode {
-        let apexAt = InternalZone.suffixOffset(name)
+                       rotation: UInt32 = 0, into writer: inout ResponseWriter) -> RCode {
+        answer(name: name, internalAt: InternalZone.suffixOffset(name), type: type, network: network, host: host,
+               rotation: rotation, into: &writer)
+    }
+
+    /// The same, for a caller that has already found where `internal.`
+    /// starts in `name` (``InternalZone/suffixOffset(_:)``, -1 for nowhere):
+    /// the Server's route does, and the name is not walked twice.
+    public func answer(name: UnsafeRawBufferPointer, internalAt apexAt: Int, type: RRType, network: UInt32,
+                       host: UInt32, rotation: UInt32, into writer: inout ResponseWriter) -> RCode {
         guard apexAt >= 0 else { return .refused }
         if apexAt == 0 { return answerApex(type: type, into: &writer) }
 
@@ -130,8 +145,13 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
             let entry = self.entry(at: e)
             let wanted: NameEntry.Kind? = type == .aaaa ? .aaaa : type == .txt ? .txt : nil
             if entry.recordCount > 0, entry.kind == wanted || (type == .any && (entry.kind == .aaaa || entry.kind == .txt)) {
-                writer.append(.answer, records: bytes(entry.recordsOffset, entry.recordsLength),
-                              count: Int(entry.recordCount))
+                let first = entry.kind == .aaaa && entry.recordCount > 1 ? rotation % entry.recordCount : 0
+                if first != 0 {
+                    appendRotated(entry, from: Int(first), into: &writer)
+                } else {
+                    writer.append(.answer, records: bytes(entry.recordsOffset, entry.recordsLength),
+                                  count: Int(entry.recordCount))
+                }
             } else {
                 writer.append(.authority, records: negativeSOA, count: 1)
             }
@@ -171,6 +191,23 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
 
     /// Copies the `count` instances nearest `host`: same host, then same
     /// region, then the rest; within each, in the app's (region, ID) order.
+    /// The AAAA RRset of `entry` from record `first` on, then the records
+    /// before it: two copies, one whole RRset (TC when it does not fit).
+    @inline(__always)
+    private func appendRotated(_ entry: NameEntry, from first: Int, into writer: inout ResponseWriter) {
+        let total = Int(entry.recordCount)
+        let size = total * Self.aaaaRecordSize
+        guard size <= writer.remaining else {
+            writer.setFlag(Header.tcBit, true)
+            return
+        }
+        let records = arena + Int(entry.recordsOffset)
+        let split = first * Self.aaaaRecordSize
+        writer.append(.answer, records: UnsafeRawBufferPointer(start: records + split, count: size - split),
+                      count: total - first)
+        writer.append(.answer, records: UnsafeRawBufferPointer(start: records, count: split), count: first)
+    }
+
     private func appendNearest(_ entry: NameEntry, count n: Int, host: UInt32, into writer: inout ResponseWriter) {
         let total = Int(entry.recordCount)
         let want = min(n, total)

@@ -19,7 +19,8 @@ struct Reply {
 
 extension Snapshot {
     /// Asks `name` as a client at `querier` would, through ResponseWriter, and parses the reply.
-    func ask(_ name: String, _ type: RRType = .aaaa, from querier: String, limit: Int = 65535) throws -> Reply {
+    func ask(_ name: String, _ type: RRType = .aaaa, from querier: String, limit: Int = 65535,
+             rotation: UInt32 = 0) throws -> Reply {
         let q = try Message(header: Header(id: 0x1234, flags: Header.rdBit),
                             questions: [Question(name: DNSName(name), type: type)]).encoded()
         let a = SixPNAddress(querier)!
@@ -32,7 +33,8 @@ extension Snapshot {
                 var lower = [UInt8](repeating: 0, count: 255)
                 let n = lower.withUnsafeMutableBytes { query.lowercasedName(from: qb, into: $0) }
                 let rcode = lower.withUnsafeBytes {
-                    answer(name: UnsafeRawBufferPointer(rebasing: $0[..<n]), type: type, network: a.network, host: a.host, into: &w)
+                    answer(name: UnsafeRawBufferPointer(rebasing: $0[..<n]), type: type, network: a.network, host: a.host,
+                           rotation: rotation, into: &w)
                 }
                 w.setRCode(rcode)
                 return w.finish()

@@ -41,6 +41,30 @@ private let inOrg2 = "fdaa:0:2:0:a1:0:7:2"
         #expect(r.message.answers.allSatisfy { $0.ttl == 5 && $0.name == (try! DNSName("web.internal")) })
     }
 
+    @Test func aaaaAnswersStartAtTheRotationAndWrapAround() throws {
+        let stored = try s.ask("web.internal", from: inOrg1).aaaa
+        #expect(stored.count == 4)
+        for k in UInt32(0)..<9 {
+            let r = try s.ask("web.internal", from: inOrg1, rotation: k)
+            let first = Int(k % 4)
+            #expect(r.aaaa == Array(stored[first...] + stored[..<first]), "rotation \(k): cyclic order")
+            #expect(r.message.header.anCount == 4 && !r.message.header.truncated)
+        }
+        // The region names rotate too; one record and the nearest-first order do not move.
+        let ams = try s.ask("ams.web.internal", from: inOrg1).aaaa
+        #expect(try s.ask("ams.web.internal", from: inOrg1, rotation: 1).aaaa == [ams[1], ams[0]])
+        #expect(try s.ask("w1.vm.web.internal", from: inOrg1, rotation: 5).aaaa == ["fdaa:0:1:0:a1:0:1:2"])
+        #expect(try s.ask("top2.nearest.of.web.internal", from: inOrg1, rotation: 3).aaaa
+                == s.ask("top2.nearest.of.web.internal", from: inOrg1).aaaa)
+    }
+
+    @Test func aRotatedRRsetThatDoesNotFitIsLeftOutWholeWithTC() throws {
+        // Header 12 + question 18 + 4 records of 28 = 142 octets; 141 leaves no room for the last.
+        let r = try s.ask("web.internal", from: inOrg1, limit: 141, rotation: 2)
+        #expect(r.message.header.truncated && r.message.answers.isEmpty, "never a partial RRset")
+        #expect(try s.ask("web.internal", from: inOrg1, limit: 142, rotation: 2).aaaa.count == 4)
+    }
+
     @Test func globalIsTheAppsAlias() throws {
         #expect(try Set(s.ask("global.web.internal", from: inOrg1).aaaa) == Set(s.ask("web.internal", from: inOrg1).aaaa))
     }

@@ -89,6 +89,10 @@ expect_match "internal. SOA" 'NOERROR' "$(status -b $A internal. SOA)"
 expect_eq "a missing name is NXDOMAIN" "NXDOMAIN" "$(status -b $A nope.internal AAAA)"
 expect_match "NXDOMAIN carries the SOA" 'AUTHORITY: 1' "$(dq -b $A nope.internal AAAA)"
 expect_eq "web.internal A is NODATA" "NOERROR 0" "$(status -b $A web.internal A) $(answers -b $A web.internal A)"
+# Cyclic order: each worker starts its next answer one instance further on. Of 6 answers from the
+# 2 workers, one worker gave at least 3, one after another, so each of the 3 addresses came first.
+firsts=$(for i in 1 2 3 4 5 6; do dq -b $A +short web.internal AAAA | head -1; done | sort -u | tr '\n' ' ' | sed 's/ $//')
+expect_eq "web.internal's answers rotate: every instance comes first in turn" "$WEB_A" "$firsts"
 
 echo "-- organization b sees only its own"
 expect_eq "web.internal AAAA from org b: its one" "fdaa:0:b:0:7:0:301:2" "$(short -b $B web.internal AAAA)"
