@@ -20,7 +20,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("db"), help: "The SQLite database (docs/schema.md).")
     var database: String
 
-    @Option(name: .customLong("listen"), help: "ADDR:PORT or [ADDR]:PORT to answer on, UDP and TCP (repeatable; default [fdaa::3]:53).")
+    @Option(name: .customLong("listen"), help: "ADDR:PORT or [ADDR]:PORT to answer on, UDP and TCP (repeatable; default [fdaa::3]:53; [::]:PORT or 0.0.0.0:PORT: each of the host's addresses of that family at start-up).")
     var listen: [String] = []
 
     @Option(name: .customLong("upstream"), help: "ADDR:PORT or [ADDR]:PORT to forward other names to (repeatable; default: /etc/resolv.conf's nameservers other than sixpn itself; none: REFUSED).")
