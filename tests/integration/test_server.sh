@@ -153,6 +153,7 @@ expect_match "metrics count untrusted TCP" 'sixpn_dropped_total\{reason="untrust
 expect_match "metrics count AAAA NOERROR" 'sixpn_queries_total\{type="AAAA",rcode="NOERROR"\} [1-9]' "$metrics"
 expect_match "metrics have the latency histogram" 'sixpn_query_duration_seconds_count [1-9]' "$metrics"
 expect_match "metrics have the snapshot age" 'sixpn_snapshot_age_seconds [0-9]' "$metrics"
+expect_match "metrics say the version" "sixpn_build_info\{version=\"$($SIXPN --version)\"\} 1" "$metrics"
 
 echo "-- glibc (getent through /etc/netns/$CL/resolv.conf, from organization a over a veth)"
 glibc=$(ip netns exec $CL getent ahostsv6 web.internal | awk '{print $1}' | sort -u | tr '\n' ' ' | sed 's/ $//')
