@@ -14,7 +14,7 @@ public enum Response {
 }
 
 /// Answers one message: protocol checks, then the route by name: under
-/// `internal.` the zone snapshot; class CH, sixpn's own identity and
+/// `internal.` and the 6PN's reverse zone `a.a.d.f.ip6.arpa.` the zone snapshot; class CH, sixpn's own identity and
 /// version; otherwise the forwarder's cache (or REFUSED without a forwarder).
 /// One per thread; it owns a small scratch buffer for the lowercased name, so
 /// nothing is allocated per query.
@@ -79,6 +79,10 @@ public struct Responder: ~Copyable {
                 counters.countAnswer(type: query.type, rcode: rcode)
                 return .reply(w.finish())
             }
+            let reverseAt = ReverseZone.suffixOffset(lowered)
+            if reverseAt >= 0 {
+                return answerReverse(query, lowered, reverseAt, origin, packet, limit, edns, snapshot, out)
+            }
             if query.class == .chaos {
                 return answerChaos(query, lowered, packet, limit, edns, out)
             }
@@ -93,6 +97,28 @@ public struct Responder: ~Copyable {
             counters.add(WorkerCounters.Slot.forwarded)
             return .forward(limit: limit, type: query.type)
         }
+    }
+
+    /// A name under `a.a.d.f.ip6.arpa.`, the 6PN's reverse zone: answered
+    /// from the snapshot for the querier's organization, never forwarded
+    /// (``Snapshot/answerReverse(name:apexAt:type:network:into:)``). Rarer
+    /// than `internal.` names, so kept out of line.
+    @usableFromInline
+    func answerReverse(_ query: Query, _ lowered: UnsafeRawBufferPointer, _ apexAt: Int, _ origin: ClientOrigin,
+                       _ packet: UnsafeRawBufferPointer, _ limit: Int, _ edns: EDNS?, _ snapshot: Snapshot,
+                       _ out: UnsafeMutableRawBufferPointer) -> Response {
+        guard query.class == .internet, query.type != .axfr, query.type != .ixfr else {
+            return refuse(query, packet, limit, edns, recursionAvailable, out)
+        }
+        var w = ResponseWriter(buffer: out, limit: limit)
+        guard w.start(query: query, bytes: packet, rcode: .noError, authoritative: true,
+                      recursionAvailable: recursionAvailable, edns: edns) else { return .drop }
+        let rcode = snapshot.answerReverse(name: lowered, apexAt: apexAt, type: query.type, network: origin.network,
+                                           into: &w)
+        w.setRCode(rcode)
+        if w.header.truncated { counters.add(WorkerCounters.Slot.truncated) }
+        counters.countAnswer(type: query.type, rcode: rcode)
+        return .reply(w.finish())
     }
 
     /// Class CH, never forwarded: the server's identity or version (``ChaosAnswers``), else REFUSED.

@@ -25,8 +25,16 @@ public enum InternalZone {
         guard base.loadUnaligned(fromByteOffset: start, as: UInt64.self) == UInt64(littleEndian: 0x616e_7265_746e_6908),
               base.loadUnaligned(fromByteOffset: start + 8, as: UInt16.self) == UInt16(littleEndian: 0x006c)
         else { return -1 }
-        var i = 0
-        while i < start { i &+= 1 &+ Int(name[i]) }  // i stays below start + 256: no overflow
-        return i == start ? start : -1
+        return labelStarts(at: start, in: name) ? start : -1
     }
+}
+
+/// Whether a label of the wire-format `name` starts at `offset`: the labels
+/// are walked from the first (a zone's suffix octets found by comparing
+/// words may lie inside a longer label).
+@inlinable
+func labelStarts(at offset: Int, in name: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    while i < offset { i &+= 1 &+ Int(name[i]) }  // i stays below offset + 256: no overflow
+    return i == offset
 }

@@ -31,6 +31,15 @@ struct NameEntry: BitwiseCopyable {
     static let size = MemoryLayout<NameEntry>.stride
 }
 
+/// One address of the reverse zone and the name block whose name its PTR
+/// record names: `<id>.vm.<app>.internal.` for an instance,
+/// `<name>._peer.internal.` for a peer. The name is not stored twice: a
+/// million instances cost 24 MB here.
+struct ReverseEntry: BitwiseCopyable {
+    var address: IPv6AddressBits
+    var nameBlock: UInt32
+}
+
 /// Where an instance is, for ordering `top<N>.nearest.of` answers.
 struct InstancePlace: BitwiseCopyable {
     var host: UInt32
@@ -55,12 +64,18 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     private let places: UnsafeMutablePointer<InstancePlace>
     private let hostRegions: UnsafeMutablePointer<UInt64>
     private let hostMask: Int
+    /// The reverse zone: every answered address, sorted.
+    private let reverse: UnsafeMutablePointer<ReverseEntry>
+    private let reverseCount: Int
 
     /// `internal. SOA` and `internal. NS` as answers (owner 0xC00C), and the SOA
     /// for AUTHORITY in negative answers (owner `internal.`, TTL = RFC 2308 negative TTL).
     private let soaAnswer: UnsafeRawBufferPointer
     private let nsAnswer: UnsafeRawBufferPointer
     private let negativeSOA: UnsafeRawBufferPointer
+    /// The reverse zone `a.a.d.f.ip6.arpa.` answers its apex with the same
+    /// SOA and NS (their owner is the question); its negative answers need this.
+    private let reverseNegativeSOA: UnsafeRawBufferPointer
 
     /// Names held, over all organizations.
     public let nameCount: Int
@@ -81,15 +96,17 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         defer { parts.blocks.release() }
         guard let slotMemory = Self.makeTable(capacityFor: parts.blockCount),
               let hostMemory = Self.makeTable(capacityFor: parts.hostRegions.count) else {
-            for m in [parts.arena, parts.places] { m.release() }
+            for m in [parts.arena, parts.places, parts.reverse] { m.release() }
             throw SQLiteError(code: 7, message: "cannot reserve memory for the name table", context: "build snapshot")
         }
-        memory = [parts.arena, parts.places, slotMemory.memory, hostMemory.memory]
+        memory = [parts.arena, parts.places, parts.reverse, slotMemory.memory, hostMemory.memory]
         arena = parts.arena.base.assumingMemoryBound(to: UInt8.self)
         nameCount = parts.blockCount
         places = parts.places.base.assumingMemoryBound(to: InstancePlace.self)
         (slots, slotMask) = (slotMemory.table, slotMemory.mask)
         (hostRegions, hostMask) = (hostMemory.table, hostMemory.mask)
+        reverse = parts.reverse.base.assumingMemoryBound(to: ReverseEntry.self)
+        reverseCount = parts.reverseCount
         organizationCount = parts.organizationCount
         instanceCount = parts.instanceCount
         skippedRows = parts.skippedRows
@@ -99,6 +116,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         soaAnswer = Self.copy(parts.soaAnswer)
         nsAnswer = Self.copy(parts.nsAnswer)
         negativeSOA = Self.copy(parts.negativeSOA)
+        reverseNegativeSOA = Self.copy(parts.reverseNegativeSOA)
         let blocks = parts.blocks.base.assumingMemoryBound(to: UInt32.self)
         for i in 0..<parts.blockCount { insert(block: Int(blocks[i])) }
         for (host, region) in parts.hostRegions { insert(host: host, region: region) }
@@ -109,6 +127,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         soaAnswer.deallocate()
         nsAnswer.deallocate()
         negativeSOA.deallocate()
+        reverseNegativeSOA.deallocate()
     }
 
     // MARK: - The query path
@@ -139,7 +158,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     public func answer(name: UnsafeRawBufferPointer, internalAt apexAt: Int, type: RRType, network: UInt32,
                        host: UInt32, rotation: UInt32, into writer: inout ResponseWriter) -> RCode {
         guard apexAt >= 0 else { return .refused }
-        if apexAt == 0 { return answerApex(type: type, into: &writer) }
+        if apexAt == 0 { return answerApex(type: type, soa: soaAnswer, ns: nsAnswer, negative: negativeSOA, into: &writer) }
 
         if let e = lookup(network: network, name: name) {
             let entry = self.entry(at: e)
@@ -174,19 +193,91 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         return .nxDomain
     }
 
-    private func answerApex(type: RRType, into writer: inout ResponseWriter) -> RCode {
+    private func answerApex(type: RRType, soa: UnsafeRawBufferPointer, ns: UnsafeRawBufferPointer,
+                            negative: UnsafeRawBufferPointer, into writer: inout ResponseWriter) -> RCode {
         switch type {
-        case .soa: writer.append(.answer, records: soaAnswer, count: 1)
-        case .ns: writer.append(.answer, records: nsAnswer, count: 1)
+        case .soa: writer.append(.answer, records: soa, count: 1)
+        case .ns: writer.append(.answer, records: ns, count: 1)
         case .any:
             let mark = writer.mark
-            if !(writer.append(.answer, records: soaAnswer, count: 1) && writer.append(.answer, records: nsAnswer, count: 1)) {
+            if !(writer.append(.answer, records: soa, count: 1) && writer.append(.answer, records: ns, count: 1)) {
                 writer.rollback(to: mark)
                 writer.setFlag(Header.tcBit, true)
             }
-        default: writer.append(.authority, records: negativeSOA, count: 1)
+        default: writer.append(.authority, records: negative, count: 1)
         }
         return .noError
+    }
+
+    /// Appends the answer to a question under `a.a.d.f.ip6.arpa.` (its apex
+    /// at `apexAt` in the lowercased `name`, ``ReverseZone/suffixOffset(_:)``)
+    /// and returns its RCODE.
+    ///
+    /// An address of the querier's organization that the zone answers (a
+    /// started instance, a peer) has a PTR record naming it under
+    /// `internal.`; a shorter name that leads to such addresses is an empty
+    /// non-terminal (NODATA, RFC 8020); everything else, another
+    /// organization's addresses included, is NXDOMAIN. The prefix is
+    /// looked up in the sorted addresses by binary search: no allocation, no lock.
+    public func answerReverse(name: UnsafeRawBufferPointer, apexAt: Int, type: RRType, network: UInt32,
+                              into writer: inout ResponseWriter) -> RCode {
+        guard apexAt >= 0 else { return .refused }
+        if apexAt == 0 {
+            return answerApex(type: type, soa: soaAnswer, ns: nsAnswer, negative: reverseNegativeSOA, into: &writer)
+        }
+        guard let (asked, nibbles) = ReverseZone.prefix(name, apexAt: apexAt) else {
+            writer.append(.authority, records: reverseNegativeSOA, count: 1)
+            return .nxDomain
+        }
+        // The querier's /48, and the bits the name gives: they must agree where both say something.
+        let org = UInt64(0xfdaa) << 48 | UInt64(network) << 16
+        let orgMask: UInt64 = 0xffff_ffff_ffff_0000
+        let bits = 4 * nibbles
+        let highMask: UInt64 = bits >= 64 ? .max : .max << UInt64(64 - bits)
+        let lowMask: UInt64 = bits <= 64 ? 0 : .max << UInt64(128 - bits)
+        guard (asked.high ^ org) & highMask & orgMask == 0 else {
+            writer.append(.authority, records: reverseNegativeSOA, count: 1)
+            return .nxDomain
+        }
+        let first = IPv6AddressBits(high: asked.high | org, low: asked.low)
+        let last = IPv6AddressBits(high: first.high | ~(highMask | orgMask), low: first.low | ~lowMask)
+        let i = firstReverse(atLeast: first)
+        guard i < reverseCount, !(last < reverse[i].address) else {
+            writer.append(.authority, records: reverseNegativeSOA, count: 1)
+            return .nxDomain
+        }
+        if bits == 128, type == .ptr || type == .any {
+            appendPTR(naming: Int(reverse[i].nameBlock), into: &writer)
+        } else {
+            writer.append(.authority, records: reverseNegativeSOA, count: 1)
+        }
+        return .noError
+    }
+
+    /// One PTR record, owner the question (0xC00C), naming the name of the block at `block`; TC when it does not fit.
+    private func appendPTR(naming block: Int, into writer: inout ResponseWriter) {
+        let length = Int(entry(at: block).nameLength)
+        guard 12 + length <= writer.remaining else {
+            writer.setFlag(Header.tcBit, true)
+            return
+        }
+        // Owner 0xC00C, TYPE PTR, CLASS IN, TTL, RDLENGTH: the record up to its name.
+        let t = ttl
+        let fixed: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+            0xc0, 0x0c, 0, 12, 0, 1, UInt8(t >> 24), UInt8(truncatingIfNeeded: t >> 16),
+            UInt8(truncatingIfNeeded: t >> 8), UInt8(truncatingIfNeeded: t), 0, UInt8(length))
+        withUnsafeBytes(of: fixed) { _ = writer.append(.answer, records: $0, count: 1) }
+        writer.append(.answer, records: bytes(UInt32(block + NameEntry.size), UInt32(length)), count: 0)
+    }
+
+    /// The index of the first reverse entry whose address is `address` or above (`reverseCount` for none).
+    private func firstReverse(atLeast address: IPv6AddressBits) -> Int {
+        var low = 0, high = reverseCount
+        while low < high {
+            let mid = (low + high) / 2
+            if reverse[mid].address < address { low = mid + 1 } else { high = mid }
+        }
+        return low
     }
 
     /// Copies the `count` instances nearest `host`: same host, then same
@@ -354,6 +445,9 @@ struct SnapshotParts {
     var soaAnswer: [UInt8]
     var nsAnswer: [UInt8]
     var negativeSOA: [UInt8]
+    var reverse: LargeMemory
+    var reverseCount: Int
+    var reverseNegativeSOA: [UInt8]
     var organizationCount: Int
     var instanceCount: Int
     var skippedRows: Int

@@ -18,6 +18,10 @@ struct SnapshotBuilder: ~Copyable {
     /// Arena offsets of the name blocks, for the table to index.
     private var blocks: GrowableBuffer<UInt32>
     private var places: GrowableBuffer<InstancePlace>
+    /// The reverse zone's addresses and the names their PTR records name; sorted when done.
+    private var reverse: GrowableBuffer<ReverseEntry>
+    /// Where the organization being read starts in `reverse`.
+    private var orgReverseStart = 0
     private var hostRegions: [UInt32: UInt32] = [:]
     private var regionIndex: [[UInt8]: UInt32] = [:]
     private var organizationCount = 0
@@ -58,11 +62,12 @@ struct SnapshotBuilder: ~Copyable {
     private var regionNames: [[UInt8]] = []
 
     private init(ttl: UInt32, arena: GrowableBuffer<UInt8>, blocks: GrowableBuffer<UInt32>,
-                 places: GrowableBuffer<InstancePlace>) {
+                 places: GrowableBuffer<InstancePlace>, reverse: GrowableBuffer<ReverseEntry>) {
         self.ttl = ttl
         self.arena = arena
         self.blocks = blocks
         self.places = places
+        self.reverse = reverse
         // No block starts at offset 0: a table slot of 0 means "empty".
         self.arena.append32(0)
         self.arena.append32(0)
@@ -72,6 +77,7 @@ struct SnapshotBuilder: ~Copyable {
         arena.free()
         blocks.free()
         places.free()
+        reverse.free()
     }
 
     /// Builds a snapshot of everything `db` holds.
@@ -79,8 +85,10 @@ struct SnapshotBuilder: ~Copyable {
         let arena = try GrowableBuffer<UInt8>(limit: 1 << 32)
         let blocks: GrowableBuffer<UInt32>, places: GrowableBuffer<InstancePlace>
         do { blocks = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); throw error }
+        let reverse: GrowableBuffer<ReverseEntry>
         do { places = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); throw error }
-        var b = SnapshotBuilder(ttl: ttl, arena: arena, blocks: blocks, places: places)
+        do { reverse = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); places.free(); throw error }
+        var b = SnapshotBuilder(ttl: ttl, arena: arena, blocks: blocks, places: places, reverse: reverse)
         do {
             try db.readTransaction { () throws(SQLiteError) in
                 try Schema.check(db)
@@ -226,7 +234,8 @@ struct SnapshotBuilder: ~Copyable {
         // <id>.vm.<app>
         for (k, inst) in appInstances.enumerated() {
             appendName(appIDs[inst.idStart..<(inst.idStart + inst.idLength)], Self.vm[...], app: true)
-            addAAAA(network: network, copying: Int(start) + k * Snapshot.aaaaRecordSize)
+            let b = addAAAA(network: network, copying: Int(start) + k * Snapshot.aaaaRecordSize)
+            addPTR(inst.address, naming: b)
         }
         // regions.<app>: sorted (the rows are), comma-separated.
         text.removeAll(keepingCapacity: true)
@@ -281,6 +290,7 @@ struct SnapshotBuilder: ~Copyable {
             let start = arena.count
             writeAAAA(peer.address)
             setRecords(ofBlock: b, start: start, count: 1)
+            addPTR(peer.address, naming: b)
             if !text.isEmpty { text.append(0x2c) }
             text.append(contentsOf: peer.name)
         }
@@ -289,6 +299,10 @@ struct SnapshotBuilder: ~Copyable {
         orgApps.removeAll(keepingCapacity: true)
         orgInstances.removeAll(keepingCapacity: true)
         orgNetwork = 0
+        // Organizations come in network order, which is address order: sorting each one's addresses
+        // (about n log 100, not n log n, at a million) mostly sorts them all (see finish()).
+        sortReverse(from: orgReverseStart)
+        orgReverseStart = reverse.count
     }
 
     // MARK: - Records and names
@@ -300,6 +314,17 @@ struct SnapshotBuilder: ~Copyable {
         arena.append32(ttl)
         arena.append16(16)
         address.withBytes { arena.append(contentsOf: $0) }
+    }
+
+    /// The reverse zone's entry for `address`: its PTR record names the name of the block at `block`.
+    private mutating func addPTR(_ address: IPv6Address, naming block: Int) {
+        reverse.append(ReverseEntry(address: IPv6AddressBits(high: address.high, low: address.low), nameBlock: UInt32(block)))
+    }
+
+    /// Sorts `reverse` from `start` to its end by address.
+    private mutating func sortReverse(from start: Int) {
+        var part = UnsafeMutableBufferPointer(start: reverse.base + start, count: reverse.count - start)
+        part.sort { $0.address < $1.address }
     }
 
     /// `first`, `second`, then the app's label when `app`, then `internal.`, into `name`.
@@ -324,12 +349,13 @@ struct SnapshotBuilder: ~Copyable {
         add(network: network, kind: .aaaa, records: records)
     }
 
-    /// One AAAA record, copied from `offset` to sit right after its name.
-    private mutating func addAAAA(network: UInt32, copying offset: Int) {
+    /// One AAAA record, copied from `offset` to sit right after its name. Returns the name's block.
+    private mutating func addAAAA(network: UInt32, copying offset: Int) -> Int {
         let b = add(network: network, kind: .aaaa)
         let start = arena.count
         arena.append(contentsOf: UnsafeRawBufferPointer(start: arena.base + offset, count: Snapshot.aaaaRecordSize))
         setRecords(ofBlock: b, start: start, count: 1)
+        return b
     }
 
     /// TXT records for `value` (none when it is empty): 255-octet character-strings,
@@ -402,11 +428,20 @@ struct SnapshotBuilder: ~Copyable {
         let soaAnswer = try! RecordEncoder.encode(owner: .questionName, type: .soa, ttl: ttl, rdata: soa)
         let nsAnswer = try! RecordEncoder.encode(owner: .questionName, type: .ns, ttl: ttl, rdata: .ns(apex))
         let negativeSOA = try! RecordEncoder.encode(owner: .name(apex), type: .soa, ttl: negativeTTL, rdata: soa)
+        let reverseApex = DNSName(uncheckedWire: ReverseZone.apex)
+        let reverseNegativeSOA = try! RecordEncoder.encode(owner: .name(reverseApex), type: .soa, ttl: negativeTTL, rdata: soa)
+        // Sorted for the binary search. Each organization's part is; the whole is unless an organization
+        // without apps came after the rest. (An address twice, an instance's and a peer's, answers once.)
+        if (1..<max(1, reverse.count)).contains(where: { reverse[$0].address < reverse[$0 - 1].address }) {
+            sortReverse(from: 0)
+        }
         let blockCount = blocks.count
         let parts = SnapshotParts(
             arena: arena.take(), blocks: blocks.take(), blockCount: blockCount, places: places.take(),
             hostRegions: hostRegions.map { ($0.key, $0.value) }, soaAnswer: soaAnswer, nsAnswer: nsAnswer,
-            negativeSOA: negativeSOA, organizationCount: organizationCount, instanceCount: instanceCount,
+            negativeSOA: negativeSOA, reverse: reverse.take(), reverseCount: reverse.count,
+            reverseNegativeSOA: reverseNegativeSOA,
+            organizationCount: organizationCount, instanceCount: instanceCount,
             skippedRows: skippedRows, ttl: ttl, negativeTTL: negativeTTL, serial: serial)
         return try Snapshot(parts: parts)
     }

@@ -134,3 +134,19 @@ func chaosReply(_ query: TestQuery, _ chaos: ChaosAnswers) -> [UInt8]? {
     #expect(ChaosAnswers.thisServer.identity == expected.identity)
     #expect(ChaosAnswers.thisServer.version == expected.version)
 }
+
+@Test func reverseNamesOfThe6PNAreAnsweredHereForTheQueriersOrganization() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    // fdaa:0:a:0:1:0:101:2, nibbles reversed.
+    let instance = "2.0.0.0.1.0.1.0.0.0.0.0.1.0.0.0.0.0.0.0.a.0.0.0.0.0.0.0.a.a.d.f.ip6.arpa"
+    let counters = WorkerCounters()
+    let own = try #require(respond(TestQuery(name: instance, type: 12), from: orgA, zone: zone, counters: counters))
+    #expect(own.0.authoritative && own.0.rcodeBits == 0 && own.0.anCount == 1)
+    #expect(counters.value(WorkerCounters.Slot.answer(type: .ptr, rcode: .noError)) == 1)
+    // Another organization's address: NXDOMAIN, from here, not REFUSED as an outside name is without upstreams.
+    let other = try #require(respond(TestQuery(name: instance, type: 12), from: orgB, zone: zone))
+    #expect(other.0.authoritative && other.0.rcodeBits == 3 && other.0.anCount == 0)
+    #expect(respond(TestQuery(name: "1.0.0.0.d.f.ip6.arpa", type: 12), from: orgA, zone: zone)?.0.rcodeBits == 5)
+    #expect(respond(TestQuery(name: instance, type: 12, qclass: 3), from: orgA, zone: zone)?.0.rcodeBits == 5)
+}

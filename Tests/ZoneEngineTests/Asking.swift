@@ -13,6 +13,10 @@ struct Reply {
     var txt: [String] {
         message.answers.compactMap { if case .txt(let s) = $0.rdata { String(decoding: s.joined(), as: UTF8.self) } else { nil } }
     }
+    /// PTR targets, as text with the final dot.
+    var ptr: [String] {
+        message.answers.compactMap { if case .ptr(let n) = $0.rdata { n.description } else { nil } }
+    }
     var isNoData: Bool { rcode == .noError && message.answers.isEmpty && message.authority.first?.type == .soa }
     var isNXDomain: Bool { rcode == .nxDomain && message.answers.isEmpty && message.authority.first?.type == .soa }
 }
@@ -32,9 +36,13 @@ extension Snapshot {
                 _ = w.start(query: query, bytes: qb, rcode: .noError, authoritative: true, recursionAvailable: false, edns: nil)
                 var lower = [UInt8](repeating: 0, count: 255)
                 let n = lower.withUnsafeMutableBytes { query.lowercasedName(from: qb, into: $0) }
-                let rcode = lower.withUnsafeBytes {
-                    answer(name: UnsafeRawBufferPointer(rebasing: $0[..<n]), type: type, network: a.network, host: a.host,
-                           rotation: rotation, into: &w)
+                let rcode = lower.withUnsafeBytes { (all: UnsafeRawBufferPointer) -> RCode in
+                    let lowered = UnsafeRawBufferPointer(rebasing: all[..<n])
+                    let reverseAt = ReverseZone.suffixOffset(lowered)
+                    if reverseAt >= 0 {
+                        return answerReverse(name: lowered, apexAt: reverseAt, type: type, network: a.network, into: &w)
+                    }
+                    return answer(name: lowered, type: type, network: a.network, host: a.host, rotation: rotation, into: &w)
                 }
                 w.setRCode(rcode)
                 return w.finish()

@@ -16,7 +16,8 @@ private struct SeededGenerator: RandomNumberGenerator {
 
 @Suite struct OrganizationIsolationTests {
     /// Across random databases where organizations share app, region and peer
-    /// names and hosts, no answer to organization A holds anything of B's.
+    /// names and hosts, no answer to organization A holds anything of B's,
+    /// under `internal.` or in the reverse zone.
     @Test(arguments: 1...12 as ClosedRange<UInt64>)
     func noAnswerToOneOrganizationHoldsAnotherOrganizationsAddress(seed: UInt64) throws {
         var rng = SeededGenerator(state: seed)
@@ -66,6 +67,21 @@ private struct SeededGenerator: RandomNumberGenerator {
                         default:
                             break
                         }
+                    }
+                }
+            }
+            // The reverse zone: another organization's address is NXDOMAIN; one's own names a name that
+            // answers that address (forward-confirmed), or is NXDOMAIN (a stopped instance).
+            for (owner, set) in addresses {
+                for address in set {
+                    let r = try s.ask(reverseName(address), .ptr, from: querier)
+                    if owner != network {
+                        #expect(r.isNXDomain, "seed \(seed): \(address) reversed for \(querier): \(r.rcode)")
+                    } else if let target = r.ptr.first {
+                        #expect(try s.ask(target, .aaaa, from: querier).aaaa.contains(address),
+                                "seed \(seed): \(address) -> \(target)")
+                    } else {
+                        #expect(r.isNXDomain, "seed \(seed): \(address)")
                     }
                 }
             }

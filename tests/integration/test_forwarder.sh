@@ -218,6 +218,10 @@ second=$(ask 53 +noall +answer www.fwd.test AAAA)
 expect_match "the cached answer's TTL counts down" "^www\.fwd\.test\.[[:space:]]+(29[0-9])[[:space:]]" "$second"
 expect_eq "the second AAAA query never reached the upstream" "1" "$(count www.fwd.test/28)"
 expect_match "the client's case comes back" "WwW\.FWD\.test\." "$(ask 53 +noall +question WwW.FWD.test AAAA)"
+# The 6PN's reverse zone (fdaa::/16) is sixpn's own: answered here, never sent upstream (RFC 6303).
+reverse=$(ask 53 -x fdaa:0:a:0:1:0:101:2)
+expect_match "dig -x of a 6PN address: sixpn's own NXDOMAIN (AA)" "status: NXDOMAIN.*flags: qr aa rd ra;" "$(echo $reverse)"
+expect_eq "... and the upstream never saw it" "0" "$(grep -c 'ip6\.arpa' "$dir/counts")"
 
 # NXDOMAIN, cached for min(SOA TTL, MINIMUM) = 2 s (RFC 2308).
 expect_match "NXDOMAIN through sixpn" "status: NXDOMAIN" "$(ask 53 nope.fwd.test AAAA)"

@@ -3,7 +3,8 @@
 # dig and kdig ask every name form from two organizations over UDP and TCP,
 # with and without EDNS; a 200-instance app (TC over UDP, whole over TCP);
 # an untrusted source (no answer); glibc through resolv.conf; a database
-# change seen within 1 s; class CH (id.server, version.bind); start-up
+# change seen within 1 s; class CH (id.server, version.bind); the reverse
+# zone (dig -x, getent hosts ADDRESS); start-up
 # errors; SIGTERM exits 0.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -100,6 +101,17 @@ expect_eq "org b's app is NXDOMAIN for org a" "NXDOMAIN" "$(status -b $A secret.
 expect_eq "org a's app is NXDOMAIN for org b" "NXDOMAIN" "$(status -b $B api.internal AAAA)"
 expect_eq "org a's peer is NXDOMAIN for org b" "NXDOMAIN" "$(status -b $B laptop._peer.internal AAAA)"
 
+echo "-- the reverse zone a.a.d.f.ip6.arpa (dig -x), answered here, never forwarded"
+expect_eq "dig -x an instance of org a: its vm name" "00000101.vm.web.internal." "$(short -b $A -x fdaa:0:a:0:1:0:101:2)"
+expect_eq "dig -x org a's peer: the peer's name" "laptop._peer.internal." "$(short -b $A -x fdaa:0:a:0:feed::101)"
+expect_eq "... authoritative" "qr aa rd" "$(flags -b $A -x fdaa:0:a:0:1:0:101:2)"
+expect_eq "dig -x an instance of org b, from org a: NXDOMAIN" "NXDOMAIN" "$(status -b $A -x fdaa:0:b:0:7:0:301:2)"
+expect_match "... with the reverse zone's SOA" 'a\.a\.d\.f\.ip6\.arpa\.[[:space:]]+5[[:space:]]+IN[[:space:]]+SOA' "$(dq -b $A -x fdaa:0:b:0:7:0:301:2)"
+expect_eq "dig -x an instance of org b, from org b" "00000301.vm.web.internal." "$(short -b $B -x fdaa:0:b:0:7:0:301:2)"
+expect_eq "org a's /48 is an empty non-terminal (NODATA)" "NOERROR 0" \
+  "$(status -b $A a.0.0.0.0.0.0.0.a.a.d.f.ip6.arpa PTR) $(answers -b $A a.0.0.0.0.0.0.0.a.a.d.f.ip6.arpa PTR)"
+expect_eq "kdig -x over TCP" "00000103.vm.web.internal." "$(kq -b $A +tcp -x fdaa:0:a:0:3:0:103:2 +short)"
+
 echo "-- header and question"
 expect_eq "AA and RD set, no RA without upstreams" "qr aa rd" "$(flags -b $A web.internal AAAA)"
 expect_eq "RD is copied (+nord)" "qr aa" "$(flags -b $A +nord web.internal AAAA)"
@@ -161,6 +173,8 @@ expect_eq "getent ahostsv6 web.internal" "$WEB_A" "$glibc"
 expect_eq "getent ahostsv6 laptop._peer.internal" "fdaa:0:a:0:feed::101" \
   "$(ip netns exec $CL getent ahostsv6 laptop._peer.internal | awk '{print $1}' | sort -u)"
 check "getent fails for another organization's app" bash -c "! ip netns exec $CL getent ahostsv6 secret.internal"
+expect_eq "getent hosts ADDRESS (glibc's PTR lookup) names the instance" "fdaa:0:a:0:2:0:102:2 00000102.vm.web.internal" \
+  "$(ip netns exec $CL getent hosts fdaa:0:a:0:2:0:102:2 | tr -s ' ')"
 
 echo "-- a database change shows within 1 s"
 add web syd fdaa:0:a:0:4:0:104:2

@@ -15,10 +15,10 @@ import ZoneEngine
 // sendmmsg, and the client reads the answer. The client's two system calls
 // use fixed buffers, so every malloc counted is the server's.
 
-/// A query for `name` (type AAAA, RD, EDNS 1232), as dig sends it.
-func query(_ name: String) -> [UInt8] {
+/// A query for `name` (type AAAA unless said, RD, EDNS 1232), as dig sends it.
+func query(_ name: String, _ type: RRType = .aaaa) -> [UInt8] {
     try! Message(header: Header(id: 0x4242, flags: Header.rdBit),
-                 questions: [Question(name: try! DNSName(name), type: .aaaa)],
+                 questions: [Question(name: try! DNSName(name), type: type)],
                  additional: [EDNSRecord(udpPayloadSize: 1232).record]).encoded()
 }
 
@@ -119,6 +119,17 @@ let benchmarks: @Sendable () -> Void = {
                 // Outside the measurement: each query got the three records.
                 require(length > 0 && client.answer[7] == 3,
                         "the worker did not answer with 3 records (last answer: \(length) octets, \(length > 7 ? client.answer[7] : 0) records)")
+            }
+        }
+
+        // `dig -x` of the first instance: its PTR from the snapshot's reverse zone (a binary search).
+        Benchmark("ServerReversePTR" + suffix) { benchmark in
+            withWorker(forwarder: nil, io: io) { worker, client in
+                let nibbles = IPv6Address("fdaa:0:a:0:1:0:100:2")!.bytes.flatMap { [$0 >> 4, $0 & 0xf] }
+                let q = query(nibbles.reversed().map { String($0, radix: 16) }.joined(separator: ".") + ".ip6.arpa", .ptr)
+                let length = q.withUnsafeBytes { measureRoundTrips(benchmark, &client, worker, $0) }
+                require(length > 0 && client.answer[3] & 0xf == 0 && client.answer[7] == 1,
+                        "the worker did not answer the PTR (last answer: \(length) octets)")
             }
         }
 
