@@ -45,6 +45,7 @@ struct DemoCommand: ParsableCommand {
                   \(d) _apps.internal TXT                 # the organization's apps
                   \(d) _instances.internal TXT            # its instances
                   \(d) laptop._peer.internal AAAA         # a WireGuard peer
+                  \(d) -x fdaa:0:1:0:a01:0:1001:2         # an instance's address: its name (PTR)
                   \(d) worker.internal AAAA               # another organization's app: NXDOMAIN
                   \(d) +tcp api.internal AAAA             # over TCP
                   dig @::1 -p \(port) +edns=1 +noednsneg web.internal AAAA   # EDNS version 1: BADVERS
