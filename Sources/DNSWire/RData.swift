@@ -118,4 +118,16 @@ public struct EDNSOption: Hashable, Sendable {
     public static let cookie: UInt16 = 10
     /// Padding (RFC 7830).
     public static let padding: UInt16 = 12
+    /// Extended DNS Error (RFC 8914).
+    public static let extendedError: UInt16 = 15
+}
+
+/// INFO-CODEs of Extended DNS Errors (RFC 8914 §4) that sixpn sends.
+public enum ExtendedDNSError {
+    /// §4.4: the answer is stale (RFC 8767), its upstreams unreachable.
+    public static let staleAnswer: UInt16 = 3
+    /// §4.20: a stale NXDOMAIN.
+    public static let staleNXDomain: UInt16 = 19
+    /// §4.23: no upstream could be reached (every one timed out or failed).
+    public static let noReachableAuthority: UInt16 = 22
 }

@@ -18,9 +18,13 @@ public struct ResponseWriter {
     /// Octets held back for the OPT record that `finish` writes.
     @usableFromInline var reserved: Int
     @usableFromInline var edns: EDNS?
+    /// The Extended DNS Error (RFC 8914) that `finish` puts in the OPT record, if any.
+    @usableFromInline var extendedError: UInt16?
 
     /// The OPT record with no options: root owner, TYPE, CLASS, TTL, RDLENGTH.
     public static let optSize = 11
+    /// An Extended DNS Error option with an INFO-CODE and no EXTRA-TEXT: OPTION-CODE 15, length 2, code.
+    public static let extendedErrorSize = 6
 
     /// A place to return to when an RRset, written piece by piece, does not fit.
     public struct Mark: Sendable {
@@ -44,6 +48,7 @@ public struct ResponseWriter {
         self._position = Header.size
         self.reserved = 0
         self.edns = nil
+        self.extendedError = nil
     }
 
     /// Writes the response header and copies the question as the client sent it.
@@ -91,6 +96,22 @@ public struct ResponseWriter {
         _position = Header.size
         reserved = 0
         edns = nil
+        extendedError = nil
+    }
+
+    /// Adds an Extended DNS Error (RFC 8914 §2: INFO-CODE `code`, no
+    /// EXTRA-TEXT) to the OPT record that `finish` writes, and reserves its
+    /// octets now: call it before appending records. Nothing is added (false)
+    /// to a response without EDNS (the client could not read it, §3), a
+    /// second time, or when the octets do not fit.
+    @inlinable
+    @discardableResult
+    public mutating func addExtendedError(_ code: UInt16) -> Bool {
+        guard edns != nil, extendedError == nil,
+              _position + reserved + ResponseWriter.extendedErrorSize <= limit else { return false }
+        extendedError = code
+        reserved += ResponseWriter.extendedErrorSize
+        return true
     }
 
     /// Changes the response code (header bits and, with EDNS, the extended bits).
@@ -147,19 +168,31 @@ public struct ResponseWriter {
     /// Writes the OPT record (when the response has EDNS) and the final header.
     ///
     /// The OPT carries our `udpPayloadSize`, version 0, the DO bit echoed from
-    /// the query (RFC 3225 §3) and no options.
+    /// the query (RFC 3225 §3) and no options but an Extended DNS Error when
+    /// one was added.
     /// - Returns: the response's length in octets.
     @inlinable @inline(__always)
     public mutating func finish() -> Int {
         if let e = edns {
             let p = buffer.baseAddress!.advanced(by: _position)
             let ttl = UInt32(e.extendedRCode) << 24 | UInt32(e.version) << 16 | UInt32(e.flags & EDNS.doBit)
+            let optionsLength = extendedError == nil ? 0 : UInt8(ResponseWriter.extendedErrorSize)
             let opt: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
                 0, 0, 41, UInt8(e.udpPayloadSize >> 8), UInt8(truncatingIfNeeded: e.udpPayloadSize),
                 UInt8(ttl >> 24), UInt8(truncatingIfNeeded: ttl >> 16), UInt8(truncatingIfNeeded: ttl >> 8),
-                UInt8(truncatingIfNeeded: ttl), 0, 0)
+                UInt8(truncatingIfNeeded: ttl), 0, optionsLength)
             withUnsafeBytes(of: opt) { p.copyMemory(from: $0.baseAddress!, byteCount: ResponseWriter.optSize) }
             _position += ResponseWriter.optSize
+            if let code = extendedError {
+                let option: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+                    0, UInt8(EDNSOption.extendedError), 0, 2, UInt8(code >> 8), UInt8(truncatingIfNeeded: code))
+                withUnsafeBytes(of: option) {
+                    p.advanced(by: ResponseWriter.optSize)
+                        .copyMemory(from: $0.baseAddress!, byteCount: ResponseWriter.extendedErrorSize)
+                }
+                _position += ResponseWriter.extendedErrorSize
+                extendedError = nil
+            }
             _header.arCount &+= 1
             reserved = 0
             edns = nil

@@ -116,8 +116,8 @@ struct CacheEntry: Equatable {
 
     /// Writes the answer for `query` into `out`: the client's ID, flags and
     /// question (its case), the cached records with their TTLs counted down
-    /// (or `staleTTL` each, when given), and an OPT record when the query had
-    /// one. Sections go in whole or not at all; a left-out answer or
+    /// (or `staleTTL` each, when given, with an Extended DNS Error saying the
+    /// answer is stale), and an OPT record when the query had one. Sections go in whole or not at all; a left-out answer or
     /// authority section sets TC. Allocates nothing.
     func answer(query: Query, bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, limit: Int,
                 now: Int64, staleTTL: UInt32?, payloadSize: UInt16) -> Int {
@@ -128,6 +128,10 @@ struct CacheEntry: Equatable {
                       recursionAvailable: true, edns: edns) else {
             w.setFlag(Header.tcBit, true)
             return w.finish()
+        }
+        // A stale answer says so, to a client that can read it (RFC 8914 §4.4, §4.20).
+        if staleTTL != nil {
+            w.addExtendedError(RCode(f.rcode) == .nxDomain ? ExtendedDNSError.staleNXDomain : ExtendedDNSError.staleAnswer)
         }
         // RFC 6840 §5.8: AD only for a client that asked with DO or AD.
         let wantsAD = query.edns?.dnssecOK == true || query.header.authenticData

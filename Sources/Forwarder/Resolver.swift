@@ -219,15 +219,18 @@ final class Resolver: @unchecked Sendable {
     }
 
     /// Answers one waiter with an RCODE and no records.
-    private func respond(_ w: Waiter, rcode: RCode) {
+    /// With `extendedError`, an Extended DNS Error (RFC 8914) for a client that sent EDNS.
+    private func respond(_ w: Waiter, rcode: RCode, extendedError: UInt16? = nil) {
         var out = [UInt8](repeating: 0, count: max(512, min(w.limit, 65_535)))
         let n = w.query.withUnsafeBytes { bytes -> Int in
             out.withUnsafeMutableBytes { buffer in
                 var writer = ResponseWriter(buffer: buffer, limit: w.limit)
                 if let q = try? Query.parse(bytes) {
                     let edns = q.edns.map { EDNS(udpPayloadSize: configuration.ednsPayloadSize, flags: $0.flags & EDNS.doBit) }
-                    _ = writer.start(query: q, bytes: bytes, rcode: rcode, authoritative: false,
-                                     recursionAvailable: true, edns: edns)
+                    if writer.start(query: q, bytes: bytes, rcode: rcode, authoritative: false,
+                                    recursionAvailable: true, edns: edns), let extendedError {
+                        writer.addExtendedError(extendedError)
+                    }
                 } else if let h = try? Header(from: bytes) {
                     writer.startWithoutQuestion(id: h.id, queryFlags: h.flags, rcode: rcode)
                 } else {
@@ -516,7 +519,7 @@ final class Resolver: @unchecked Sendable {
             failedRecently[t.key] = now + Resolver.failureRecheck
             for w in t.waiters { serve(w, from: e, now: now, stale: true) }
         } else {
-            for w in t.waiters { respond(w, rcode: .servFail) }
+            for w in t.waiters { respond(w, rcode: .servFail, extendedError: ExtendedDNSError.noReachableAuthority) }
         }
     }
 

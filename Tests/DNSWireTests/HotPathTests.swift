@@ -136,6 +136,59 @@ import Testing
         #expect(tight.bytes.count <= questionEnd + rrset.count + ResponseWriter.optSize - 1)
     }
 
+    /// Writes an answer to dig-aaaa with `records` (count 3 or none), adding Extended DNS Error `code`
+    /// first when given; returns whether it was added, whether the records were, and the bytes.
+    func respondWithExtendedError(_ code: UInt16?, limit: Int, edns: EDNS?, records: [UInt8])
+        throws -> (added: Bool?, appended: Bool, bytes: [UInt8]) {
+        let query = try Fixture.query("dig-aaaa")
+        let q = try query.withUnsafeBytes { b throws(WireError) in try Query.parse(b) }
+        var out = [UInt8](repeating: 0, count: 4096)
+        var added: Bool? = nil, appended = true
+        let n = query.withUnsafeBytes { qb in
+            out.withUnsafeMutableBytes { ob in
+                var w = ResponseWriter(buffer: ob, limit: limit)
+                _ = w.start(query: q, bytes: qb, rcode: .noError, authoritative: false, recursionAvailable: true, edns: edns)
+                if let code {
+                    added = w.addExtendedError(code)
+                    if added == true {
+                        let again = w.addExtendedError(code)
+                        #expect(!again, "one Extended DNS Error at most")
+                    }
+                }
+                if !records.isEmpty { appended = records.withUnsafeBytes { w.append(.answer, records: $0, count: 3) } }
+                return w.finish()
+            }
+        }
+        return (added, appended, Array(out.prefix(n)))
+    }
+
+    @Test func anExtendedDNSErrorGoesInTheOPTAndItsRoomIsReservedWhenAdded() throws {
+        let questionEnd = 12 + (try Message(parsing: try Fixture.query("dig-aaaa"))).questions[0].name.wire.count + 4
+        let rrset = aaaa.flatMap { $0 }
+        let full = questionEnd + rrset.count + ResponseWriter.optSize + ResponseWriter.extendedErrorSize
+        let r = try respondWithExtendedError(ExtendedDNSError.staleAnswer, limit: full, edns: EDNS(udpPayloadSize: 1232),
+                                             records: rrset)
+        #expect(r.added == true && r.appended && r.bytes.count == full)
+        let m = try Message(parsing: r.bytes)
+        #expect(m.answers.count == 3 && !m.header.truncated)
+        #expect(m.edns?.options == [EDNSOption(code: EDNSOption.extendedError, data: [0, 3])])
+        // One octet less: the records no longer fit beside the option, and TC; the option is still sent.
+        let tight = try respondWithExtendedError(ExtendedDNSError.staleAnswer, limit: full - 1,
+                                                 edns: EDNS(udpPayloadSize: 1232), records: rrset)
+        #expect(tight.added == true && !tight.appended && tight.bytes.count <= full - 1)
+        let t = try Message(parsing: tight.bytes)
+        #expect(t.header.truncated && t.edns?.options.first?.data == [0, 3])
+        // No room for the option itself: not added, the OPT stays plain.
+        let none = try respondWithExtendedError(22, limit: questionEnd + ResponseWriter.optSize + 5,
+                                                edns: EDNS(udpPayloadSize: 1232), records: [])
+        let noneMessage = try Message(parsing: none.bytes)
+        #expect(none.added == false && noneMessage.edns?.options == [])
+        // Without EDNS the client could not read it (RFC 8914 §3): not added, no OPT.
+        let plain = try respondWithExtendedError(22, limit: 512, edns: nil, records: [])
+        let plainMessage = try Message(parsing: plain.bytes)
+        #expect(plain.added == false && plainMessage.edns == nil)
+    }
+
     @Test func badVersSetsTheExtendedRCode() throws {
         let query = try Fixture.query("kdig-badvers")
         let (bytes, _) = try respond(query, limit: 512, rcode: .badVers, edns: EDNS(udpPayloadSize: 1232), rrsets: [])

@@ -43,6 +43,19 @@ import Sockets
         return try Message(parsing: Array(out[0..<n]))
     }
 
+    /// An upstream that says NXDOMAIN to everything, with an SOA whose MINIMUM is 1 s.
+    static func nxdomainUpstream() throws -> FakeUpstream {
+        try FakeUpstream { q, _ in
+            [FakeReply(bytes: FakeUpstream.reply(to: q, rcode: .nxDomain,
+                                                 authority: [FakeUpstream.soa("example.com", ttl: 300, minimum: 1)]))]
+        }
+    }
+
+    /// An Extended DNS Error option with `code` and no text.
+    static func extendedError(_ code: UInt16) -> EDNSOption {
+        EDNSOption(code: EDNSOption.extendedError, data: [UInt8(code >> 8), UInt8(code & 0xff)])
+    }
+
     static func a(_ name: String, _ ttl: UInt32, _ last: UInt8 = 1) -> Record {
         Record(name: try! DNSName(name), type: .a, ttl: ttl, rdata: .a(IPv4Address(192, 0, 2, last)))
     }
@@ -92,10 +105,7 @@ import Sockets
     }
 
     @Test func nxdomainIsCachedForTheSOAMinimum() async throws {
-        let up = try FakeUpstream { q, _ in
-            [FakeReply(bytes: FakeUpstream.reply(to: q, rcode: .nxDomain,
-                                                 authority: [FakeUpstream.soa("example.com", ttl: 300, minimum: 1)]))]
-        }
+        let up = try Self.nxdomainUpstream()
         defer { up.stop() }
         let f = try forwarder([up])
         defer { f.shutdown() }
@@ -332,6 +342,7 @@ import Sockets
         let (m, _) = try await resolve(f, Self.query("s.example.com"))
         #expect(m.rcode == .noError)
         #expect(m.answers.first?.ttl == 30)
+        #expect(m.edns?.options == [Self.extendedError(ExtendedDNSError.staleAnswer)], "RFC 8914 §4.4: Stale Answer")
         #expect(f.statistics.staleAnswers == 1)
         #expect(f.statistics.upstreamTimeouts >= 1)
 
@@ -353,6 +364,24 @@ import Sockets
         #expect(Syscalls.now() - start < 700_000_000)
         #expect(m.rcode == .servFail)
         #expect(m.header.id == 42)
+        #expect(m.edns?.options == [Self.extendedError(ExtendedDNSError.noReachableAuthority)],
+                "RFC 8914 §4.23: No Reachable Authority")
+        // A client without EDNS gets the plain SERVFAIL (it could not read the option).
+        let (plain, _) = try await resolve(f, Self.query("dead2.example.com", edns: false))
+        #expect(plain.rcode == .servFail && plain.edns == nil)
+    }
+
+    @Test func aStaleNXDOMAINSaysSo() async throws {
+        let up = try Self.nxdomainUpstream()
+        defer { up.stop() }
+        let f = try forwarder([up])
+        defer { f.shutdown() }
+        _ = try await resolve(f, Self.query("gone.example.com"))
+        up.setHandler { _, _ in [] }
+        try await Task.sleep(for: .milliseconds(1100))
+        let (m, _) = try await resolve(f, Self.query("gone.example.com"))
+        #expect(m.rcode == .nxDomain)
+        #expect(m.edns?.options == [Self.extendedError(ExtendedDNSError.staleNXDomain)], "RFC 8914 §4.20")
     }
 
     @Test func upstreamSERVFAILTriesTheNextUpstream() async throws {

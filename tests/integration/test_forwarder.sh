@@ -326,9 +326,12 @@ sleep 1.2
 stale=$(ask 5302 +noall +answer stale.fwd.test AAAA)
 expect_match "every upstream down: the expired answer is served stale with TTL 30" \
   "^stale\.fwd\.test\.[[:space:]]+30[[:space:]].*2001:db8::5" "$stale"
+expect_match "... and says so to dig: EDE 3 (RFC 8914)" "EDE: 3 \(Stale Answer\)" "$(ask 5302 stale.fwd.test AAAA)"
 t0=$(date +%s%N)
-expect_match "nothing stale to serve: SERVFAIL" "status: SERVFAIL" "$(ask 5302 never.fwd.test AAAA)"
+servfail=$(ask 5302 never.fwd.test AAAA)
 ms=$((($(date +%s%N) - t0) / 1000000))
+expect_match "nothing stale to serve: SERVFAIL" "status: SERVFAIL" "$servfail"
+expect_match "... with EDE 22 (RFC 8914)" "EDE: 22 \(No Reachable Authority\)" "$servfail"
 if [ "$ms" -le 3500 ]; then pass "SERVFAIL within twice the timeout (${ms} ms)"; else fail "SERVFAIL took ${ms} ms"; fi
 check "serve-stale was counted" wait_for 3 metric_at_least 9102 stale_answers_total 1
 expect_match "--serve-stale 0: SERVFAIL for the expired record" "status: SERVFAIL" "$(ask 5314 stale.fwd.test AAAA)"
