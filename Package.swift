@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "ZoneEngineTests", dependencies: ["ZoneEngine", "DNSWire"]),
         .testTarget(name: "SocketsTests", dependencies: ["Sockets", "DNSWire"]),
         .testTarget(name: "ForwarderTests", dependencies: ["Forwarder", "Sockets", "DNSWire"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Sockets", "ZoneEngine", "DNSWire"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Forwarder", "Sockets", "ZoneEngine", "DNSWire"]),
         .testTarget(name: "NetSetupTests", dependencies: ["NetSetup", "ZoneEngine"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,7 +15,8 @@ public enum Response {
 
 /// Answers one message: protocol checks, then the route by name: under
 /// `internal.` and the 6PN's reverse zone `a.a.d.f.ip6.arpa.` the zone snapshot; class CH, sixpn's own identity and
-/// version; otherwise the forwarder's cache (or REFUSED without a forwarder).
+/// version; otherwise the forwarder's cache (REFUSED without a forwarder, or
+/// when the query does not ask for recursion).
 /// One per thread; it owns a small scratch buffer for the lowercased name, so
 /// nothing is allocated per query.
 public struct Responder: ~Copyable {
@@ -86,7 +87,10 @@ public struct Responder: ~Copyable {
             if query.class == .chaos {
                 return answerChaos(query, lowered, packet, limit, edns, out)
             }
-            guard let forwarder else {
+            // Without RD nothing is forwarded, nor read from the cache that every organization's
+            // queries fill: a probe with RD clear would tell one organization, unseen, what names
+            // another resolves (cache snooping). REFUSED, as Knot Resolver and CoreDNS's refusenord do.
+            guard let forwarder, query.header.recursionDesired else {
                 return refuse(query, packet, limit, edns, recursionAvailable, out)
             }
             if let n = forwarder.answerFromCache(query: query, bytes: packet, into: out, limit: limit) {

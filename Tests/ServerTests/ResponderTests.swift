@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import DNSWire
+import Forwarder
 import Logging
 import Testing
 import ZoneEngine
@@ -149,4 +150,26 @@ func chaosReply(_ query: TestQuery, _ chaos: ChaosAnswers) -> [UInt8]? {
     #expect(other.0.authoritative && other.0.rcodeBits == 3 && other.0.anCount == 0)
     #expect(respond(TestQuery(name: "1.0.0.0.d.f.ip6.arpa", type: 12), from: orgA, zone: zone)?.0.rcodeBits == 5)
     #expect(respond(TestQuery(name: instance, type: 12, qclass: 3), from: orgA, zone: zone)?.0.rcodeBits == 5)
+}
+
+@Test func withoutRDAnOutsideNameIsRefusedNotForwardedNorReadFromTheCache() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    // An upstream that is never asked: the responder only decides, nothing is resolved here.
+    let forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: [.ipv4(127, 0, 0, 1, port: 9)]),
+                                  logger: Logger(label: "test"))
+    defer { forwarder.shutdown() }
+    let responder = Responder(forwarder: forwarder, counters: WorkerCounters())
+    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
+    defer { out.deallocate() }
+    func route(_ q: TestQuery) -> Response {
+        q.bytes.withUnsafeBytes { responder.respond(to: $0, from: orgA, transport: .udp, snapshot: zone.current, into: out) }
+    }
+    guard case .forward = route(TestQuery(name: "example.com")) else { Issue.record("RD set: not forwarded"); return }
+    guard case .reply = route(TestQuery(flags: 0, name: "example.com")) else { Issue.record("RD clear: no reply"); return }
+    let h = try Header(from: UnsafeRawBufferPointer(out))
+    #expect(h.rcodeBits == 5 && !h.recursionDesired && h.recursionAvailable && h.anCount == 0)
+    // internal. is answered either way: it is sixpn's own data.
+    guard case .reply = route(TestQuery(flags: 0, name: "web.internal")) else { Issue.record("internal: no reply"); return }
+    #expect(try Header(from: UnsafeRawBufferPointer(out)).anCount == 2)
 }

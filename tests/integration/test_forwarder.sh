@@ -217,6 +217,11 @@ sleep 1.2
 second=$(ask 53 +noall +answer www.fwd.test AAAA)
 expect_match "the cached answer's TTL counts down" "^www\.fwd\.test\.[[:space:]]+(29[0-9])[[:space:]]" "$second"
 expect_eq "the second AAAA query never reached the upstream" "1" "$(count www.fwd.test/28)"
+# RD clear: REFUSED, even for a cached name, so that one organization cannot probe, unseen,
+# what names another resolves through the shared cache (cache snooping).
+expect_match "dig +norec of a cached outside name: REFUSED" "status: REFUSED" "$(ask 53 +norec www.fwd.test AAAA)"
+expect_eq "... and it did not go upstream either" "1" "$(count www.fwd.test/28)"
+expect_eq "with RD again: the cached answer" "2001:db8::80" "$(ask 53 +short www.fwd.test AAAA)"
 expect_match "the client's case comes back" "WwW\.FWD\.test\." "$(ask 53 +noall +question WwW.FWD.test AAAA)"
 # The 6PN's reverse zone (fdaa::/16) is sixpn's own: answered here, never sent upstream (RFC 6303).
 reverse=$(ask 53 -x fdaa:0:a:0:1:0:101:2)
