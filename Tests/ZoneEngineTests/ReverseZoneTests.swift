@@ -111,6 +111,49 @@ private let inOrg2 = "fdaa:0:2:0:a1:0:7:2"
         #expect(try s.ask(reverseName("fdaa:0:9:0:a1:0:1:2"), .ptr, from: "fdaa:0:9::1").ptr == ["w1.vm.web.internal."])
     }
 
+    @Test func randomNamesUnderTheApexGetAnAnswerNeverACrash() throws {
+        // Names made from org 1's answered addresses with a few labels changed, dropped or added,
+        // and names of 0-40 random labels; a PTR comes exactly for all 28 nibbles of such an address.
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789abcdefABCDEFgxz-".utf8)
+        let own = Set(["fdaa:0:1:0:a1:0:1:2", "fdaa:0:1:0:b1:0:3:2", "fdaa:0:1:0:ff::101"].map { IPv6Address($0)! })
+        func randomLabel() -> String {
+            String(decoding: (0..<Int.random(in: 1...3, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! },
+                   as: UTF8.self)
+        }
+        var answered = 0
+        for _ in 0..<3000 {
+            var labels: [String]
+            if Bool.random(using: &rng) {
+                labels = reverseName(own.randomElement(using: &rng)!.description).split(separator: ".").prefix(28).map(String.init)
+                for _ in 0..<Int.random(in: 0...2, using: &rng) {
+                    let i = Int.random(in: 0..<labels.count, using: &rng)
+                    switch Int.random(in: 0..<4, using: &rng) {
+                    case 0: labels[i] = randomLabel()
+                    case 1: labels.remove(at: i)
+                    case 2: labels.insert(randomLabel(), at: i)
+                    default: labels[i] = labels[i].uppercased()
+                    }
+                    if labels.isEmpty { break }
+                }
+            } else {
+                labels = (0..<Int.random(in: 0...40, using: &rng)).map { _ in randomLabel() }
+            }
+            let name = (labels + ["a.a.d.f.ip6.arpa"]).joined(separator: ".")
+            let r = try s.ask(name, .ptr, from: inOrg1)
+            #expect(r.rcode == .noError || r.rcode == .nxDomain, "\(name): \(r.rcode)")
+            #expect(r.message.answers.count + r.message.authority.count == 1, "\(name)")
+            let hex = "fdaa" + labels.reversed().joined()
+            let address = labels.count == 28 && labels.allSatisfy({ $0.count == 1 && $0.first!.isHexDigit })
+                ? IPv6Address(bytes: stride(from: 0, to: 32, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! })
+                : nil
+            let expected = address.map { own.contains($0) } ?? false
+            #expect(r.message.answers.count == (expected ? 1 : 0), "\(name)")
+            if expected { answered += 1 }
+        }
+        #expect(answered > 100, "the mutations left some names whole (\(answered))")
+    }
+
     @Test func theApexIsFoundOnlyOnALabelBoundary() throws {
         func offset(_ text: String) throws -> Int {
             try DNSName(text).wire.withUnsafeBytes { ReverseZone.suffixOffset($0) }
