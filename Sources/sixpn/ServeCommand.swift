@@ -65,6 +65,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "ADDR:PORT or [ADDR]:PORT for Prometheus: GET /metrics.")
     var metrics: String?
 
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(
+        "The least severe log message written: trace, debug, info, notice, warning, error or critical.",
+        valueName: "LEVEL"))
+    var logLevel = "info"
+
     @Option(name: .customLong("dev-org"), help: "Development only: answer loopback sources as this organization (network ID, hex).")
     var devOrg: String?
 
@@ -86,7 +91,10 @@ struct ServeCommand: ParsableCommand {
         if let devOrg {
             do { config.developmentNetwork = try NetworkID.parse(devOrg) } catch { throw fatal("--dev-org: \(error.message)") }
         }
-        try serve(config, command: "serve")
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw fatal("--log-level: \"\(logLevel)\" is not trace, debug, info, notice, warning, error or critical")
+        }
+        try serve(config, command: "serve", logLevel: level)
     }
 
     /// The forwarder's flags, each checked against the range it makes sense in.
@@ -141,8 +149,9 @@ struct ServeCommand: ParsableCommand {
 
 /// Starts the server, then waits for SIGTERM; a start-up failure is one line
 /// on stderr and exit status 1.
-func serve(_ configuration: ServerConfiguration, command: String, whenReady: () -> Void = {}) throws {
-    bootstrapLogging()
+func serve(_ configuration: ServerConfiguration, command: String, logLevel: Logger.Level = .info,
+           whenReady: () -> Void = {}) throws {
+    bootstrapLogging(level: logLevel)
     let server = Server(configuration: configuration, logger: Logger(label: "sixpn"))
     do {
         try server.start()
@@ -160,12 +169,12 @@ func sixpnFatal(_ command: String, _ message: String) -> ExitCode {
     return ExitCode.failure
 }
 
-/// Structured logs on stderr (swift-log), once per process.
-func bootstrapLogging() {
-    _ = loggingBootstrapped
+/// Structured logs on stderr (swift-log), from `level` up. Once per process:
+/// `serve` is the one caller, before any logger exists.
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
 }
-
-private let loggingBootstrapped: Bool = {
-    LoggingSystem.bootstrap(StreamLogHandler.standardError)
-    return true
-}()

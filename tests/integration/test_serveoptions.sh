@@ -65,6 +65,13 @@ refused '--cache-entries: 0 is not between 1 and 10000000 entries' --cache-entri
 refused '--upstream-timeout: 0 is not between 10 and 60000 milliseconds' --upstream-timeout 0
 refused '--serve-stale: -1 is not between 0 and 2592000 seconds' --serve-stale=-1
 refused '--stale-client-timeout: 70000 is not between 0 and 60000 milliseconds' --stale-client-timeout 70000
+refused '--log-level: "chatty" is not trace, debug, info, notice, warning, error or critical' --log-level chatty
+
+# --log-level warning: it serves, and writes none of its start-up info lines.
+start_bg quiet ip netns exec $NS $SIXPN serve --db "$work/db" --listen "[fdaa::3]:5358" --threads 1 --log-level warning
+check "serve --log-level warning answers" wait_for 10 ip netns exec $NS dig +short +time=1 +tries=1 -p 5358 -b $A @fdaa::3 web.internal AAAA
+expect_eq "... and logged nothing below warning" "0" "$(grep -c ' info \| notice \| debug ' "${TMPDIR:-/tmp}/quiet.$$.log")"
+expect_match "the default level logs the start-up (info)" " info sixpn" "$(cat "${TMPDIR:-/tmp}/io.$$.log")"
 
 # A wildcard listen address stands for the host's addresses as they are at start-up (each bound
 # on its own), so a UDP reply leaves from the address the client asked: dig drops any other.
