@@ -25,21 +25,27 @@ cat > "$work/burst.py" <<'EOF'
 # Sends COUNT bad UDP datagrams and TCP streams at fdaa::3:53 (trusted and
 # untrusted sources), with a well-formed probe query every 250 packets; prints
 # "probes answered/sent" and exits 1 when any probe went unanswered.
-import os, random, socket, struct, sys, time
+import ipaddress, os, random, socket, struct, sys, time
 
 COUNT = int(sys.argv[1])
 SERVER = ("fdaa::3", 53)
 TRUSTED, UNTRUSTED = "fdaa:0:a:0:1:0:1:2", "fd00::1"
 rng = random.Random(6891)
 
-def query(qid, name=b"\x03web\x08internal\x00", qtype=28, opt=None):
+def query(qid, name=b"\x03web\x08internal\x00", qtype=28, opt=None, qclass=1):
     h = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 1 if opt else 0)
-    q = name + struct.pack(">HH", qtype, 1)
+    q = name + struct.pack(">HH", qtype, qclass)
     if opt:
         q += b"\x00" + struct.pack(">HHIH", 41, 1232, 0, len(opt)) + opt
     return h + q
 
-SEEDS = [query(1), query(2, opt=b"\x00\x0a\x00\x08" + os.urandom(8)), query(3, b"\x04_apps\x08internal\x00", 16)]
+def wire(name):
+    return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\x00"
+
+# The web instance's reverse name (PTR, the reverse zone) and CH TXT id.server, beside internal. names.
+REVERSE = ipaddress.ip_address("fdaa:0:a:0:1:0:101:2").reverse_pointer
+SEEDS = [query(1), query(2, opt=b"\x00\x0a\x00\x08" + os.urandom(8)), query(3, b"\x04_apps\x08internal\x00", 16),
+         query(4, wire(REVERSE), 12), query(5, wire("id.server"), 16, qclass=3)]
 
 def mutate(p):
     p = bytearray(p)
@@ -166,6 +172,8 @@ expect_eq "and still answers" "fdaa:0:a:0:1:0:101:2" \
   "$(ip netns exec $NS dig @fdaa::3 -b $A +time=1 +tries=2 +short web.internal AAAA)"
 expect_eq "and still answers over TCP" "fdaa:0:a:0:1:0:101:2" \
   "$(ip netns exec $NS dig @fdaa::3 -b $A +time=1 +tries=2 +tcp +short web.internal AAAA)"
+expect_eq "and still answers the reverse zone (a mutated seed)" "00000101.vm.web.internal." \
+  "$(ip netns exec $NS dig @fdaa::3 -b $A +time=1 +tries=2 +short -x fdaa:0:a:0:1:0:101:2)"
 kill -TERM $SERVER
 wait $SERVER; rc=$?
 expect_eq "SIGTERM after the burst exits 0" "0" "$rc"
