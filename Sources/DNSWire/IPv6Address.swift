@@ -2,7 +2,7 @@
 ///
 /// Text forms follow RFC 4291 §2.2 on input (including an embedded IPv4 tail)
 /// and RFC 5952 on output (lowercase, longest zero run compressed).
-public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct IPv6Address: Hashable, Sendable, Comparable, BitwiseCopyable, CustomStringConvertible {
     /// The address as two big-endian 64-bit halves: `high` holds bytes 0-7.
     public var high: UInt64
     public var low: UInt64
@@ -154,6 +154,7 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
         return out
     }
 
+    @inlinable
     public static func < (a: IPv6Address, b: IPv6Address) -> Bool {
         (a.high, a.low) < (b.high, b.low)
     }

@@ -117,8 +117,9 @@ struct CacheEntry: Equatable {
     /// Writes the answer for `query` into `out`: the client's ID, flags and
     /// question (its case), the cached records with their TTLs counted down
     /// (or `staleTTL` each, when given, with an Extended DNS Error saying the
-    /// answer is stale), and an OPT record when the query had one. Sections go in whole or not at all; a left-out answer or
-    /// authority section sets TC. Allocates nothing.
+    /// answer is stale), and an OPT record when the query had one. Sections
+    /// go in whole or not at all; a left-out answer or authority section sets
+    /// TC. Allocates nothing.
     func answer(query: Query, bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, limit: Int,
                 now: Int64, staleTTL: UInt32?, payloadSize: UInt16) -> Int {
         let f = fields.pointee

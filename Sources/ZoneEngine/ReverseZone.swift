@@ -1,3 +1,5 @@
+import DNSWire
+
 /// The reverse zone of the 6PN, `a.a.d.f.ip6.arpa.` (fdaa::/16): sixpn
 /// answers its PTR names itself, for the querier's organization, and never
 /// forwards them. A private address asked of a public resolver would leak
@@ -30,7 +32,7 @@ public enum ReverseZone {
     /// 32 nibbles it gives (4 and up: `fdaa` is the apex's own). Nil when a
     /// label is not one hex digit or there are more than 32 nibbles: no such
     /// name exists. `name` is lowercased; its apex starts at `apexAt`.
-    static func prefix(_ name: UnsafeRawBufferPointer, apexAt: Int) -> (address: IPv6AddressBits, nibbles: Int)? {
+    static func prefix(_ name: UnsafeRawBufferPointer, apexAt: Int) -> (address: IPv6Address, nibbles: Int)? {
         guard apexAt % 2 == 0, apexAt / 2 <= nibblesBelowApex else { return nil }
         var high: UInt64 = 0xfdaa << 48
         var low: UInt64 = 0
@@ -51,16 +53,6 @@ public enum ReverseZone {
             position -= 1
             i += 2
         }
-        return (IPv6AddressBits(high: high, low: low), nibbles)
-    }
-}
-
-/// 128 address bits as two big-endian words, ordered as numbers.
-struct IPv6AddressBits: BitwiseCopyable, Comparable {
-    var high: UInt64
-    var low: UInt64
-
-    static func < (a: Self, b: Self) -> Bool {
-        a.high < b.high || (a.high == b.high && a.low < b.low)
+        return (IPv6Address(high: high, low: low), nibbles)
     }
 }

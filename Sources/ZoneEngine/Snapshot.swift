@@ -36,7 +36,7 @@ struct NameEntry: BitwiseCopyable {
 /// `<name>._peer.internal.` for a peer. The name is not stored twice: a
 /// million instances cost 24 MB here.
 struct ReverseEntry: BitwiseCopyable {
-    var address: IPv6AddressBits
+    var address: IPv6Address
     var nameBlock: UInt32
 }
 
@@ -239,8 +239,8 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
             writer.append(.authority, records: reverseNegativeSOA, count: 1)
             return .nxDomain
         }
-        let first = IPv6AddressBits(high: asked.high | org, low: asked.low)
-        let last = IPv6AddressBits(high: first.high | ~(highMask | orgMask), low: first.low | ~lowMask)
+        let first = IPv6Address(high: asked.high | org, low: asked.low)
+        let last = IPv6Address(high: first.high | ~(highMask | orgMask), low: first.low | ~lowMask)
         let i = firstReverse(atLeast: first)
         guard i < reverseCount, !(last < reverse[i].address) else {
             writer.append(.authority, records: reverseNegativeSOA, count: 1)
@@ -271,7 +271,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     }
 
     /// The index of the first reverse entry whose address is `address` or above (`reverseCount` for none).
-    private func firstReverse(atLeast address: IPv6AddressBits) -> Int {
+    private func firstReverse(atLeast address: IPv6Address) -> Int {
         var low = 0, high = reverseCount
         while low < high {
             let mid = (low + high) / 2

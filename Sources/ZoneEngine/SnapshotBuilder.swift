@@ -318,7 +318,7 @@ struct SnapshotBuilder: ~Copyable {
 
     /// The reverse zone's entry for `address`: its PTR record names the name of the block at `block`.
     private mutating func addPTR(_ address: IPv6Address, naming block: Int) {
-        reverse.append(ReverseEntry(address: IPv6AddressBits(high: address.high, low: address.low), nameBlock: UInt32(block)))
+        reverse.append(ReverseEntry(address: address, nameBlock: UInt32(block)))
     }
 
     /// Sorts `reverse` from `start` to its end by address.
