@@ -9,7 +9,7 @@ PKGS=(
   libsqlite3-dev liburing-dev libbpf-dev libmnl-dev pkg-config
   # tests: real clients, real upstreams, real WireGuard and tc
   bind9-dnsutils knot-dnsutils nsd knot unbound dnsperf
-  wireguard-go wireguard-tools iproute2 iputils-ping sqlite3 libc-bin
+  wireguard-go wireguard-tools iproute2 iputils-ping sqlite3 libc-bin curl
   python3
 )
 

@@ -29,7 +29,8 @@ public struct IPv6Prefix: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(address)/\(length)" }
 
-    private static func mask(_ length: Int) -> (UInt64, UInt64) {
+    /// The 128-bit mask of a `length`-bit prefix, as high and low halves.
+    static func mask(_ length: Int) -> (UInt64, UInt64) {
         let h: UInt64 = length >= 64 ? ~0 : (length == 0 ? 0 : ~0 << UInt64(64 - length))
         let l: UInt64 = length <= 64 ? 0 : (length == 128 ? ~0 : ~0 << UInt64(128 - length))
         return (h, l)

@@ -241,6 +241,15 @@ final class BPFKernelObject {
         return Self.string(info.name)
     }
 
+    /// The `size` bytes of slot `key` of an array map.
+    func value(key: UInt32, size: Int) throws(BPFError) -> [UInt8] {
+        var value = [UInt8](repeating: 0, count: size)
+        var k = key
+        let rc = value.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &k, $0.baseAddress) }
+        try LibBPF.check(rc, "read slot \(key) of", "map fd \(fd)")
+        return value
+    }
+
     /// The sum over CPUs of slot `key` of a per-CPU array of 64-bit counters.
     func perCPUSum(key: UInt32) throws(BPFError) -> UInt64 {
         var values = [UInt64](repeating: 0, count: LibBPF.possibleCPUs)

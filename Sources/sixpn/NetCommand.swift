@@ -17,10 +17,23 @@ struct NetCommand: ParsableCommand {
         @Option(help: "The device.") var dev: String
         @Option(help: "swap (host-to-host WireGuard device) or isolate (instance-facing device).")
         var program: TrafficProgram
+        @Option(name: .customLong("prefix"), help: ArgumentHelp(
+            "isolate: a prefix the instance behind the link owns, e.g. its /112 (repeatable, at least one, at most 16); packets from it with any other source are dropped.",
+            valueName: "ADDR/LEN"))
+        var prefixes: [String] = []
 
         func run() throws {
-            try OneLineFailure.wrap("sixpn net attach") { try TrafficControl.attach(program, device: dev) }
-            print("attached \(program.rawValue) to \(dev) (ingress, egress)")
+            let parsed = try prefixes.map { text in
+                guard let p = IPv6Prefix(text) else {
+                    throw OneLineFailure(message: "sixpn net attach: --prefix \(text) is not an IPv6 prefix (ADDR/LEN)")
+                }
+                return p
+            }
+            try OneLineFailure.wrap("sixpn net attach") {
+                try TrafficControl.attach(program, device: dev, prefixes: parsed)
+            }
+            let owned = parsed.isEmpty ? "" : " for " + parsed.map(\.description).joined(separator: ",")
+            print("attached \(program.rawValue) to \(dev) (ingress, egress)\(owned)")
         }
     }
 
@@ -36,7 +49,7 @@ struct NetCommand: ParsableCommand {
 
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the attached program and its counters, one `name value` per line.")
+            abstract: "Print the attached program, its prefixes and its counters, one `name value` per line.")
         @Option(help: "The device.") var dev: String
 
         func run() throws {
@@ -46,9 +59,11 @@ struct NetCommand: ParsableCommand {
             }
             print("program", c.program.rawValue)
             print("directions", c.directions.joined(separator: ","))
+            if !c.prefixes.isEmpty { print("prefixes", c.prefixes.map(\.description).joined(separator: ",")) }
             print("passed", c.passed)
             print("dropped", c.dropped)
             print("rewritten", c.rewritten)
+            print("forged", c.forged)
         }
     }
 }

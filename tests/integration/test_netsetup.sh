@@ -2,15 +2,15 @@
 # NetSetup end to end, with real wireguard-go devices and real tc BPF, all in
 # namespaces this file creates (sx-net-*):
 #
-#   sx-net-a1 (org a1)  sx-net-a2 (org a2)          sx-net-b1 (org a1)
-#        | va1               | va2                        | vb1
+#   sx-net-a1, sx-net-a3 (org a1)  sx-net-a2 (org a2)   sx-net-b1 (org a1)
+#        | va1, va3                     | va2                  | vb1
 #   sx-net-ha (host 10) ==== wgsxa ==== veth ==== wgsxb ==== sx-net-hb (host 20)
 #        | wgsxp (peers)
 #        +==== veth ==== wgsxg  sx-net-gw (a customer's gateway, from the wg-quick file only)
 #
 # Host mesh: each host's peer allows the other's swapped /48 (fdaa:HOST:HOST::/48),
 # so instance traffic crosses only with `swap` on both mesh devices. `isolate`
-# sits on the host side of each instance's veth.
+# sits on the host side of each instance's veth, with the instance's /112.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 : "${SIXPN:?set SIXPN to the sixpn binary}"
@@ -20,14 +20,14 @@ export TMPDIR=$TMP
 
 N1=a1 N2=a2 HA=10 HB=20
 addr() { "$SIXPN" addr encode --network "$1" --host "$2" --instance "$3" --low 1; }
-A1=$(addr $N1 $HA 1) A2=$(addr $N2 $HA 2) B1=$(addr $N1 $HB 3)
+A1=$(addr $N1 $HA 1) A2=$(addr $N2 $HA 2) B1=$(addr $N1 $HB 3) A3=$(addr $N1 $HA 4)
 ORG1_DNS=fdaa:0:$N1::3
 expect_eq "addr encode builds the instance address" "fdaa:0:a1:0:10:0:1:1" "$A1"
 expect_match "addr decode gives network, host and the /48" \
   "network 000000a1.*host 00000020.*network_prefix fdaa:0:a1::/48" "$("$SIXPN" addr decode "$B1" | tr '\n' ' ')"
 
 in_ns() { local ns=$1; shift; ip netns exec "sx-net-$ns" "$@"; }
-for ns in ha hb gw a1 a2 b1; do
+for ns in ha hb gw a1 a2 a3 b1; do
   new_netns "sx-net-$ns"
   # No duplicate address detection: addresses are usable at once.
   in_ns $ns sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
@@ -49,6 +49,7 @@ instance() {
 }
 instance a1 ha va1 "$A1"
 instance a2 ha va2 "$A2"
+instance a3 ha va3 "$A3"
 instance b1 hb vb1 "$B1"
 
 # The WireGuard transport: plain veths with addresses only inside these namespaces.
@@ -91,7 +92,7 @@ DB=$TMP/sixpn.db
 add_addr sx-net-ha fdaa::3
 add_addr sx-net-ha "$ORG1_DNS"
 start_bg serve-ha ip netns exec sx-net-ha "$SIXPN" serve --db "$DB" --threads 1 \
-  --listen '[fdaa::3]:53' --listen "[$ORG1_DNS]:53" --upstream '[::1]:9'
+  --listen '[fdaa::3]:53' --listen "[$ORG1_DNS]:53" --upstream '[::1]:9' --metrics '[::1]:9153'
 start_bg serve-b1 ip netns exec sx-net-b1 "$SIXPN" serve --db "$DB" --threads 1 \
   --listen "[$B1]:53" --upstream '[::1]:9'
 ask() {  # ask NS SERVER NAME TYPE [dig options]: the answer's data on one line, sorted
@@ -126,11 +127,85 @@ if wait_for 10 ping6_ok a1 "$A1" "$B1"; then pass "re-attached swap carries traf
 
 echo "-- isolate"
 check "before isolate, org a2 reaches org a1 on the same host" ping6_ok a2 "$A2" "$A1"
-check "net attach isolate on va1" in_ns ha "$SIXPN" net attach --dev va1 --program isolate
-check "net attach isolate on va2" in_ns ha "$SIXPN" net attach --dev va2 --program isolate
+out=$(in_ns ha "$SIXPN" net attach --dev va1 --program isolate 2>&1); rc=$?
+expect_match "net attach isolate without --prefix is refused" "isolate needs --prefix ADDR/LEN" "$out"
+expect_eq "  ... in one line" "1" "$(printf '%s\n' "$out" | wc -l)"
+check "  ... with a non-zero exit" test "$rc" -ne 0
+check "  ... and attaches nothing" bash -c "! ip netns exec sx-net-ha $SIXPN net stats --dev va1"
+check "net attach isolate refuses a prefix wider than a /48" \
+  bash -c "! ip netns exec sx-net-ha $SIXPN net attach --dev va1 --program isolate --prefix fdaa::/16"
+# Each instance's link owns the instance's /112, and nothing else.
+for link in "ha va1 $A1" "ha va2 $A2" "ha va3 $A3" "hb vb1 $B1"; do
+  read -r host dev address <<< "$link"
+  check "net attach isolate --prefix $address/112 on $dev" \
+    in_ns "$host" "$SIXPN" net attach --dev "$dev" --program isolate --prefix "$address/112"
+done
+expect_eq "net stats shows the link's prefix" "fdaa:0:a1:0:10:0:1:0/112" "$(stat_of ha va1 prefixes)"
 check "with isolate, org a2 cannot reach org a1" bash -c "! ip netns exec sx-net-a2 ping -6 -c 2 -W 1 -I $A2 $A1"
 expect_match "isolate counted the drops" '^[1-9][0-9]*$' "$(stat_of ha va2 dropped)"
 expect_eq "net stats names the program" "isolate" "$(stat_of ha va2 program)"
+
+# Datagrams: a listener (python3, bounded) in each receiving instance writes
+# "SOURCE PAYLOAD" per datagram; senders bind the source they claim.
+listen_udp() {  # NS ADDR FILE
+  : > "$3"
+  start_bg "udp-$1" ip netns exec "sx-net-$1" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind((sys.argv[1], 7000)); s.settimeout(0.5)
+end = time.time() + 120
+with open(sys.argv[2], "a") as out:
+    while time.time() < end:
+        try: data, peer = s.recvfrom(512)
+        except socket.timeout: continue
+        out.write(peer[0] + " " + data.decode() + "\n"); out.flush()' "$2" "$3"
+}
+send_udp() {  # NS SOURCE DESTINATION PAYLOAD
+  in_ns "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind((sys.argv[1], 0))
+s.sendto(sys.argv[3].encode(), (sys.argv[2], 7000))' "$2" "$3" "$4"
+}
+arrived() { grep -q " $2\$" "$1"; }
+listen_udp a2 "$A2" "$TMP/udp-a2"; listen_udp a3 "$A3" "$TMP/udp-a3"; listen_udp b1 "$B1" "$TMP/udp-b1"
+listening() { in_ns "$1" ss -Hlun "( sport = :7000 )" | grep -q .; }
+for ns in a2 a3 b1; do wait_for 10 listening $ns || fail "the UDP listener in $ns did not start"; done
+# The forged sources, on instance a1's own interface (an instance controls its kernel):
+# one of org a2's /48, and one inside instance a3's /112 (org a1, same host).
+FORGED_ORG2=$(addr $N2 $HA 9) FORGED_A3=${A3%:*}:2
+add_addr sx-net-a1 "$FORGED_ORG2"; add_addr sx-net-a1 "$FORGED_A3"
+forged_before=$(stat_of ha va1 forged)
+send_udp a1 "$A1" "$A3" honest-a3; send_udp a1 "$A1" "$A2" honest-a2
+send_udp a1 "$FORGED_ORG2" "$A2" forged-org2
+send_udp a1 "$FORGED_A3" "$A3" forged-a3; send_udp a1 "$FORGED_A3" "$B1" forged-b1
+# Controls sent last on the same paths: once they arrived, anything sent before would have.
+send_udp a1 "$A1" "$A3" control-a3; send_udp a1 "$A1" "$B1" control-b1
+check "A -> A2 (same organization) arrives" wait_for 5 arrived "$TMP/udp-a3" honest-a3
+check "  ... and so does A -> B1 on host B (same organization, across the mesh)" wait_for 5 arrived "$TMP/udp-b1" control-b1
+check "  ... with A's own address as the source" grep -q "^$A1 honest-a3\$" "$TMP/udp-a3"
+wait_for 5 arrived "$TMP/udp-a3" control-a3
+check "A -> B (another organization) is dropped" bash -c "! grep -q honest-a2 $TMP/udp-a2"
+check "A forging an org a2 source -> B: nothing arrives" bash -c "! grep -q forged-org2 $TMP/udp-a2"
+check "A forging A2's /112 -> A2: nothing arrives" bash -c "! grep -q forged-a3 $TMP/udp-a3"
+check "A forging A2's /112 -> a third instance of org a1 (host B): nothing arrives" bash -c "! grep -q forged-b1 $TMP/udp-b1"
+expect_eq "net stats counted the three forged datagrams" "$((forged_before + 3))" "$(stat_of ha va1 forged)"
+
+# sixpn's answered queries, all types and RCODEs (the metrics refresh every second).
+queries() { in_ns ha curl -s "http://[::1]:9153/metrics" | awk '/^sixpn_queries_total/ { s += $2 } END { print s + 0 }'; }
+metrics_up() { [ "$(queries)" -gt 0 ]; }
+wait_for 5 metrics_up || fail "sixpn's metrics on host A did not come up"
+sleep 1.2
+queries_before=$(queries)
+forged_before=$(stat_of ha va1 forged)
+expect_match "A forging an org a2 source in a DNS query to fdaa::3: no answer, dig times out" "timed out" \
+  "$(ask a1 fdaa::3 shop.internal AAAA -b "$FORGED_ORG2" +tries=1)"
+expect_eq "  ... the forged query was counted at the link" "$((forged_before + 1))" "$(stat_of ha va1 forged)"
+expect_eq "A's honest DNS query to fdaa::3 is answered" "$A1 $B1" "$(ask a1 fdaa::3 web.internal AAAA -b "$A1" +tries=1)"
+counted() { [ "$(queries)" -ge "$((queries_before + 1))" ]; }
+wait_for 5 counted
+expect_eq "  ... and sixpn counted only the honest query" "$((queries_before + 1))" "$(queries)"
+in_ns a1 ip -6 neigh flush dev eth0
+check "A pings its gateway by link-local address (neighbour discovery first)" in_ns a1 ping -6 -c 1 -W 2 fe80::1%eth0
+expect_match "  ... and the gateway is a resolved neighbour" "fe80::1 .*lladdr" "$(in_ns a1 ip -6 neigh show dev eth0)"
 check "org a1 still reaches fdaa::3" ping6_ok a1 "$A1" fdaa::3
 check "org a2 still reaches fdaa::3" ping6_ok a2 "$A2" fdaa::3
 expect_eq "org a2 resolves its own app through fdaa::3" "$A2" "$(ask a2 fdaa::3 shop.internal AAAA -b "$A2")"

@@ -12,17 +12,36 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-/* Where the IPv6 header starts: 0 on layer-3 devices (tun, WireGuard),
- * 14 on Ethernet ones (veth). Set by the loader from the device's link type;
- * frozen in .rodata, so the verifier sees a constant. */
-const volatile __u32 l3_offset = 0;
+#define SIXPN_MAX_PREFIXES 16
+
+/* One prefix of the link, as 64-bit halves in the packet's byte order, with
+ * the bits past its length cleared in both the prefix and the mask. */
+struct sixpn_prefix {
+	__u64 high, low;
+	__u64 mask_high, mask_low;
+};
+
+/* What the loader tells a program about the device it is attached to. It is
+ * the object's only .rodata (the loader writes it whole, in this layout, before
+ * load); frozen there, the verifier sees every field as a constant, and each
+ * attached device has its own copy, since each attach loads its own object.
+ *  - l3_offset: where the IPv6 header starts: 0 on layer-3 devices (tun,
+ *    WireGuard), 14 on Ethernet ones (veth).
+ *  - prefixes: the addresses the instance behind this link owns (isolate
+ *    only; swap gets none). */
+const volatile struct sixpn_link {
+	__u32 l3_offset;
+	__u32 prefix_count;
+	struct sixpn_prefix prefixes[SIXPN_MAX_PREFIXES];
+} sixpn_link = {};
 
 /* Counter slots; the loader reads them in this order. */
 enum sixpn_counter {
 	SIXPN_PASSED = 0,	/* left as it was */
-	SIXPN_DROPPED = 1,	/* dropped (isolate) */
+	SIXPN_DROPPED = 1,	/* dropped between organizations (isolate) */
 	SIXPN_REWRITTEN = 2,	/* addresses swapped (swap) */
-	SIXPN_COUNTERS = 3,
+	SIXPN_FORGED = 3,	/* dropped: a source the link does not own (isolate) */
+	SIXPN_COUNTERS = 4,
 };
 
 struct {
@@ -56,6 +75,7 @@ struct addr_pair {
  * valid until the next helper that may move the data. */
 static __always_inline struct addr_pair *packet_addrs(struct __sk_buff *skb)
 {
+	__u32 l3_offset = sixpn_link.l3_offset;
 	void *data, *end;
 	__u8 *ip6;
 
