@@ -28,20 +28,7 @@ let package = Package(
             path: "Benchmarks/DNSWireAllocations",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-        .executableTarget(
-            name: "ForwarderAllocations",
-            dependencies: [
-                "BenchSupport",
-                .product(name: "DNSWire", package: "sixpn"),
-                .product(name: "Sockets", package: "sixpn"),
-                .product(name: "Forwarder", package: "sixpn"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/ForwarderAllocations",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        // The Server's real UDP path (recvmmsg -> Responder -> sendmmsg) over loopback sockets.
+        // The Server's real UDP path (recvmmsg -> QueryService -> sendmmsg) over loopback sockets.
         .executableTarget(
             name: "ServerAllocations",
             dependencies: [

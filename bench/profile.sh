@@ -7,7 +7,11 @@
 # seen by callgrind; the user/system split comes from /proc/PID/stat of an
 # unprofiled run under the same load.
 #
-#   bench/profile.sh [queries]      default 20000; prints Ir per query and the top functions
+#   bench/profile.sh [queries]            default 20000; prints Ir per query and the top functions
+#   bench/profile.sh [queries] --forward  the same for cached forwarded answers: 1,000 names of a
+#                                         zone that NSD serves in the namespace, asked once to fill
+#                                         the cache (callgrind's counts zeroed after), then the load
+#   SIXPN_BIN=PATH bench/profile.sh ...   profiles another build (e.g. the commit before a change)
 #
 # Then, where perf works (software cpu-clock sampling, so also in a VM without
 # hardware counters), the kernel/user share and the top symbols of the server
@@ -17,8 +21,9 @@
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "bench/profile.sh: needs root (a network namespace)" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin="$root/.build/release/sixpn"
+bin=${SIXPN_BIN:-$root/.build/release/sixpn}
 n=${1:-20000}
+mode=${2:-internal}
 ns=sx-srv-prof client=fdaa:0:1:0:1:0:1:2
 w=$(mktemp -d /tmp/sx-srv-prof.XXXXXX)
 pid=""
@@ -39,16 +44,52 @@ for a in range(1, 1001):
 print("COMMIT;")
 PY
 for a in $(seq 1 1000); do printf 'app-%04d.internal AAAA\n' "$a"; done > "$w/queries"
+upstream=()
+if [ "$mode" = --forward ]; then
+  # NSD on the namespace's loopback serves fwd.bench: 1,000 names, one AAAA each, a day's TTL.
+  { echo '$TTL 86400'
+    echo '@ IN SOA ns.fwd.bench. h.fwd.bench. 1 3600 600 86400 3600'
+    echo '@ IN NS ns.fwd.bench.'
+    echo 'ns IN AAAA ::1'
+    for a in $(seq 1 1000); do printf 'name-%04d IN AAAA 2001:db8::%x\n' "$a" "$a"; done
+  } > "$w/fwd.bench.zone"
+  cat > "$w/nsd.conf" <<NSD
+server:
+  ip-address: ::1@5300
+  username: ""
+  chroot: ""
+  zonesdir: "$w"
+  pidfile: "$w/nsd.pid"
+  database: ""
+  xfrdfile: "$w/xfrd.state"
+  zonelistfile: "$w/zone.list"
+  logfile: "$w/nsd.log"
+  server-count: 1
+remote-control:
+  control-enable: no
+zone:
+  name: fwd.bench
+  zonefile: fwd.bench.zone
+NSD
+  ip netns exec $ns nsd -d -c "$w/nsd.conf" & nsd_pid=$!
+  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; kill "$nsd_pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
+  for a in $(seq 1 1000); do printf 'name-%04d.fwd.bench AAAA\n' "$a"; done > "$w/queries"
+  upstream=(--upstream '[::1]:5300')
+  for _ in $(seq 1 50); do ip netns exec $ns dig +short +time=1 -p 5300 @::1 name-0001.fwd.bench AAAA | grep -q 2001 && break; sleep 0.2; done
+fi
 
 # Valgrind 3.19 cannot read Swift's DWARF 5: profile a copy without debug info (the symbols stay).
 objcopy --strip-debug "$bin" "$w/sixpn"
-serve() { ip netns exec $ns "$@" "$w/sixpn" serve --db "$w/db" --listen "[fdaa::3]:53" --threads 1 2>"$w/serve.log" & pid=$!; }
+serve() { ip netns exec $ns "$@" "$w/sixpn" serve --db "$w/db" --listen "[fdaa::3]:53" --threads 1 "${upstream[@]}" 2>"$w/serve.log" & pid=$!; }
+# With --forward, one pass over the names first, so that the load is answered from the cache.
+warm() { [ "$mode" = --forward ] || return 0; ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -n 1 -c 1 -q 16 > /dev/null 2>&1; }
 load() { ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -n $((n / 1000)) -c 4 -q 64 -l 240 "$@" > "$w/dnsperf" 2>&1; }
 answered() { sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$w/dnsperf"; }
 
 # 1. User vs kernel CPU, unprofiled: utime and stime ticks of the server over the load.
 serve env
 sleep 1.5
+warm
 ticks() { awk '{print $14, $15}' "/proc/$pid/stat"; }
 read -r u0 s0 < <(ticks)
 load -n 50 -c 8 -q 200
@@ -66,6 +107,7 @@ print(f'unprofiled, 1 worker, {q} answers: user {u:.2f} s, system {s:.2f} s ({10
 serve valgrind --tool=callgrind --callgrind-out-file="$w/cg.out" --toggle-collect='*9UDPWorkerC3run*' --separate-threads=no
 for _ in $(seq 1 60); do grep -q serving "$w/serve.log" 2>/dev/null && break; sleep 1; done
 kill -0 "$pid" || { cat "$w/serve.log" >&2; echo "bench/profile.sh: sixpn under callgrind did not start" >&2; exit 1; }
+if [ "$mode" = --forward ]; then warm; callgrind_control -z "$pid" >/dev/null; fi
 load
 done2=$(answered)
 kill -INT "$pid"; wait "$pid" 2>/dev/null || true; pid=""
@@ -73,7 +115,7 @@ cp "$w/cg.out" "$root/bench/results/callgrind.out"
 total=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$w/cg.out" | head -1)
 {
   cat "$w/split"
-  echo "callgrind: $done2 answers, $total instructions in the worker loop: $((total / done2)) per answer (user space)"
+  echo "callgrind ($mode): $done2 answers, $total instructions in the worker loop: $((total / done2)) per answer (user space)"
   callgrind_annotate --inclusive=no "$w/cg.out" 2>/dev/null | sed -n '/^Ir/,$p' | head -40
 } | tee "$root/bench/results/profile.txt"
 
@@ -81,6 +123,7 @@ total=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$
 command -v perf >/dev/null || { echo "perf: not installed (Debian linux-perf), skipped"; exit 0; }
 serve env
 sleep 1.5
+warm
 load -n 1000 -l 8 -c 8 -q 200 &
 loader=$!
 sleep 1

@@ -13,6 +13,19 @@ public struct EDNS: Hashable, Sendable {
 
     public static let doBit: UInt16 = 0x8000
 
+    /// 1232 octets: the largest UDP payload that fits the IPv6 minimum MTU
+    /// with its headers (DNS Flag Day 2020). sixpn's one figure for what it
+    /// advertises, to clients and to upstreams, and answers over UDP at most.
+    public static let flagDayPayloadSize: UInt16 = 1232
+
+    /// The OPT a reply to a query carrying this one has: `payloadSize`,
+    /// version 0, DO echoed (RFC 3225 §3), no options and no other flags,
+    /// whatever the query's were (RFC 6891 §6.1.4, §7).
+    @inlinable
+    public func reply(payloadSize: UInt16 = EDNS.flagDayPayloadSize) -> EDNS {
+        EDNS(udpPayloadSize: payloadSize, version: 0, flags: flags & EDNS.doBit)
+    }
+
     public init(udpPayloadSize: UInt16, extendedRCode: UInt8 = 0, version: UInt8 = 0, flags: UInt16 = 0,
                 optionsOffset: Int = 0, optionsLength: Int = 0) {
         self.udpPayloadSize = udpPayloadSize

@@ -90,15 +90,14 @@ final class Cache: @unchecked Sendable {
         key.name.withUnsafeBytes { find(hash: hash, name: $0, type: key.type, class: key.class, flags: key.flags) }
     }
 
-    /// Reader: answers `query` from a fresh entry, or returns nil. No lock, no allocation.
+    /// Reader: answers `query` (whose lowercased name is `name`) from a fresh
+    /// entry, with the OPT `edns`, or returns nil. No lock, no allocation.
     @inline(__always)
-    func answer(query: Query, bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
-                limit: Int, payloadSize: UInt16) -> Int? {
+    func answer(query: Query, bytes: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer, edns: EDNS?,
+                into out: UnsafeMutableRawBufferPointer, limit: Int) -> Int? {
         let flags = CacheKey.flags(of: query)
-        let result: Int? = withUnsafeTemporaryAllocation(byteCount: 256, alignment: 16) { buffer in
-            let n = query.lowercasedName(from: bytes, into: buffer)
-            let name = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            let hash = Cache.hash(name: name, type: query.type, class: query.class, flags: flags)
+        let hash = Cache.hash(name: name, type: query.type, class: query.class, flags: flags)
+        let result: Int? = {
             let token = epochs.enter()
             defer { epochs.leave(token) }
             guard let e = find(hash: hash, name: name, type: query.type, class: query.class, flags: flags) else {
@@ -108,9 +107,8 @@ final class Cache: @unchecked Sendable {
             guard now < e.fields.pointee.freshUntil else { return nil }
             // Only write the shared bit when it is not set yet: hot entries stay read-only.
             if e.referenced.load(ordering: .relaxed) == 0 { e.referenced.store(1, ordering: .relaxed) }
-            return e.answer(query: query, bytes: bytes, into: out, limit: limit, now: now, staleTTL: nil,
-                            payloadSize: payloadSize)
-        }
+            return e.answer(query: query, bytes: bytes, edns: edns, into: out, limit: limit, now: now, staleTTL: nil)
+        }()
         lookups.increment(result == nil ? Cache.missCounter : Cache.hitCounter)
         return result
     }

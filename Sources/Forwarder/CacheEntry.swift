@@ -117,13 +117,12 @@ struct CacheEntry: Equatable {
     /// Writes the answer for `query` into `out`: the client's ID, flags and
     /// question (its case), the cached records with their TTLs counted down
     /// (or `staleTTL` each, when given, with an Extended DNS Error saying the
-    /// answer is stale), and an OPT record when the query had one. Sections
-    /// go in whole or not at all; a left-out answer or authority section sets
-    /// TC. Allocates nothing.
-    func answer(query: Query, bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, limit: Int,
-                now: Int64, staleTTL: UInt32?, payloadSize: UInt16) -> Int {
+    /// answer is stale), and the OPT record `edns` that admission chose.
+    /// Sections go in whole or not at all; a left-out answer or authority
+    /// section sets TC. Allocates nothing.
+    func answer(query: Query, bytes: UnsafeRawBufferPointer, edns: EDNS?, into out: UnsafeMutableRawBufferPointer,
+                limit: Int, now: Int64, staleTTL: UInt32?) -> Int {
         let f = fields.pointee
-        let edns = query.edns.map { EDNS(udpPayloadSize: payloadSize, flags: $0.flags & EDNS.doBit) }
         var w = ResponseWriter(buffer: out, limit: limit)
         guard w.start(query: query, bytes: bytes, rcode: RCode(f.rcode), authoritative: false,
                       recursionAvailable: true, edns: edns) else {

@@ -42,36 +42,23 @@ public final class Forwarder: Sendable {
     /// Query path, allocation-free and lock-free: answers from a fresh cache
     /// entry into `out` (at most `limit` octets; sections that do not fit are
     /// left out whole, with TC when that is the answer or authority), with
-    /// the client's ID, flags and question case and the TTLs counted down.
-    /// Returns the response's length, or nil on a miss.
+    /// the client's ID, flags and question case, the TTLs counted down and
+    /// the OPT `edns` that admission chose. `name` is the question name,
+    /// lowercased. Returns the response's length, or nil on a miss.
     @inline(__always)
-    public func answerFromCache(query: Query, bytes: UnsafeRawBufferPointer,
-                                into out: UnsafeMutableRawBufferPointer, limit: Int) -> Int? {
-        guard query.header.opcode == .query, !query.header.isResponse else { return nil }
-        return cache.answer(query: query, bytes: bytes, into: out, limit: min(limit, out.count),
-                            payloadSize: configuration.ednsPayloadSize)
+    public func answerFromCache(query: Query, bytes: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer,
+                                edns: EDNS?, into out: UnsafeMutableRawBufferPointer, limit: Int) -> Int? {
+        cache.answer(query: query, bytes: bytes, name: name, edns: edns, into: out, limit: min(limit, out.count))
     }
 
     /// A miss: resolves off the query path. `reply` is called exactly once, on
     /// any thread, with the complete response for the client: its ID and
-    /// question case, at most `limit` octets; SERVFAIL when every upstream
-    /// failed and nothing stale may be served, REFUSED with no upstreams,
-    /// FORMERR for bytes that are not a query.
-    public func resolve(query: [UInt8], limit: Int, reply: @escaping @Sendable ([UInt8]) -> Void) {
-        let w = Waiter(query: query, limit: max(512, min(limit, 65_535)), reply: reply)
-        if !inbox.post(w) {
+    /// question case, at most `request.limit` octets; SERVFAIL when every
+    /// upstream failed and nothing stale may be served, REFUSED with no upstreams.
+    public func resolve(_ request: ForwardRequest, reply: @escaping @Sendable ([UInt8]) -> Void) {
+        if !inbox.post(Waiter(request: request, reply: reply)) {
             // Shut down: answer SERVFAIL here rather than never.
-            var out = [UInt8](repeating: 0, count: 512)
-            let n = query.withUnsafeBytes { bytes in
-                out.withUnsafeMutableBytes { buffer -> Int in
-                    guard let q = try? Query.parse(bytes) else { return 0 }
-                    var writer = ResponseWriter(buffer: buffer, limit: 512)
-                    _ = writer.start(query: q, bytes: bytes, rcode: .servFail, authoritative: false,
-                                     recursionAvailable: true, edns: nil)
-                    return writer.finish()
-                }
-            }
-            if n > 0 { reply(Array(out[0..<n])) }
+            reply(request.errorReply(.servFail))
         }
     }
 

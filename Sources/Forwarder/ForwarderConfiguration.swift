@@ -1,3 +1,4 @@
+import DNSWire
 import Sockets
 
 /// What the Forwarder asks, of whom, how long it waits and how much it keeps.
@@ -21,7 +22,7 @@ public struct ForwarderConfiguration: Sendable {
     public var maxTTL: UInt32
     /// Negative answers are kept at most this long (RFC 2308 §5 suggests 1 to 3 hours).
     public var maxNegativeTTL: UInt32
-    /// The UDP payload size offered upstream and to clients (DNS Flag Day 2020: 1232).
+    /// The UDP payload size offered upstream (clients get what admission decided).
     public var ednsPayloadSize: UInt16
     /// How long an upstream that stopped answering is left alone before it is probed again.
     public var downtime: Duration
@@ -40,7 +41,7 @@ public struct ForwarderConfiguration: Sendable {
                 cacheEntries: Int = 100_000, cacheBytes: Int = 64 << 20,
                 serveStale: Duration = .seconds(86_400), staleTTL: UInt32 = 30,
                 maxTTL: UInt32 = 86_400, maxNegativeTTL: UInt32 = 3_600,
-                ednsPayloadSize: UInt16 = 1232, downtime: Duration = .seconds(5),
+                ednsPayloadSize: UInt16 = EDNS.flagDayPayloadSize, downtime: Duration = .seconds(5),
                 ednsMemory: Duration = .seconds(900), clientResponseTimer: Duration = .milliseconds(1800)) {
         self.upstreams = upstreams
         self.timeout = timeout

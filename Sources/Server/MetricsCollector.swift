@@ -81,7 +81,7 @@ final class MetricsCollector: @unchecked Sendable {
 
     func start() {
         // The Prometheus "info" convention: a gauge of 1 whose labels say what runs.
-        CoreMetrics.Gauge(label: "sixpn_build_info", dimensions: [("version", ChaosAnswers.sixpnVersion)]).record(1)
+        CoreMetrics.Gauge(label: "sixpn_build_info", dimensions: [("version", sixpnVersion)]).record(1)
         let t = DispatchSource.makeTimerSource(queue: queue)
         t.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1))
         t.setEventHandler { [self] in collect() }

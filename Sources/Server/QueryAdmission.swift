@@ -20,11 +20,12 @@ public enum Admission {
 }
 
 /// The protocol rules every message passes before its name is looked at
-/// (RFC 1035, RFC 6891, RFC 8906). Allocates nothing.
+/// (RFC 1035, RFC 6891, RFC 8906), and the one place that decides the
+/// reply's size limit and OPT record, which every zone and the forwarder
+/// then use as given. Allocates nothing.
 public enum QueryAdmission {
-    /// The UDP payload size sixpn advertises and honours at most: 1232 octets,
-    /// which fits the IPv6 minimum MTU (DNS Flag Day 2020).
-    public static let maximumUDPPayload = 1232
+    /// The UDP payload size sixpn advertises and honours at most (``EDNS/flagDayPayloadSize``).
+    public static let maximumUDPPayload = Int(EDNS.flagDayPayloadSize)
     /// What UDP clients without EDNS get (RFC 1035 §4.2.1).
     public static let classicUDPPayload = 512
     /// A TCP message's largest size (its length prefix is 16 bits).
@@ -33,8 +34,9 @@ public enum QueryAdmission {
     /// Checks `packet` and writes an error reply into `out` when one is due.
     ///
     /// - No header, or QR=1: dropped (a reply to a reply could loop).
-    /// - A header but a malformed rest (including QDCOUNT != 1): FORMERR with
-    ///   the ID and no question; NOTIMP instead when the opcode is not QUERY.
+    /// - A header but a malformed rest (including QDCOUNT != 1), or a datagram
+    ///   longer than the receive slot (`truncated`): FORMERR with the ID and
+    ///   no question; NOTIMP instead when the opcode is not QUERY.
     /// - EDNS version above 0: BADVERS with an OPT of version 0 (RFC 6891 §6.1.3).
     /// - Opcode other than QUERY: NOTIMP with the question (RFC 8906 §3.1.5).
     /// - Otherwise admitted, with the answer size: UDP max(512, min(EDNS size,
@@ -42,28 +44,28 @@ public enum QueryAdmission {
     ///   version 0, DO echoed (RFC 3225) and no options, whatever the query's
     ///   options and unknown flags were (RFC 6891 §6.1.4, §7).
     @inlinable
-    public static func admit(_ packet: UnsafeRawBufferPointer, transport: Transport, recursionAvailable: Bool,
-                             into out: UnsafeMutableRawBufferPointer) -> Admission {
+    public static func admit(_ packet: UnsafeRawBufferPointer, transport: Transport, truncated: Bool = false,
+                             recursionAvailable: Bool, into out: UnsafeMutableRawBufferPointer) -> Admission {
         guard packet.count >= Header.size, out.count >= classicUDPPayload else { return .drop }
         let header: Header
         do throws(WireError) { header = try Header(from: packet) } catch { return .drop }
         guard !header.isResponse else { return .drop }
 
-        let query: Query
-        do throws(WireError) {
-            query = try Query.parse(packet)
-        } catch {
-            let rcode = header.opcode == .query ? RCode.formErr : RCode.notImp
-            var w = ResponseWriter(buffer: out, limit: classicUDPPayload)
-            w.startWithoutQuestion(id: header.id, queryFlags: header.flags, rcode: rcode)
-            w.setFlag(Header.raBit, recursionAvailable)
-            return .replied(length: w.finish(), rcode: rcode, type: nil)
+        var parsed: Query? = nil
+        if !truncated {
+            do throws(WireError) { parsed = try Query.parse(packet) } catch {}
+        }
+        guard let query = parsed else {
+            let rcode = header.opcode == .query || truncated ? RCode.formErr : RCode.notImp
+            let n = ResponseWriter.error(rcode, header: header, query: nil, bytes: packet, edns: nil,
+                                         recursionAvailable: recursionAvailable, limit: classicUDPPayload, into: out)
+            return .replied(length: n, rcode: rcode, type: nil)
         }
 
         let limit: Int
         var edns: EDNS? = nil
         if let e = query.edns {
-            edns = EDNS(udpPayloadSize: UInt16(maximumUDPPayload), version: 0, flags: e.flags & EDNS.doBit)
+            edns = e.reply()
             limit = transport == .tcp ? maximumTCPMessage
                 : max(classicUDPPayload, min(Int(e.udpPayloadSize), maximumUDPPayload))
             if e.version > 0 {
@@ -83,12 +85,8 @@ public enum QueryAdmission {
     public static func reply(_ rcode: RCode, to query: Query, _ packet: UnsafeRawBufferPointer, limit: Int,
                              edns: EDNS?, _ recursionAvailable: Bool,
                              into out: UnsafeMutableRawBufferPointer) -> Admission {
-        var w = ResponseWriter(buffer: out, limit: limit)
-        if !w.start(query: query, bytes: packet, rcode: rcode, authoritative: false,
-                    recursionAvailable: recursionAvailable, edns: edns) {
-            w.startWithoutQuestion(id: query.header.id, queryFlags: query.header.flags, rcode: rcode)
-            w.setFlag(Header.raBit, recursionAvailable)
-        }
-        return .replied(length: w.finish(), rcode: rcode, type: query.type)
+        let n = ResponseWriter.error(rcode, header: query.header, query: query, bytes: packet, edns: edns,
+                                     recursionAvailable: recursionAvailable, limit: limit, into: out)
+        return .replied(length: n, rcode: rcode, type: query.type)
     }
 }

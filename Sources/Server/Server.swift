@@ -167,13 +167,13 @@ public final class Server: @unchecked Sendable {
 
         let trust = ClientTrust(developmentNetwork: c.developmentNetwork)
         for sockets in perWorker {
-            let answerer = DatagramAnswerer(zone: zone, forwarder: forwarder, trust: trust, state: state)
+            let service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state)
             switch c.io {
             case .recvmmsg:
-                workers.append(UDPWorker(sockets: sockets, answerer: answerer))
+                workers.append(UDPWorker(sockets: sockets, service: service))
             case .uring:
                 do {
-                    workers.append(try UringWorker(sockets: sockets, answerer: answerer))
+                    workers.append(try UringWorker(sockets: sockets, service: service))
                 } catch {
                     throw ServerError("--io uring: cannot set up a worker's ring: \(error)")
                 }

@@ -54,11 +54,9 @@ final class TCPServer: @unchecked Sendable {
     }
 
     let listeners: [Int32]
-    let zone: ZoneStore
-    let trust: ClientTrust
-    let responder: Responder
-    let counters: WorkerCounters
-    let state: ServerState
+    let service: QueryService
+    var counters: WorkerCounters { service.counters }
+    var state: ServerState { service.state }
     let limits: Limits
     private let wake: (read: Int32, write: Int32)
     private let completions = Mutex<[Completion]>([])
@@ -69,13 +67,8 @@ final class TCPServer: @unchecked Sendable {
     init(listeners: [Int32], zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
          limits: Limits = Limits()) throws(Errno) {
         self.listeners = listeners
-        self.zone = zone
-        self.trust = trust
-        self.state = state
+        self.service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state)
         self.limits = limits
-        let counters = WorkerCounters()
-        self.counters = counters
-        self.responder = Responder(forwarder: forwarder, counters: counters)
         self.wake = try Syscalls.wakePipe()
         self.out = .allocate(byteCount: QueryAdmission.maximumTCPMessage, alignment: 8)
     }
@@ -157,8 +150,7 @@ final class TCPServer: @unchecked Sendable {
             let accepted: (fd: Int32, peer: sockaddr_storage)?
             do { accepted = try Syscalls.accept(listener) } catch { return }
             guard let (fd, peer) = accepted else { return }
-            guard let origin = trust.origin(of: peer) else {
-                counters.add(WorkerCounters.Slot.droppedUntrustedTCP)
+            guard let origin = withUnsafeBytes(of: peer, { service.origin(of: $0.baseAddress!, transport: .tcp) }) else {
                 Syscalls.close(fd)
                 continue
             }
@@ -201,36 +193,32 @@ final class TCPServer: @unchecked Sendable {
     }
 
     private func answerQueued(_ c: Connection) {
-        let snapshot = zone.current
+        let snapshot = service.zone.current
         while let message = c.framing.nextMessage() {
             guard message.count > 0 else {
                 c.failed = true  // a zero-length message: not a DNS peer
                 return
             }
             let started = monotonicNanoseconds()
-            switch responder.respond(to: message, from: c.origin, transport: .tcp, snapshot: snapshot, into: out) {
-            case .drop:
-                continue
+            switch service.answer(message, from: c.origin, transport: .tcp,
+                                  route: .stream(connection: c.id, server: self), snapshot: snapshot, into: out) {
             case .reply(let length):
                 c.output.append(message: UnsafeRawBufferPointer(rebasing: out[0..<length]))
                 counters.countLatency(nanoseconds: monotonicNanoseconds() &- started, answers: 1)
-            case .forward(let limit, let type):
-                forward(message, limit: limit, type: type, connection: c)
+            case .forwarded:
+                c.pending += 1
+            case .none:
+                continue
             }
         }
         c.framing.compact()
     }
 
-    private func forward(_ message: UnsafeRawBufferPointer, limit: Int, type: RRType, connection c: Connection) {
-        guard let forwarder = responder.forwarder else { return }
-        c.pending += 1
-        state.inFlight.wrappingIncrement(ordering: .relaxed)
-        let id = c.id, state = self.state, started = monotonicNanoseconds()
-        forwarder.resolve(query: Array(message), limit: limit) { [self] reply in
-            completions.withLock { $0.append(Completion(connection: id, reply: reply)) }
-            DatagramAnswerer.countForwarded(reply, type: type, started: started, state: state)
-            poke()
-        }
+    /// A forwarded query's reply for `connection` (on the forwarder's thread):
+    /// queued for this thread, which is woken to write it.
+    func complete(connection: UInt64, reply: [UInt8]) {
+        completions.withLock { $0.append(Completion(connection: connection, reply: reply)) }
+        poke()
     }
 
     private func deliverCompletions() {

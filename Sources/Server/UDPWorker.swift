@@ -10,7 +10,7 @@ import Sockets
 ///
 /// A batch of datagrams comes in with one recvmmsg, the zone snapshot is read
 /// once for the batch, each datagram is answered in place into its send slot
-/// (``DatagramAnswerer``), and the answers go out with one sendmmsg. Nothing
+/// (``QueryService``), and the answers go out with one sendmmsg. Nothing
 /// on that path allocates, locks or touches another worker's memory; only a
 /// forwarded cache miss leaves it (and may allocate).
 final class UDPWorker: DatagramWorker, @unchecked Sendable {
@@ -20,9 +20,9 @@ final class UDPWorker: DatagramWorker, @unchecked Sendable {
     static let sendSlot = QueryAdmission.maximumUDPPayload
 
     let sockets: [Int32]
-    let answerer: DatagramAnswerer
-    var counters: WorkerCounters { answerer.counters }
-    private var state: ServerState { answerer.state }
+    let service: QueryService
+    var counters: WorkerCounters { service.counters }
+    private var state: ServerState { service.state }
 
     private let receiveHeaders: UnsafeMutablePointer<sixpn_mmsghdr>
     private let receiveVectors: UnsafeMutablePointer<iovec>
@@ -33,9 +33,9 @@ final class UDPWorker: DatagramWorker, @unchecked Sendable {
     private let sendBuffers: UnsafeMutableRawPointer
     private let pollSet: UnsafeMutablePointer<pollfd>
 
-    init(sockets: [Int32], answerer: DatagramAnswerer) {
+    init(sockets: [Int32], service: QueryService) {
         self.sockets = sockets
-        self.answerer = answerer
+        self.service = service
         let n = Self.batchSize
         receiveHeaders = .allocate(capacity: n)
         receiveVectors = .allocate(capacity: n)
@@ -108,15 +108,17 @@ final class UDPWorker: DatagramWorker, @unchecked Sendable {
         }
         guard received > 0 else { return }
         let started = monotonicNanoseconds()
-        let snapshot = answerer.zone.current
+        let snapshot = service.zone.current
         var replies = 0
         for i in 0..<received {
+            let source = UnsafeRawPointer(sources + i)
+            guard let origin = service.origin(of: source, transport: .udp) else { continue }
             let out = UnsafeMutableRawBufferPointer(start: sendBuffers + replies * Self.sendSlot, count: Self.sendSlot)
-            guard let length = answerer.answer(
+            guard case .reply(let length) = service.answer(
                 UnsafeRawBufferPointer(start: receiveBuffers + i * Self.receiveSlot, count: Int(receiveHeaders[i].msg_len)),
-                truncated: receiveHeaders[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0,
-                source: UnsafeRawPointer(sources + i), sourceLength: receiveHeaders[i].msg_hdr.msg_namelen,
-                fd: fd, snapshot: snapshot, into: out) else { continue }
+                truncated: receiveHeaders[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0, from: origin, transport: .udp,
+                route: .datagram(fd: fd, source: source, sourceLength: receiveHeaders[i].msg_hdr.msg_namelen),
+                snapshot: snapshot, into: out) else { continue }
             sendVectors[replies].iov_len = length
             sendHeaders[replies].msg_hdr.msg_name = UnsafeMutableRawPointer(sources + i)
             sendHeaders[replies].msg_hdr.msg_namelen = receiveHeaders[i].msg_hdr.msg_namelen

@@ -12,7 +12,7 @@ import Sockets
 /// Each socket has one multishot receive armed: the kernel puts datagrams
 /// into the ring's provided buffers as they come, one completion each. A
 /// round reaps up to 64 completions, reads the zone snapshot once, answers
-/// each datagram into a send slot (``DatagramAnswerer``), gives its buffer
+/// each datagram into a send slot (``QueryService``), gives its buffer
 /// back, and queues a sendmsg from the slot. The next round's one
 /// `io_uring_enter` submits those sends and waits for more datagrams: one
 /// system call per round instead of recvmmsg's and sendmmsg's two.
@@ -28,8 +28,8 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
     private static let sendTag: UInt64 = 1 << 63
 
     let sockets: [Int32]
-    let answerer: DatagramAnswerer
-    var counters: WorkerCounters { answerer.counters }
+    let service: QueryService
+    var counters: WorkerCounters { service.counters }
     private let ring: Ring
     private let completions: UnsafeMutablePointer<sixpn_completion>
     private let sendMessages: UnsafeMutablePointer<msghdr>
@@ -45,9 +45,9 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
     private let started = Mutex<Result<Void, Errno>?>(nil)
     private let startedSignal = DispatchSemaphore(value: 0)
 
-    init(sockets: [Int32], answerer: DatagramAnswerer) throws(Errno) {
+    init(sockets: [Int32], service: QueryService) throws(Errno) {
         self.sockets = sockets
-        self.answerer = answerer
+        self.service = service
         ring = try Ring(entries: Self.entries, buffers: Self.receiveBuffers, payloadSize: UDPWorker.receiveSlot,
                         nameSize: MemoryLayout<sockaddr_storage>.size, fds: sockets)
         completions = .allocate(capacity: Self.completionsPerRound)
@@ -88,7 +88,7 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
         started.withLock { $0 = result }
         startedSignal.signal()
         guard case .success = result else { return }
-        while !answerer.state.stopping.load(ordering: .relaxed) {
+        while !service.state.stopping.load(ordering: .relaxed) {
             serveRound()
         }
         finish()
@@ -130,7 +130,7 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
         let n = ring.reap(into: completions, max: Self.completionsPerRound)
         guard n > 0 else { return 0 }
         let started = monotonicNanoseconds()
-        let snapshot = answerer.zone.current
+        let snapshot = service.zone.current
         var datagrams = 0, replies: UInt64 = 0
         var d = sixpn_datagram()
         for c in 0..<n {
@@ -154,9 +154,11 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
             datagrams += 1
             if found == 1, freeCount > 0 {
                 let slot = freeSlots[freeCount - 1]
-                if let length = answerer.answer(
+                if let origin = service.origin(of: d.name, transport: .udp), case .reply(let length) = service.answer(
                     UnsafeRawBufferPointer(start: d.payload, count: Int(d.payload_length)), truncated: d.truncated != 0,
-                    source: d.name, sourceLength: socklen_t(d.name_length), fd: sockets[socket], snapshot: snapshot,
+                    from: origin, transport: .udp,
+                    route: .datagram(fd: sockets[socket], source: d.name, sourceLength: socklen_t(d.name_length)),
+                    snapshot: snapshot,
                     into: UnsafeMutableRawBufferPointer(start: sendBuffers + slot * Self.sendSlot, count: Self.sendSlot)) {
                     // The address moves into the slot, so the buffer can go back now.
                     memcpy(sendAddresses + slot, d.name, Int(d.name_length))

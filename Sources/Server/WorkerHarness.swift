@@ -33,14 +33,14 @@ public final class WorkerHarness: @unchecked Sendable {
         } catch {
             throw ServerError("cannot bind \(address): \(error)")
         }
-        let answerer = DatagramAnswerer(zone: zone, forwarder: forwarder,
-                                        trust: ClientTrust(developmentNetwork: developmentNetwork), state: ServerState())
+        let service = QueryService(zone: zone, forwarder: forwarder,
+                                   trust: ClientTrust(developmentNetwork: developmentNetwork), state: ServerState())
         switch io {
         case .recvmmsg:
-            worker = .batches(UDPWorker(sockets: [fd], answerer: answerer))
+            worker = .batches(UDPWorker(sockets: [fd], service: service))
         case .uring:
             do {
-                let ring = try UringWorker(sockets: [fd], answerer: answerer)
+                let ring = try UringWorker(sockets: [fd], service: service)
                 try ring.start()
                 worker = .ring(ring)
             } catch {

@@ -8,7 +8,7 @@ struct SixPN: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sixpn",
         abstract: "A DNS server for private IPv6 (6PN) networks, and the tools that set those networks up.",
-        version: ChaosAnswers.sixpnVersion,
+        version: sixpnVersion,
         subcommands: [ServeCommand.self, DemoCommand.self, DBCommand.self, AddrCommand.self, NetCommand.self, WGCommand.self]
     )
 }

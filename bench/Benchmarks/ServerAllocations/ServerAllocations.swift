@@ -10,7 +10,7 @@ import ZoneEngine
 
 // One iteration is one query through the Server's real UDP path: a client
 // socket on loopback sends it, the worker (WorkerHarness, the real UDPWorker)
-// takes it with recvmmsg, answers it (Responder: QueryAdmission, the zone
+// takes it with recvmmsg, answers it (QueryService: QueryAdmission, the zone
 // snapshot or the forwarder's cache) into its send slot and sends it with
 // sendmmsg, and the client reads the answer. The client's two system calls
 // use fixed buffers, so every malloc counted is the server's.

@@ -20,18 +20,34 @@ func testZone() throws -> (ZoneStore, String) {
     return (try ZoneStore(path: path, ttl: 5, logger: Logger(label: "test")), path)
 }
 
-/// Answers `query` from `origin` and returns the reply's header and length (nil when dropped).
+/// A query service without a forwarder, counting into `counters`.
+func testService(_ zone: ZoneStore, forwarder: Forwarder? = nil, counters: WorkerCounters = WorkerCounters(),
+                 chaos: ChaosAnswers = .thisServer) -> QueryService {
+    QueryService(zone: zone, forwarder: forwarder, trust: ClientTrust(), state: ServerState(), counters: counters,
+                 chaos: chaos)
+}
+
+/// What `service` makes of `bytes` from `origin` (a forwarded reply would go nowhere: no socket).
+func answer(_ service: QueryService, _ bytes: [UInt8], from origin: ClientOrigin, _ transport: Transport = .udp,
+            into out: UnsafeMutableRawBufferPointer) -> QueryResult {
+    var nowhere = sockaddr_in6()
+    return withUnsafeBytes(of: &nowhere) { source in
+        bytes.withUnsafeBytes {
+            service.answer($0, from: origin, transport: transport,
+                           route: .datagram(fd: -1, source: source.baseAddress!, sourceLength: 0),
+                           snapshot: service.zone.current, into: out)
+        }
+    }
+}
+
+/// Answers `query` from `origin` and returns the reply's header and length (nil when nothing goes back).
 func respond(_ query: TestQuery, from origin: ClientOrigin, _ transport: Transport = .udp,
              zone: ZoneStore, counters: WorkerCounters = WorkerCounters()) -> (Header, Int)? {
-    let responder = Responder(forwarder: nil, counters: counters)
     let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
     defer { out.deallocate() }
-    let bytes = query.bytes
-    return bytes.withUnsafeBytes { p -> (Header, Int)? in
-        guard case .reply(let n) = responder.respond(to: p, from: origin, transport: transport,
-                                                      snapshot: zone.current, into: out) else { return nil }
-        return (try! Header(from: UnsafeRawBufferPointer(out)), n)
-    }
+    guard case .reply(let n) = answer(testService(zone, counters: counters), query.bytes, from: origin, transport,
+                                      into: out) else { return nil }
+    return (try! Header(from: UnsafeRawBufferPointer(out)), n)
 }
 
 func removeDatabase(_ path: String) {
@@ -90,16 +106,14 @@ let orgB = ClientOrigin(network: 0xb, host: 7)
 
 /// Answers `query` with the given CH answers; the reply's bytes (nil when dropped).
 func chaosReply(_ query: TestQuery, _ chaos: ChaosAnswers) -> [UInt8]? {
-    let responder = Responder(forwarder: nil, counters: WorkerCounters(), chaos: chaos)
     let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
     defer { out.deallocate() }
-    return query.bytes.withUnsafeBytes { p -> [UInt8]? in
-        let (zone, path) = try! testZone()
-        defer { removeDatabase(path) }
-        guard case .reply(let n) = responder.respond(to: p, from: orgA, transport: .udp,
-                                                      snapshot: zone.current, into: out) else { return nil }
-        return Array(out[0..<n])
+    let (zone, path) = try! testZone()
+    defer { removeDatabase(path) }
+    guard case .reply(let n) = answer(testService(zone, chaos: chaos), query.bytes, from: orgA, into: out) else {
+        return nil
     }
+    return Array(out[0..<n])
 }
 
 @Test func classChaosAnswersTheServersIdentityAndVersion() throws {
@@ -131,7 +145,7 @@ func chaosReply(_ query: TestQuery, _ chaos: ChaosAnswers) -> [UInt8]? {
     var buffer = [CChar](repeating: 0, count: 256)
     gethostname(&buffer, 255)
     let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    let expected = ChaosAnswers(identity: host, version: "sixpn " + ChaosAnswers.sixpnVersion)
+    let expected = ChaosAnswers(identity: host, version: "sixpn " + sixpnVersion)
     #expect(ChaosAnswers.thisServer.identity == expected.identity)
     #expect(ChaosAnswers.thisServer.version == expected.version)
 }
@@ -155,17 +169,15 @@ func chaosReply(_ query: TestQuery, _ chaos: ChaosAnswers) -> [UInt8]? {
 @Test func withoutRDAnOutsideNameIsRefusedNotForwardedNorReadFromTheCache() throws {
     let (zone, path) = try testZone()
     defer { removeDatabase(path) }
-    // An upstream that is never asked: the responder only decides, nothing is resolved here.
+    // An upstream that is never asked: the service only decides; port 9 (discard) answers nothing.
     let forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: [.ipv4(127, 0, 0, 1, port: 9)]),
                                   logger: Logger(label: "test"))
     defer { forwarder.shutdown() }
-    let responder = Responder(forwarder: forwarder, counters: WorkerCounters())
+    let service = testService(zone, forwarder: forwarder)
     let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
     defer { out.deallocate() }
-    func route(_ q: TestQuery) -> Response {
-        q.bytes.withUnsafeBytes { responder.respond(to: $0, from: orgA, transport: .udp, snapshot: zone.current, into: out) }
-    }
-    guard case .forward = route(TestQuery(name: "example.com")) else { Issue.record("RD set: not forwarded"); return }
+    func route(_ q: TestQuery) -> QueryResult { answer(service, q.bytes, from: orgA, into: out) }
+    guard case .forwarded = route(TestQuery(name: "example.com")) else { Issue.record("RD set: not forwarded"); return }
     guard case .reply = route(TestQuery(flags: 0, name: "example.com")) else { Issue.record("RD clear: no reply"); return }
     let h = try Header(from: UnsafeRawBufferPointer(out))
     #expect(h.rcodeBits == 5 && !h.recursionDesired && h.recursionAvailable && h.anCount == 0)

@@ -1,6 +1,5 @@
-import Testing
-@testable import Server
 import Sockets
+import Testing
 
 /// Feeds `chunks` to a framing buffer as separate reads and collects the messages.
 func frames(_ chunks: [[UInt8]]) -> [[UInt8]] {

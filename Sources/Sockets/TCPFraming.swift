@@ -1,5 +1,3 @@
-import Sockets
-
 /// The receive side of a DNS-over-TCP connection (RFC 1035 §4.2.2, RFC 7766 §8):
 /// each message is preceded by its length as two octets, messages may be
 /// pipelined back to back, and a read may end anywhere, even inside a prefix.

@@ -14,11 +14,8 @@ public struct ChaosAnswers: Sendable {
     let identity: [UInt8]
     let version: [UInt8]
 
-    /// The answers of the server on this host: `gethostname(2)` and ``ChaosAnswers/sixpnVersion``.
+    /// The answers of the server on this host: `gethostname(2)` and ``sixpnVersion``.
     public static let thisServer = ChaosAnswers(identity: hostName(), version: "sixpn " + sixpnVersion)
-
-    /// sixpn's version, as `version.server.` and `sixpn --version` say it.
-    public static let sixpnVersion = "0.1.0"
 
     /// `identity` and `version` are cut to 255 octets, one character-string each.
     public init(identity: String, version: String) {
@@ -49,6 +46,19 @@ public struct ChaosAnswers: Sendable {
         if name.elementsEqual(Self.idServer) || name.elementsEqual(Self.hostnameBind) { return identity }
         if name.elementsEqual(Self.versionServer) || name.elementsEqual(Self.versionBind) { return version }
         return nil
+    }
+
+    /// Writes the whole reply to a class CH question: the record, AA, TTL 0; REFUSED for any other.
+    /// Rare, so kept out of line.
+    func answer(_ q: AdmittedQuery, recursionAvailable: Bool, into out: UnsafeMutableRawBufferPointer) -> ZoneOutcome {
+        guard let record = record(for: q.name, type: q.query.type) else {
+            return .refused(q, recursionAvailable: recursionAvailable, into: out)
+        }
+        var w = ResponseWriter(buffer: out, limit: q.limit)
+        guard w.start(query: q.query, bytes: q.packet, rcode: .noError, authoritative: true,
+                      recursionAvailable: recursionAvailable, edns: q.edns) else { return .drop }
+        record.withUnsafeBytes { _ = w.append(.answer, records: $0, count: 1) }
+        return .reply(length: w.finish(), rcode: .noError)
     }
 
     /// This host's name (`gethostname(2)`), or "sixpn" when it has none.

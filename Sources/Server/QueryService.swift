@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DNSWire
+import Forwarder
+import Sockets
+import ZoneEngine
+
+/// Where a forwarded query's reply goes when it comes (on the forwarder's
+/// thread): each transport says how its bytes get back.
+enum ReplyRoute {
+    /// A datagram from socket `fd` to the address the query came from
+    /// (`source`, valid only for the call: copied when the query is forwarded).
+    case datagram(fd: Int32, source: UnsafeRawPointer, sourceLength: socklen_t)
+    /// Onto a TCP connection, which the TCP thread writes.
+    case stream(connection: UInt64, server: TCPServer)
+}
+
+/// What became of one message.
+enum QueryResult {
+    /// The reply is in the output buffer, this many octets long.
+    case reply(Int)
+    /// Nothing goes back (dropped: untrusted, malformed beyond a header, or a reply that could not be written).
+    case none
+    /// Gone upstream: its reply takes the ``ReplyRoute`` later.
+    case forwarded
+}
+
+/// One query, whichever transport carried it: trust the source, admit the
+/// message (QueryAdmission), route its name to the zone that owns it
+/// (``Zone``), let that zone write the whole reply, and count it; a miss in
+/// the forwarder's cache goes upstream and its reply takes the transport's
+/// ``ReplyRoute``. The transports (``UDPWorker``, ``UringWorker``,
+/// ``TCPServer``) only move bytes (as Knot's `udp-handler.c` and
+/// `tcp-handler.c` both drive `process_query_layer()`).
+///
+/// One per transport thread: it owns a scratch buffer for the lowercased
+/// name, and nothing on the path of a zone's answer or a cache hit
+/// allocates or locks.
+final class QueryService: @unchecked Sendable {
+    let zone: ZoneStore
+    let trust: ClientTrust
+    let counters: WorkerCounters
+    let state: ServerState
+    let forwarder: Forwarder?
+    private let recursionAvailable: Bool
+    private let name: UnsafeMutableRawBufferPointer
+    private let internalAnswers: InternalAnswers
+    private let reverseAnswers: ReverseAnswers
+    private let chaos: ChaosAnswers
+    private let forwardZone: ForwardZone
+
+    init(zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
+         counters: WorkerCounters = WorkerCounters(), chaos: ChaosAnswers = .thisServer) {
+        self.zone = zone
+        self.trust = trust
+        self.counters = counters
+        self.state = state
+        self.forwarder = forwarder
+        self.recursionAvailable = forwarder != nil
+        self.name = .allocate(byteCount: 256, alignment: 8)
+        self.internalAnswers = InternalAnswers(recursionAvailable: forwarder != nil)
+        self.reverseAnswers = ReverseAnswers(recursionAvailable: forwarder != nil)
+        self.chaos = chaos
+        self.forwardZone = ForwardZone(forwarder: forwarder, counters: counters, recursionAvailable: forwarder != nil)
+    }
+
+    deinit { name.deallocate() }
+
+    /// The organization a source `sockaddr` speaks for, or nil (counted as
+    /// untrusted on `transport`) when it is not a 6PN address.
+    @inline(__always)
+    func origin(of source: UnsafeRawPointer, transport: Transport) -> ClientOrigin? {
+        guard let origin = trust.origin(of: source) else {
+            counters.add(transport == .udp ? WorkerCounters.Slot.droppedUntrustedUDP
+                                           : WorkerCounters.Slot.droppedUntrustedTCP)
+            return nil
+        }
+        return origin
+    }
+
+    /// Answers `packet` from `origin` into `out`, reading `snapshot` for the
+    /// zones it serves. A forwarded query's reply takes `route` when it comes.
+    /// `truncated`: the datagram was longer than the receive slot.
+    @inline(__always)
+    func answer(_ packet: UnsafeRawBufferPointer, truncated: Bool = false, from origin: ClientOrigin,
+                transport: Transport, route: ReplyRoute, snapshot: Snapshot,
+                into out: UnsafeMutableRawBufferPointer) -> QueryResult {
+        switch QueryAdmission.admit(packet, transport: transport, truncated: truncated,
+                                    recursionAvailable: recursionAvailable, into: out) {
+        case .drop:
+            counters.add(WorkerCounters.Slot.droppedMalformed)
+            return .none
+        case .replied(let length, let rcode, let type):
+            counters.countAnswer(type: type, rcode: rcode)
+            return .reply(length)
+        case .query(let query, let limit, let edns):
+            let nameLength = query.lowercasedName(from: packet, into: name)
+            let q = AdmittedQuery(query: query, packet: packet, name: UnsafeRawBufferPointer(rebasing: name[0..<nameLength]),
+                                  limit: limit, edns: edns, origin: origin)
+            let outcome: ZoneOutcome
+            switch Zone.route(q.name, class: query.class) {
+            case .internal(let apexAt): outcome = internalAnswers.answer(q, apexAt: apexAt, snapshot: snapshot, into: out)
+            case .reverse(let apexAt): outcome = reverseAnswers.answer(q, apexAt: apexAt, snapshot: snapshot, into: out)
+            case .chaos: outcome = chaos.answer(q, recursionAvailable: recursionAvailable, into: out)
+            case .forward: outcome = forwardZone.answer(q, into: out)
+            }
+            switch outcome {
+            case .reply(let length, let rcode):
+                if out[2] & UInt8(Header.tcBit >> 8) != 0 { counters.add(WorkerCounters.Slot.truncated) }
+                counters.countAnswer(type: query.type, rcode: rcode)
+                return .reply(length)
+            case .drop:
+                return .none
+            case .forward:
+                forward(q, route: route)
+                return .forwarded
+            }
+        }
+    }
+
+    /// The slow path: the query goes to the forwarder (parsed once, as a
+    /// ``ForwardRequest``), and its reply, when it comes, along `route`.
+    private func forward(_ q: AdmittedQuery, route: ReplyRoute) {
+        guard let forwarder else { return }
+        counters.add(WorkerCounters.Slot.forwarded)
+        let request = ForwardRequest(query: q.query, bytes: q.packet, lowercasedName: q.name, edns: q.edns, limit: q.limit)
+        let deliver: @Sendable ([UInt8]) -> Void
+        switch route {
+        case .datagram(let fd, let source, let sourceLength):
+            var client = sockaddr_storage()
+            let length = min(sourceLength, socklen_t(MemoryLayout<sockaddr_storage>.size))
+            withUnsafeMutableBytes(of: &client) { $0.copyMemory(from: UnsafeRawBufferPointer(start: source, count: Int(length))) }
+            let state = self.state
+            deliver = { [client] reply in
+                reply.withUnsafeBytes { bytes in
+                    do { try Syscalls.sendTo(fd, bytes, address: client, length: length) } catch {
+                        state.sharedCounters.addShared(WorkerCounters.Slot.socketErrors)
+                    }
+                }
+            }
+        case .stream(let connection, let server):
+            deliver = { reply in server.complete(connection: connection, reply: reply) }
+        }
+        let state = self.state, type = q.query.type, started = monotonicNanoseconds()
+        state.inFlight.wrappingIncrement(ordering: .relaxed)
+        forwarder.resolve(request) { reply in
+            deliver(reply)
+            // Counted on the forwarder's thread, in the shared slots.
+            let c = state.sharedCounters
+            let rcode = reply.count >= Header.size ? RCode(UInt16(reply[3] & 0xf)) : .servFail
+            c.addShared(WorkerCounters.Slot.answer(type: type, rcode: rcode))
+            c.addShared(WorkerCounters.Slot.latencyBase
+                        + WorkerCounters.Slot.latencyBucket(nanoseconds: monotonicNanoseconds() &- started))
+            state.inFlight.wrappingDecrement(ordering: .relaxed)
+        }
+    }
+}
