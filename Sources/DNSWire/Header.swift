@@ -60,11 +60,6 @@ public struct Header: Hashable, Sendable {
     }
 
     @inlinable
-    public mutating func setOpcode(_ op: Opcode) {
-        flags = (flags & ~0x7800) | UInt16(op.rawValue & 0xf) << 11
-    }
-
-    @inlinable
     public mutating func setRCodeBits(_ rcode: RCode) {
         flags = (flags & ~0xf) | rcode.headerBits
     }

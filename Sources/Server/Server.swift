@@ -313,10 +313,6 @@ public final class Server: @unchecked Sendable {
         return fd
     }
 
-    /// The UDP port the first listen address got (tests bind port 0).
-    var boundUDPPort: UInt16? { udpSockets.first.flatMap { try? Syscalls.localAddress($0).port } }
-    var boundTCPPort: UInt16? { tcpListeners.first.flatMap { try? Syscalls.localAddress($0).port } }
-
     /// Waits for SIGTERM or SIGINT (reloading the database on SIGHUP), then
     /// stops: no new queries, the ones in flight answered, then return.
     public func runUntilStopped() {

@@ -67,9 +67,9 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
             port = defaultPort
         }
 
-        if let v4 = SocketAddress.parseIPv4(hostText) {
+        if let v4 = IPv4Address(hostText) {
             guard !text.hasPrefix("[") else { throw bad("an IPv4 address goes without brackets") }
-            self.init(host: .v4(v4), port: port)
+            self.init(host: .v4(v4.rawValue), port: port)
             return
         }
         let (addressText, scopeText) = hostText.firstIndex(of: "%").map {
@@ -129,13 +129,6 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         case .v4(let a): a >> 24 == 127
         case .v6(let a, _): a.high == 0 && a.low == 1
         }
-    }
-
-    private static func parseIPv4(_ text: Substring) -> UInt32? {
-        // inet_pton is strict: four decimal octets, no leading zeros, nothing else.
-        var addr = in_addr()
-        guard inet_pton(AF_INET, String(text), &addr) == 1 else { return nil }
-        return UInt32(bigEndian: addr.s_addr)
     }
 }
 
