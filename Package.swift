@@ -79,12 +79,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        // libFuzzer over the whole query service (fuzz/run.sh builds it with --sanitize fuzzer,address
+        // libFuzzer over the whole query service (fuzz/run.sh builds it with -sanitize=fuzzer,address
         // and -DFUZZING; a plain build makes the replay driver).
         .executableTarget(name: "FuzzQueryService", dependencies: [
             "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Server",
             .product(name: "Logging", package: "swift-log"),
-        ], path: "fuzz/QueryService"),
+        ], path: "fuzz/QueryService", swiftSettings: [.enableExperimentalFeature("Extern")]),
 
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZoneEngineTests", dependencies: ["ZoneEngine", "DNSWire"]),

@@ -2,9 +2,10 @@
 // and every zone (`internal.` and the 6PN reverse zone over a real snapshot
 // of two organizations, class CH, the forwarder's cache) through the real
 // QueryService, as UDP and as TCP, from arbitrary source addresses.
-// fuzz/run.sh builds it with `swift build --sanitize fuzzer --sanitize
-// address -Xswiftc -DFUZZING`; without FUZZING it is a replay driver that
-// runs the files named on its command line through the same checks.
+// fuzz/run.sh builds it with `swift build -Xswiftc -sanitize=fuzzer,address
+// -Xswiftc -DFUZZING` (every module instrumented), and `main` hands over to
+// libFuzzer's driver; a plain build is a replay driver that runs the files
+// named on its command line through the same checks.
 //
 // An input is one octet of set-up, then the DNS message. The set-up octet:
 // bit 0 TCP (else UDP); bits 1-2 the source: 0 organization a, 1
@@ -67,7 +68,10 @@ final class World: @unchecked Sendable {
         let address = try! Syscalls.localAddress(upstream)
         let fd = upstream
         _ = try! Syscalls.startThread { World.serveUpstream(fd) }
-        let forwarder = try! Forwarder(configuration: ForwarderConfiguration(upstreams: [address]), logger: logger)
+        // A small cache: every random name the fuzzer asks is a miss that the upstream answers and the
+        // cache keeps, and the run must stay within libFuzzer's memory limit however long it is.
+        let forwarder = try! Forwarder(configuration: ForwarderConfiguration(upstreams: [address], cacheEntries: 2_000,
+                                                                             cacheBytes: 1 << 20), logger: logger)
         harness = QueryServiceHarness(zone: zone, forwarder: forwarder)
         for name in ["www.fuzz.test", "mail.fuzz.test", "nope.example"] { warm(forwarder, name) }
     }
@@ -89,6 +93,8 @@ final class World: @unchecked Sendable {
         let address = Int(bitPattern: done)
         forwarder.resolve(request) { _ in sem_post(UnsafeMutablePointer<sem_t>(bitPattern: address)!) }
         sem_wait(done)
+        sem_destroy(done)
+        done.deallocate()
     }
 
     private static func serveUpstream(_ fd: Int32) {
@@ -122,8 +128,11 @@ final class World: @unchecked Sendable {
 }
 
 let world = World()
+/// What the inputs got, for the replay driver's summary.
+nonisolated(unsafe) var replies = (replied: 0, withAnswers: 0)
 nonisolated(unsafe) let replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
 
+/// One input (libFuzzer's callback, also under its usual name).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzQueryService(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard size >= 1, let data else { return 0 }
@@ -147,6 +156,8 @@ public func fuzzQueryService(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     let message = UnsafeRawBufferPointer(start: data + messageStart, count: size - messageStart)
     let reply = world.harness.answer(message, source: source, tcp: tcp, into: replyBuffer)
     guard let n = reply else { return 0 }
+    replies.replied += 1
+    if n >= 8, replyBuffer[6] != 0 || replyBuffer[7] != 0 { replies.withAnswers += 1 }
     guard let network = asker else { fatalError("a source outside fdaa::/16 got a reply") }
     check(message, reply: UnsafeRawBufferPointer(rebasing: replyBuffer[0..<n]), tcp: tcp, network: network)
     return 0
@@ -175,11 +186,24 @@ func check(_ message: UnsafeRawBufferPointer, reply: UnsafeRawBufferPointer, tcp
     }
 }
 
-#if !FUZZING
-/// Without libFuzzer: runs each file named on the command line through the same checks.
+#if FUZZING
+/// libFuzzer's driver (LLVM 11 and later), for a program whose `main` is its own:
+/// SwiftPM links an executable's `@main` as `main`, so libFuzzer's `main` is not used.
+@_extern(c, "LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+#endif
+
 @main
-enum Replay {
+enum Main {
     static func main() {
+        #if FUZZING
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzQueryService))
+        #else
+        // Without libFuzzer: runs each file named on the command line through the same checks.
         for path in CommandLine.arguments.dropFirst() {
             guard let f = fopen(path, "rb") else { fatalError("cannot open \(path)") }
             var bytes: [UInt8] = []
@@ -192,7 +216,7 @@ enum Replay {
             fclose(f)
             _ = bytes.withUnsafeBufferPointer { fuzzQueryService($0.baseAddress, $0.count) }
         }
-        print("replayed \(CommandLine.arguments.count - 1) inputs")
+        print("replayed \(CommandLine.arguments.count - 1) inputs: \(replies.replied) replies, \(replies.withAnswers) with answers")
+        #endif
     }
 }
-#endif
