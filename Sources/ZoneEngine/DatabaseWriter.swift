@@ -15,7 +15,7 @@ public final class DatabaseWriter {
                 try db.execute("PRAGMA journal_mode = WAL")
                 try db.writeTransaction { () throws(SQLiteError) in try db.execute(Schema.create) }
             }
-            try Schema.check(db)
+            try Schema.migrate(db)
         } catch let e as SQLiteError {
             throw DatabaseError(e)
         } catch {
@@ -23,11 +23,12 @@ public final class DatabaseWriter {
         }
     }
 
-    /// Opens an existing database for writing; it must have the current schema.
+    /// Opens an existing database for writing; one of schema version 1 is
+    /// migrated to the current version in place (one transaction).
     public init(path: String) throws(DatabaseError) {
         do {
             db = try SQLiteConnection(path: path, mode: .readWrite(create: false))
-            try Schema.check(db)
+            try Schema.migrate(db)
             try db.execute("PRAGMA foreign_keys = ON")
         } catch {
             if error.code & 0xff == SQLITE_CANTOPEN {
@@ -49,10 +50,12 @@ public final class DatabaseWriter {
     /// Adds one instance, creating its organization and app when they are new.
     ///
     /// The organization's network ID and the host come from the address; the
-    /// ID defaults to the address's instance bits as 8 hex digits.
+    /// ID defaults to the address's instance bits as 8 hex digits. Metadata
+    /// keys and values are DNS labels (`<value>.<key>.kv._metadata.<app>.internal`).
     @discardableResult
     public func addInstance(app: String, region: String, address: String, id: String? = nil,
-                            started: Bool = true) throws(DatabaseError) -> AddedInstance {
+                            started: Bool = true, processGroup: String = "app",
+                            metadata: [(key: String, value: String)] = []) throws(DatabaseError) -> AddedInstance {
         let a = try Self.sixPN(address)
         let app = try Label.normalized(app, what: "app name")
         let region = try Label.normalized(region, what: "region")
@@ -60,6 +63,15 @@ public final class DatabaseWriter {
             throw DatabaseError(.badInput, "region \"\(region)\" is reserved (it names a record under <app>.internal)")
         }
         let id = try Label.normalized(id ?? hex8(a.instance), what: "instance ID")
+        let group = try Label.normalized(processGroup, what: "process group")
+        var pairs: [(String, String)] = []
+        for (k, v) in metadata {
+            let key = try Label.normalized(k, what: "metadata key")
+            guard !pairs.contains(where: { $0.0 == key }) else {
+                throw DatabaseError(.badInput, "metadata key \(key) given twice")
+            }
+            pairs.append((key, try Label.normalized(v, what: "metadata value")))
+        }
         let text = a.address.description
         try write { () throws(DatabaseError) in
             try ensureOrg(a.network)
@@ -70,9 +82,14 @@ public final class DatabaseWriter {
             if try sqlInteger("SELECT 1 FROM instances WHERE app_id = ? AND id = ?", .integer(appID), .text(id)) != nil {
                 throw DatabaseError(.duplicate, "app \(app) in network \(hex8(a.network)) already has an instance \(id)")
             }
-            try sql("INSERT INTO instances (app_id, id, region, host_id, address, started) VALUES (?, ?, ?, ?, ?, ?)",
-                    .integer(appID), .text(id), .text(region), .integer(Int64(a.host)), .text(text),
-                    .integer(started ? 1 : 0))
+            try sql("""
+                INSERT INTO instances (app_id, id, region, host_id, address, started, process_group)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, .integer(appID), .text(id), .text(region), .integer(Int64(a.host)), .text(text),
+                    .integer(started ? 1 : 0), .text(group))
+            for (key, value) in pairs {
+                try sql("INSERT INTO metadata (address, key, value) VALUES (?, ?, ?)", .text(text), .text(key), .text(value))
+            }
         }
         return AddedInstance(network: a.network, app: app, id: id, region: region, address: text)
     }
@@ -89,6 +106,53 @@ public final class DatabaseWriter {
             try sql("DELETE FROM apps WHERE id = ? AND NOT EXISTS (SELECT 1 FROM instances WHERE app_id = ?)",
                     .integer(appID), .integer(appID))
         }
+    }
+
+    /// Marks the instance with this address started (answered) or stopped (only in the `all.` names).
+    public func setState(address: String, started: Bool) throws(DatabaseError) {
+        let text = try Self.sixPN(address).address.description
+        try write { () throws(DatabaseError) in
+            guard try sqlInteger("SELECT 1 FROM instances WHERE address = ?", .text(text)) != nil else {
+                throw DatabaseError(.notFound, "no instance has address \(text)")
+            }
+            try sql("UPDATE instances SET started = ?1 WHERE address = ?2 AND started != ?1",
+                    .integer(started ? 1 : 0), .text(text))
+        }
+    }
+
+    /// Sets (or, with `value` nil, removes) one metadata key of the instance with this address.
+    public func setMetadata(address: String, key: String, value: String?) throws(DatabaseError) {
+        let text = try Self.sixPN(address).address.description
+        let key = try Label.normalized(key, what: "metadata key")
+        let value = try value.map { (v: String) throws(DatabaseError) in try Label.normalized(v, what: "metadata value") }
+        try write { () throws(DatabaseError) in
+            guard try sqlInteger("SELECT 1 FROM instances WHERE address = ?", .text(text)) != nil else {
+                throw DatabaseError(.notFound, "no instance has address \(text)")
+            }
+            if let value {
+                try sql("INSERT OR REPLACE INTO metadata (address, key, value) VALUES (?, ?, ?)",
+                        .text(text), .text(key), .text(value))
+            } else {
+                try sql("DELETE FROM metadata WHERE address = ? AND key = ?", .text(text), .text(key))
+            }
+        }
+    }
+
+    /// Records whether a host is alive (the cluster agent's view of the
+    /// fleet). A dead host's instances leave the names that list instances;
+    /// a host without a row counts as alive.
+    public func setHost(id: UInt32, alive: Bool) throws(DatabaseError) {
+        try write { () throws(DatabaseError) in
+            try sql("""
+                INSERT INTO hosts (host_id, alive) VALUES (?1, ?2)
+                ON CONFLICT (host_id) DO UPDATE SET alive = ?2 WHERE alive != ?2
+                """, .integer(Int64(id)), .integer(alive ? 1 : 0))
+        }
+    }
+
+    /// Forgets a host's row: it counts as alive again.
+    public func removeHost(id: UInt32) throws(DatabaseError) {
+        try write { () throws(DatabaseError) in try sql("DELETE FROM hosts WHERE host_id = ?", .integer(Int64(id))) }
     }
 
     /// Adds a WireGuard peer to the organization its address belongs to (created when new).

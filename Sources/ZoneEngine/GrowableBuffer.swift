@@ -1,9 +1,8 @@
 /// An array of plain values in one ``LargeMemory`` reservation: it grows in
-/// place, never copies, and building a million-instance snapshot never holds
-/// two copies of anything.
+/// place and never copies.
 ///
-/// The builder owns it until ``take()`` hands the memory to a ``Snapshot``,
-/// which releases it; whatever is not taken is released with ``free()``.
+/// The builder's scratch: one organization is prepared in it, then copied
+/// into the ``OrgZone``'s own memory; ``free()`` releases it.
 struct GrowableBuffer<Element: BitwiseCopyable> {
     private(set) var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
@@ -32,12 +31,9 @@ struct GrowableBuffer<Element: BitwiseCopyable> {
         set { base[i] = newValue }
     }
 
-    /// Hands over the memory, trimmed to fit; the caller releases it.
-    mutating func take() -> LargeMemory {
-        var m = memory!
-        m.trim(to: count * MemoryLayout<Element>.stride)
-        memory = nil
-        return m
+    /// Empties the buffer and keeps its memory, for the next organization.
+    mutating func removeAll() {
+        count = 0
     }
 
     /// Releases what was not taken. The buffer must not be used afterwards.

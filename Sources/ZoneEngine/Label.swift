@@ -3,7 +3,7 @@
 /// either end, lower case (names are matched case-insensitively).
 enum Label {
     /// Region names that would collide with the fixed names under `<app>.internal`.
-    static let reservedRegions: Set<String> = ["global", "regions", "vms", "vm", "of"]
+    static let reservedRegions: Set<String> = ["global", "regions", "vms", "vm", "of", "process"]
 
     /// True when `bytes` is already a valid, lower-case label.
     static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {

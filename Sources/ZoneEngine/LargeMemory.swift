@@ -5,7 +5,7 @@ import Glibc
 /// hundreds of megabytes, and with 4 KiB pages each of them also misses the TLB.
 ///
 /// A region is reserved (virtual only, MAP_NORESERVE) up to the most it can
-/// ever need, grows by being touched, and is trimmed to its use when done.
+/// ever need and grows by being touched.
 /// Where the kernel refuses such a reservation, plain malloc memory is used.
 struct LargeMemory {
     let base: UnsafeMutableRawPointer
@@ -24,15 +24,6 @@ struct LargeMemory {
         }
         guard let m = calloc(byteCount, 1) else { return nil }
         return LargeMemory(base: m, byteCount: byteCount, mapped: false)
-    }
-
-    /// Gives back what lies past the first `used` bytes (whole huge pages only).
-    mutating func trim(to used: Int) {
-        guard mapped else { return }
-        let keep = max(Self.hugePage, (used + Self.hugePage - 1) / Self.hugePage * Self.hugePage)
-        guard keep < byteCount else { return }
-        munmap(base + keep, byteCount - keep)
-        byteCount = keep
     }
 
     func release() {

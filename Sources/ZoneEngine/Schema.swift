@@ -1,10 +1,18 @@
 /// The database layout that service discovery writes and sixpn reads.
 /// docs/schema.md is its contract for other writers; keep the two in step.
 enum Schema {
-    /// PRAGMA user_version of a database with this layout. A reader refuses any other.
-    static let version: Int64 = 1
+    /// PRAGMA user_version of a database with this layout. Writers migrate
+    /// an older one in place (``migrate(_:)``); the server reads both.
+    static let version: Int64 = 2
+    /// Versions the server can answer from.
+    static let readable: ClosedRange<Int64> = 1...2
+    /// How many rows of `changes` the triggers keep: a reader that fell
+    /// further behind (or a server that was down) builds everything again.
+    static let changesKept = 100_000
 
-    static let create = """
+    /// Version 1's tables, which version 2 keeps unchanged except for the
+    /// instances' `process_group` and their covering index.
+    private static let orgsAppsPeers = """
         CREATE TABLE orgs (
             network_id INTEGER PRIMARY KEY CHECK (network_id BETWEEN 1 AND 4294967295),
             name       TEXT NOT NULL UNIQUE
@@ -15,17 +23,6 @@ enum Schema {
             name       TEXT NOT NULL,
             UNIQUE (network_id, name)
         );
-        CREATE TABLE instances (
-            app_id  INTEGER NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
-            id      TEXT NOT NULL,
-            region  TEXT NOT NULL,
-            host_id INTEGER NOT NULL CHECK (host_id BETWEEN 0 AND 4294967295),
-            address TEXT NOT NULL UNIQUE,
-            started INTEGER NOT NULL DEFAULT 1 CHECK (started IN (0, 1)),
-            UNIQUE (app_id, id)
-        );
-        -- Covers the snapshot's one read: a scan in (app, region, ID) order that never visits the table.
-        CREATE INDEX instances_in_order ON instances (app_id, region, id, host_id, address, started);
         CREATE TABLE peers (
             network_id INTEGER NOT NULL REFERENCES orgs (network_id) ON DELETE CASCADE,
             name       TEXT NOT NULL,
@@ -33,27 +30,194 @@ enum Schema {
             public_key TEXT,
             PRIMARY KEY (network_id, name)
         );
+        """
+
+    /// Covers the snapshot's one read of an organization: a scan in (app,
+    /// region, ID) order that never visits the table.
+    private static let orderIndex = """
+        CREATE INDEX instances_in_order ON instances (app_id, region, id, host_id, address, started, process_group);
+        """
+
+    /// What version 2 adds: metadata, hosts, and the change log with the
+    /// triggers that fill it, so that a change by any writer names the
+    /// organizations it touches.
+    private static let version2Additions = """
+        CREATE INDEX instances_by_host ON instances (host_id);
+        CREATE TABLE metadata (
+            address TEXT NOT NULL REFERENCES instances (address) ON DELETE CASCADE ON UPDATE CASCADE,
+            key     TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            PRIMARY KEY (address, key)
+        );
+        CREATE TABLE hosts (
+            host_id INTEGER PRIMARY KEY,
+            alive   INTEGER NOT NULL CHECK (alive IN (0, 1))
+        );
+        CREATE TABLE changes (
+            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            network_id INTEGER,
+            host_id    INTEGER
+        );
+        CREATE TRIGGER changes_kept AFTER INSERT ON changes BEGIN
+            DELETE FROM changes WHERE seq <= NEW.seq - \(changesKept);
+        END;
+        CREATE TRIGGER orgs_insert AFTER INSERT ON orgs BEGIN
+            INSERT INTO changes (network_id) VALUES (NEW.network_id);
+        END;
+        CREATE TRIGGER orgs_update AFTER UPDATE ON orgs BEGIN
+            INSERT INTO changes (network_id) VALUES (OLD.network_id), (NEW.network_id);
+        END;
+        CREATE TRIGGER orgs_delete AFTER DELETE ON orgs BEGIN
+            INSERT INTO changes (network_id) VALUES (OLD.network_id);
+        END;
+        CREATE TRIGGER apps_insert AFTER INSERT ON apps BEGIN
+            INSERT INTO changes (network_id) VALUES (NEW.network_id);
+        END;
+        CREATE TRIGGER apps_update AFTER UPDATE ON apps BEGIN
+            INSERT INTO changes (network_id) VALUES (OLD.network_id), (NEW.network_id);
+        END;
+        CREATE TRIGGER apps_delete AFTER DELETE ON apps BEGIN
+            INSERT INTO changes (network_id) VALUES (OLD.network_id);
+        END;
+        CREATE TRIGGER instances_insert AFTER INSERT ON instances BEGIN
+            INSERT INTO changes (network_id) SELECT network_id FROM apps WHERE id = NEW.app_id;
+        END;
+        CREATE TRIGGER instances_update AFTER UPDATE ON instances BEGIN
+            INSERT INTO changes (network_id) SELECT network_id FROM apps WHERE id IN (OLD.app_id, NEW.app_id);
+        END;
+        CREATE TRIGGER instances_delete AFTER DELETE ON instances BEGIN
+            INSERT INTO changes (network_id) SELECT network_id FROM apps WHERE id = OLD.app_id;
+        END;
+        CREATE TRIGGER peers_insert AFTER INSERT ON peers BEGIN
+            INSERT INTO changes (network_id) VALUES (NEW.network_id);
+        END;
+        CREATE TRIGGER peers_update AFTER UPDATE ON peers BEGIN
+            INSERT INTO changes (network_id) VALUES (OLD.network_id), (NEW.network_id);
+        END;
+        CREATE TRIGGER peers_delete AFTER DELETE ON peers BEGIN
+            INSERT INTO changes (network_id) VALUES (OLD.network_id);
+        END;
+        CREATE TRIGGER metadata_insert AFTER INSERT ON metadata BEGIN
+            INSERT INTO changes (network_id)
+                SELECT a.network_id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address = NEW.address;
+        END;
+        CREATE TRIGGER metadata_update AFTER UPDATE ON metadata BEGIN
+            INSERT INTO changes (network_id)
+                SELECT a.network_id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address IN (OLD.address, NEW.address);
+        END;
+        CREATE TRIGGER metadata_delete AFTER DELETE ON metadata BEGIN
+            INSERT INTO changes (network_id)
+                SELECT a.network_id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address = OLD.address;
+        END;
+        CREATE TRIGGER hosts_insert AFTER INSERT ON hosts BEGIN
+            INSERT INTO changes (host_id) VALUES (NEW.host_id);
+        END;
+        CREATE TRIGGER hosts_update AFTER UPDATE ON hosts BEGIN
+            INSERT INTO changes (host_id) VALUES (OLD.host_id), (NEW.host_id);
+        END;
+        CREATE TRIGGER hosts_delete AFTER DELETE ON hosts BEGIN
+            INSERT INTO changes (host_id) VALUES (OLD.host_id);
+        END;
         PRAGMA user_version = \(version);
         """
 
-    /// Every instance row, in the order the snapshot is built: organization,
-    /// app, region, instance ID. Apps without instances come once, with NULLs.
-    static let instancesInOrder = """
-        SELECT a.network_id, a.name, i.id, i.region, i.host_id, i.address, i.started
-        FROM apps a LEFT JOIN instances i ON i.app_id = a.id
-        ORDER BY a.network_id, a.name, i.region, i.id
+    static let create = orgsAppsPeers + """
+
+        CREATE TABLE instances (
+            app_id        INTEGER NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+            id            TEXT NOT NULL,
+            region        TEXT NOT NULL,
+            host_id       INTEGER NOT NULL CHECK (host_id BETWEEN 0 AND 4294967295),
+            address       TEXT NOT NULL UNIQUE,
+            started       INTEGER NOT NULL DEFAULT 1 CHECK (started IN (0, 1)),
+            process_group TEXT NOT NULL DEFAULT 'app',
+            UNIQUE (app_id, id)
+        );
+
+        """ + orderIndex + "\n" + version2Additions
+
+    /// Version 1 -> 2 in place: the new column (every instance in `app`), its
+    /// index, and the additions. Run inside one write transaction.
+    static let migrateFrom1 = """
+        ALTER TABLE instances ADD COLUMN process_group TEXT NOT NULL DEFAULT 'app';
+        DROP INDEX instances_in_order;
+
+        """ + orderIndex + "\n" + version2Additions
+
+    // MARK: - The reads of one organization
+
+    /// Every network that has an organization, an app or a peer, in order.
+    static let networks = """
+        SELECT network_id FROM orgs UNION SELECT network_id FROM apps UNION SELECT network_id FROM peers
+        """
+    static let networkExists = """
+        SELECT 1 FROM orgs WHERE network_id = ?1 UNION ALL SELECT 1 FROM apps WHERE network_id = ?1
+        UNION ALL SELECT 1 FROM peers WHERE network_id = ?1 LIMIT 1
         """
 
-    static let orgsInOrder = "SELECT network_id, name FROM orgs ORDER BY network_id"
-    static let peersInOrder = "SELECT network_id, name, address, public_key FROM peers ORDER BY network_id, name"
+    /// The organization's apps and instances in (app, region, ID) order; an
+    /// app without instances comes once, with NULLs. Columns: app, ID,
+    /// region, host, address, started, process group, host alive.
+    static func instances(version: Int64) -> String {
+        version >= 2 ? """
+            SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, i.process_group, coalesce(h.alive, 1)
+            FROM apps a LEFT JOIN instances i ON i.app_id = a.id LEFT JOIN hosts h ON h.host_id = i.host_id
+            WHERE a.network_id = ?1 ORDER BY a.name, i.region, i.id
+            """ : """
+            SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, 'app', 1
+            FROM apps a LEFT JOIN instances i ON i.app_id = a.id
+            WHERE a.network_id = ?1 ORDER BY a.name, i.region, i.id
+            """
+    }
 
-    /// Throws unless the connection's database has this layout's version.
-    static func check(_ db: SQLiteConnection) throws(SQLiteError) {
+    /// The organization's instance metadata: address, key, value.
+    static func metadata(version: Int64) -> String {
+        version >= 2 ? """
+            SELECT m.address, m.key, m.value FROM metadata m
+            JOIN instances i ON i.address = m.address JOIN apps a ON a.id = i.app_id
+            WHERE a.network_id = ?1
+            """ : "SELECT NULL, NULL, NULL WHERE ?1 IS NULL AND 0"
+    }
+
+    static let peers = "SELECT name, address FROM peers WHERE network_id = ?1 ORDER BY name"
+
+    // MARK: - The change log
+
+    /// The lowest and highest sequence numbers in the change log (NULLs when empty).
+    static let changeRange = "SELECT min(seq), max(seq) FROM changes"
+    /// The organizations named by changes after ?1: directly, or through
+    /// the instances on a host whose row changed.
+    static let changedNetworks = """
+        SELECT network_id FROM changes WHERE seq > ?1 AND network_id IS NOT NULL
+        UNION
+        SELECT a.network_id FROM changes c JOIN instances i ON i.host_id = c.host_id JOIN apps a ON a.id = i.app_id
+        WHERE c.seq > ?1 AND c.host_id IS NOT NULL
+        """
+
+    /// The database's version; throws unless the server can read it.
+    @discardableResult
+    static func check(_ db: SQLiteConnection) throws(SQLiteError) -> Int64 {
         let v = try db.integer("PRAGMA user_version")
-        guard v == version else {
+        guard readable.contains(v) else {
             throw SQLiteError(code: 0, message: v == 0
                 ? "not a sixpn database (no schema version; run `sixpn db init`)"
                 : "schema version \(v), expected \(version)", context: "open \(db.path)")
+        }
+        return v
+    }
+
+    /// Brings a writer's database to this version (inside a write transaction), or throws.
+    static func migrate(_ db: SQLiteConnection) throws(SQLiteError) {
+        guard try check(db) < version else { return }
+        do {
+            try db.writeTransaction { () throws(SQLiteError) in
+                // Checked again under the write lock: another writer may have migrated it meanwhile.
+                if try db.integer("PRAGMA user_version") == 1 { try db.execute(migrateFrom1) }
+            }
+        } catch let e as SQLiteError {
+            throw e
+        } catch {
+            throw SQLiteError(code: 1, message: "\(error)", context: "migrate \(db.path) to schema version \(version)")
         }
     }
 }

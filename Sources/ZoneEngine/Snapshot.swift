@@ -19,7 +19,6 @@ struct NameEntry: BitwiseCopyable {
         case nearest
     }
 
-    var network: UInt32
     var recordsOffset: UInt32
     var recordsLength: UInt32
     var recordCount: UInt32
@@ -49,24 +48,23 @@ struct InstancePlace: BitwiseCopyable {
 /// An immutable, prepared view of the whole database. Safe to read from any thread.
 ///
 /// Every answer is encoded when the snapshot is built: the query path finds
-/// the name in an open-addressing table keyed by (network ID, name octets) and
-/// copies bytes. Only `top<N>.nearest.of.<app>` picks records at query time,
-/// and it too only copies prepared records. Nothing on that path allocates or locks.
+/// the querier's organization in one open-addressing table (keyed by network
+/// ID), the name in that organization's own table, and copies bytes. Only
+/// `top<N>.nearest.of.<app>` picks records at query time, and it too only
+/// copies prepared records. Nothing on that path allocates or locks.
+///
+/// Each organization's answers live in an ``OrgZone`` of their own: a
+/// snapshot made after a change holds the same zones as the one before,
+/// except the organizations the change touched.
 public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// Size of one prepared AAAA record: pointer owner, TYPE, CLASS, TTL, RDLENGTH, address.
     static let aaaaRecordSize = 28
 
-    // Immutable after init; released in deinit.
-    private let memory: [LargeMemory]
-    private let arena: UnsafeMutablePointer<UInt8>
-    private let slots: UnsafeMutablePointer<UInt64>
-    private let slotMask: Int
-    private let places: UnsafeMutablePointer<InstancePlace>
-    private let hostRegions: UnsafeMutablePointer<UInt64>
-    private let hostMask: Int
-    /// The reverse zone: every answered address, sorted.
-    private let reverse: UnsafeMutablePointer<ReverseEntry>
-    private let reverseCount: Int
+    /// The organizations, by network ID: what keeps their memory alive.
+    let zones: [UInt32: OrgZone]
+    /// Open addressing over the zones' views, keyed by network ID (never 0, so 0 marks a free slot).
+    private let organizations: UnsafeMutablePointer<OrgView>
+    private let organizationMask: Int
 
     /// `internal. SOA` and `internal. NS` as answers (owner 0xC00C), and the SOA
     /// for AUTHORITY in negative answers (owner `internal.`, TTL = RFC 2308 negative TTL).
@@ -80,8 +78,8 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// Names held, over all organizations.
     public let nameCount: Int
     /// Organizations held.
-    public let organizationCount: Int
-    /// Started instances answered.
+    public var organizationCount: Int { zones.count }
+    /// Instances answered by the names that list instances (started, on a live host).
     public let instanceCount: Int
     /// Rows left out because they break docs/schema.md's rules.
     public let skippedRows: Int
@@ -92,42 +90,65 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// The SOA serial: when the snapshot was built, in seconds since 1970.
     public let serial: UInt32
 
-    init(parts: SnapshotParts) throws(SQLiteError) {
-        defer { parts.blocks.release() }
-        guard let slotMemory = Self.makeTable(capacityFor: parts.blockCount),
-              let hostMemory = Self.makeTable(capacityFor: parts.hostRegions.count) else {
-            for m in [parts.arena, parts.places, parts.reverse] { m.release() }
-            throw SQLiteError(code: 7, message: "cannot reserve memory for the name table", context: "build snapshot")
+    /// SOA MINIMUM of `internal.`: negative answers live min(this, TTL) seconds.
+    static let soaMinimum: UInt32 = 60
+
+    /// A snapshot of these organizations. Only the table of organizations
+    /// and the zone's own records are made here: the zones are shared.
+    init(zones: [UInt32: OrgZone], ttl: UInt32, serial: UInt32 = UInt32(truncatingIfNeeded: time(nil))) {
+        self.zones = zones
+        self.ttl = ttl
+        self.serial = serial
+        let size = OrgZone.tableSize(for: zones.count)
+        organizations = .allocate(capacity: size)
+        UnsafeMutableRawPointer(organizations).initializeMemory(as: UInt8.self, repeating: 0,
+                                                                count: size * MemoryLayout<OrgView>.stride)
+        organizationMask = size - 1
+        var names = 0, instances = 0, skipped = 0
+        for zone in zones.values {
+            var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(zone.network))) & organizationMask
+            while organizations[i].network != 0 { i = (i + 1) & organizationMask }
+            organizations[i] = zone.view
+            names += zone.nameCount
+            instances += zone.instanceCount
+            skipped += zone.skippedRows
         }
-        memory = [parts.arena, parts.places, parts.reverse, slotMemory.memory, hostMemory.memory]
-        arena = parts.arena.base.assumingMemoryBound(to: UInt8.self)
-        nameCount = parts.blockCount
-        places = parts.places.base.assumingMemoryBound(to: InstancePlace.self)
-        (slots, slotMask) = (slotMemory.table, slotMemory.mask)
-        (hostRegions, hostMask) = (hostMemory.table, hostMemory.mask)
-        reverse = parts.reverse.base.assumingMemoryBound(to: ReverseEntry.self)
-        reverseCount = parts.reverseCount
-        organizationCount = parts.organizationCount
-        instanceCount = parts.instanceCount
-        skippedRows = parts.skippedRows
-        ttl = parts.ttl
-        negativeTTL = parts.negativeTTL
-        serial = parts.serial
-        soaAnswer = Self.copy(parts.soaAnswer)
-        nsAnswer = Self.copy(parts.nsAnswer)
-        negativeSOA = Self.copy(parts.negativeSOA)
-        reverseNegativeSOA = Self.copy(parts.reverseNegativeSOA)
-        let blocks = parts.blocks.base.assumingMemoryBound(to: UInt32.self)
-        for i in 0..<parts.blockCount { insert(block: Int(blocks[i])) }
-        for (host, region) in parts.hostRegions { insert(host: host, region: region) }
+        nameCount = names
+        instanceCount = instances
+        skippedRows = skipped
+
+        negativeTTL = min(ttl, Self.soaMinimum)
+        let apex = DNSName(uncheckedWire: InternalZone.apex)
+        let soa = RData.soa(SOA(mname: apex, rname: try! apex.prepending("hostmaster"), serial: serial,
+                                refresh: 3600, retry: 600, expire: 86400, minimum: Self.soaMinimum))
+        // These encodings cannot fail: fixed, valid names and a pointer to offset 12.
+        soaAnswer = Self.copy(try! RecordEncoder.encode(owner: .questionName, type: .soa, ttl: ttl, rdata: soa))
+        nsAnswer = Self.copy(try! RecordEncoder.encode(owner: .questionName, type: .ns, ttl: ttl, rdata: .ns(apex)))
+        negativeSOA = Self.copy(try! RecordEncoder.encode(owner: .name(apex), type: .soa, ttl: negativeTTL, rdata: soa))
+        let reverseApex = DNSName(uncheckedWire: ReverseZone.apex)
+        reverseNegativeSOA = Self.copy(try! RecordEncoder.encode(owner: .name(reverseApex), type: .soa,
+                                                                 ttl: negativeTTL, rdata: soa))
     }
 
     deinit {
-        for m in memory { m.release() }
+        organizations.deallocate()
         soaAnswer.deallocate()
         nsAnswer.deallocate()
         negativeSOA.deallocate()
         reverseNegativeSOA.deallocate()
+    }
+
+    /// The organization with this network ID, if the snapshot has it.
+    @inline(__always)
+    private func organization(_ network: UInt32) -> UnsafeMutablePointer<OrgView>? {
+        guard network != 0 else { return nil }
+        var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(network))) & organizationMask
+        while true {
+            let n = organizations[i].network
+            if n == network { return organizations + i }
+            if n == 0 { return nil }
+            i = (i + 1) & organizationMask
+        }
     }
 
     // MARK: - The query path
@@ -160,15 +181,19 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         guard apexAt >= 0 else { return .refused }
         if apexAt == 0 { return answerApex(type: type, soa: soaAnswer, ns: nsAnswer, negative: negativeSOA, into: &writer) }
 
-        if let e = lookup(network: network, name: name) {
-            let entry = self.entry(at: e)
+        guard let org = organization(network) else {
+            writer.append(.authority, records: negativeSOA, count: 1)
+            return .nxDomain
+        }
+        if let e = org.pointee.lookup(name) {
+            let entry = org.pointee.entry(at: e)
             let wanted: NameEntry.Kind? = type == .aaaa ? .aaaa : type == .txt ? .txt : nil
             if entry.recordCount > 0, entry.kind == wanted || (type == .any && (entry.kind == .aaaa || entry.kind == .txt)) {
                 let first = entry.kind == .aaaa && entry.recordCount > 1 ? rotation % entry.recordCount : 0
                 if first != 0 {
-                    appendRotated(entry, from: Int(first), into: &writer)
+                    appendRotated(entry, in: org.pointee, from: Int(first), into: &writer)
                 } else {
-                    writer.append(.answer, records: bytes(entry.recordsOffset, entry.recordsLength),
+                    writer.append(.answer, records: org.pointee.bytes(entry.recordsOffset, entry.recordsLength),
                                   count: Int(entry.recordCount))
                 }
             } else {
@@ -180,10 +205,10 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         // top<N>.nearest.of.<app>.internal: N from the first label, the app from the rest.
         let first = Int(name[0])
         if let n = Self.topCount(name, labelLength: first),
-           let e = lookup(network: network, name: UnsafeRawBufferPointer(rebasing: name[(1 + first)...])),
-           entry(at: e).kind == .nearest {
+           let e = org.pointee.lookup(UnsafeRawBufferPointer(rebasing: name[(1 + first)...])),
+           org.pointee.entry(at: e).kind == .nearest {
             if type == .aaaa || type == .any {
-                appendNearest(entry(at: e), count: n, host: host, into: &writer)
+                appendNearest(org.pointee.entry(at: e), in: org.pointee, count: n, host: host, into: &writer)
             } else {
                 writer.append(.authority, records: negativeSOA, count: 1)
             }
@@ -241,13 +266,17 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         }
         let first = IPv6Address(high: asked.high | org, low: asked.low)
         let last = IPv6Address(high: first.high | ~(highMask | orgMask), low: first.low | ~lowMask)
-        let i = firstReverse(atLeast: first)
-        guard i < reverseCount, !(last < reverse[i].address) else {
+        guard let zone = organization(network) else {
+            writer.append(.authority, records: reverseNegativeSOA, count: 1)
+            return .nxDomain
+        }
+        let i = Self.firstReverse(atLeast: first, in: zone.pointee)
+        guard i < Int(zone.pointee.reverseCount), !(last < zone.pointee.reverse[i].address) else {
             writer.append(.authority, records: reverseNegativeSOA, count: 1)
             return .nxDomain
         }
         if bits == 128, type == .ptr || type == .any {
-            appendPTR(naming: Int(reverse[i].nameBlock), into: &writer)
+            appendPTR(naming: Int(zone.pointee.reverse[i].nameBlock), in: zone.pointee, into: &writer)
         } else {
             writer.append(.authority, records: reverseNegativeSOA, count: 1)
         }
@@ -255,8 +284,8 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     }
 
     /// One PTR record, owner the question (0xC00C), naming the name of the block at `block`; TC when it does not fit.
-    private func appendPTR(naming block: Int, into writer: inout ResponseWriter) {
-        let length = Int(entry(at: block).nameLength)
+    private func appendPTR(naming block: Int, in org: OrgView, into writer: inout ResponseWriter) {
+        let length = Int(org.entry(at: block).nameLength)
         guard 12 + length <= writer.remaining else {
             writer.setFlag(Header.tcBit, true)
             return
@@ -267,15 +296,15 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
             0xc0, 0x0c, 0, 12, 0, 1, UInt8(t >> 24), UInt8(truncatingIfNeeded: t >> 16),
             UInt8(truncatingIfNeeded: t >> 8), UInt8(truncatingIfNeeded: t), 0, UInt8(length))
         withUnsafeBytes(of: fixed) { _ = writer.append(.answer, records: $0, count: 1) }
-        writer.append(.answer, records: bytes(UInt32(block + NameEntry.size), UInt32(length)), count: 0)
+        writer.append(.answer, records: org.bytes(UInt32(block + NameEntry.size), UInt32(length)), count: 0)
     }
 
     /// The index of the first reverse entry whose address is `address` or above (`reverseCount` for none).
-    private func firstReverse(atLeast address: IPv6Address) -> Int {
-        var low = 0, high = reverseCount
+    private static func firstReverse(atLeast address: IPv6Address, in org: OrgView) -> Int {
+        var low = 0, high = Int(org.reverseCount)
         while low < high {
             let mid = (low + high) / 2
-            if reverse[mid].address < address { low = mid + 1 } else { high = mid }
+            if org.reverse[mid].address < address { low = mid + 1 } else { high = mid }
         }
         return low
     }
@@ -285,21 +314,22 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// The AAAA RRset of `entry` from record `first` on, then the records
     /// before it: two copies, one whole RRset (TC when it does not fit).
     @inline(__always)
-    private func appendRotated(_ entry: NameEntry, from first: Int, into writer: inout ResponseWriter) {
+    private func appendRotated(_ entry: NameEntry, in org: OrgView, from first: Int, into writer: inout ResponseWriter) {
         let total = Int(entry.recordCount)
         let size = total * Self.aaaaRecordSize
         guard size <= writer.remaining else {
             writer.setFlag(Header.tcBit, true)
             return
         }
-        let records = arena + Int(entry.recordsOffset)
+        let records = org.arena + Int(entry.recordsOffset)
         let split = first * Self.aaaaRecordSize
         writer.append(.answer, records: UnsafeRawBufferPointer(start: records + split, count: size - split),
                       count: total - first)
         writer.append(.answer, records: UnsafeRawBufferPointer(start: records, count: split), count: first)
     }
 
-    private func appendNearest(_ entry: NameEntry, count n: Int, host: UInt32, into writer: inout ResponseWriter) {
+    private func appendNearest(_ entry: NameEntry, in org: OrgView, count n: Int, host: UInt32,
+                               into writer: inout ResponseWriter) {
         let total = Int(entry.recordCount)
         let want = min(n, total)
         guard want > 0 else {
@@ -310,9 +340,9 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
             writer.setFlag(Header.tcBit, true)
             return
         }
-        let region = hostRegion(host)
-        let place = places + Int(entry.firstInstance)
-        let records = arena + Int(entry.recordsOffset)
+        let region = org.hostRegion(host)
+        let place = org.places + Int(entry.firstInstance)
+        let records = org.arena + Int(entry.recordsOffset)
         var written = 0
         for pass in 0..<3 {
             for i in 0..<total {
@@ -346,86 +376,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         return n
     }
 
-    @inline(__always)
-    private func bytes(_ offset: UInt32, _ length: UInt32) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: arena + Int(offset), count: Int(length))
-    }
-
-    @inline(__always)
-    private func entry(at block: Int) -> NameEntry {
-        UnsafeRawPointer(arena + block).loadUnaligned(as: NameEntry.self)
-    }
-
-    /// True when the block at `block` holds (network, name).
-    @inline(__always)
-    private func block(_ block: Int, holds network: UInt32, _ name: UnsafeRawBufferPointer) -> Bool {
-        let entry = entry(at: block)
-        return entry.network == network && Int(entry.nameLength) == name.count
-            && memcmp(arena + block + NameEntry.size, name.baseAddress!, name.count) == 0
-    }
-
-    /// The arena offset of the block for (network, name), by open addressing
-    /// with linear probing. A slot holds 32 bits of the hash and the offset.
-    @inline(__always)
-    func lookup(network: UInt32, name: UnsafeRawBufferPointer) -> Int? {
-        let h = NameHash.hash(network: network, name: name)
-        let tag = h >> 32
-        var i = Int(truncatingIfNeeded: h) & slotMask
-        while true {
-            let s = slots[i]
-            if s == 0 { return nil }
-            if s >> 32 == tag {
-                let b = Int(truncatingIfNeeded: s & 0xffff_ffff)
-                if block(b, holds: network, name) { return b }
-            }
-            i = (i + 1) & slotMask
-        }
-    }
-
-    /// The region index of a host, or UInt32.max when the database does not know it.
-    @inline(__always)
-    func hostRegion(_ host: UInt32) -> UInt32 {
-        var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(host))) & hostMask
-        while true {
-            let s = hostRegions[i]
-            if s == 0 { return .max }
-            if UInt32(truncatingIfNeeded: s >> 32) == host { return UInt32(truncatingIfNeeded: s & 0xffff_ffff) - 1 }
-            i = (i + 1) & hostMask
-        }
-    }
-
     // MARK: - Building
-
-    /// A zeroed table of a power-of-two size that keeps the load under 1/2.
-    private static func makeTable(capacityFor n: Int)
-        -> (memory: LargeMemory, table: UnsafeMutablePointer<UInt64>, mask: Int)? {
-        var size = 16
-        while size < n * 2 { size <<= 1 }
-        guard let m = LargeMemory.reserve(size * MemoryLayout<UInt64>.stride) else { return nil }
-        return (m, m.base.bindMemory(to: UInt64.self, capacity: size), size - 1)
-    }
-
-    /// Adds the block at `b` (never 0); a name already present keeps its first block.
-    private func insert(block b: Int) {
-        let entry = entry(at: b)
-        let name = bytes(UInt32(b + NameEntry.size), UInt32(entry.nameLength))
-        let h = NameHash.hash(network: entry.network, name: name)
-        let tag = h >> 32
-        var i = Int(truncatingIfNeeded: h) & slotMask
-        while slots[i] != 0 {
-            if slots[i] >> 32 == tag, block(Int(truncatingIfNeeded: slots[i] & 0xffff_ffff), holds: entry.network, name) {
-                return
-            }
-            i = (i + 1) & slotMask
-        }
-        slots[i] = tag << 32 | UInt64(b)
-    }
-
-    private func insert(host: UInt32, region: UInt32) {
-        var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(host))) & hostMask
-        while hostRegions[i] != 0 { i = (i + 1) & hostMask }
-        hostRegions[i] = UInt64(host) << 32 | UInt64(region + 1)
-    }
 
     private static func copy(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
         let p = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
@@ -434,29 +385,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     }
 }
 
-/// What a ``SnapshotBuilder`` hands to a ``Snapshot``; the snapshot takes ownership of the pointers.
-struct SnapshotParts {
-    var arena: LargeMemory
-    /// Arena offsets of the name blocks (released once they are in the table).
-    var blocks: LargeMemory
-    var blockCount: Int
-    var places: LargeMemory
-    var hostRegions: [(UInt32, UInt32)]
-    var soaAnswer: [UInt8]
-    var nsAnswer: [UInt8]
-    var negativeSOA: [UInt8]
-    var reverse: LargeMemory
-    var reverseCount: Int
-    var reverseNegativeSOA: [UInt8]
-    var organizationCount: Int
-    var instanceCount: Int
-    var skippedRows: Int
-    var ttl: UInt32
-    var negativeTTL: UInt32
-    var serial: UInt32
-}
-
-/// The hash of a (network ID, name) key: 8 octets at a time, multiply and rotate.
+/// The hash of a name (within one organization's table): 8 octets at a time, multiply and rotate.
 enum NameHash {
     @inline(__always)
     static func mix(_ x: UInt64) -> UInt64 {
@@ -467,8 +396,8 @@ enum NameHash {
     }
 
     @inline(__always)
-    static func hash(network: UInt32, name: UnsafeRawBufferPointer) -> UInt64 {
-        var h = UInt64(network) &* 0x9e37_79b9_7f4a_7c15 ^ UInt64(name.count)
+    static func hash(_ name: UnsafeRawBufferPointer) -> UInt64 {
+        var h = UInt64(name.count)
         let base = name.baseAddress!
         var i = 0
         while i + 8 <= name.count {

@@ -1,17 +1,17 @@
 import DNSWire
 import Glibc
 
-/// Reads the database once, in one read transaction, and prepares every
-/// answer of every organization (see the table in docs/architecture.md).
+/// Prepares every answer of one organization at a time (see the table in
+/// docs/architecture.md) into an ``OrgZone``; a whole snapshot is every
+/// organization's zone, read in one read transaction.
 ///
-/// Rows stream in (organization, app, region, instance ID) order, so each app
-/// and each organization is finished as soon as the next one starts; the
-/// records go straight into one byte arena. A struct, not a class, so that
+/// The organization's rows stream in (app, region, instance ID) order, so
+/// each app is finished as soon as the next one starts; the records go
+/// straight into a scratch arena, copied into the zone's own memory when
+/// the organization is done. The scratch is kept between organizations
+/// (and, in ``ZoneStore``, between updates). A struct, not a class, so that
 /// its fields are not checked for exclusive access at run time on every row.
 struct SnapshotBuilder: ~Copyable {
-    /// SOA MINIMUM of `internal.`: negative answers live min(this, TTL) seconds.
-    static let soaMinimum: UInt32 = 60
-
     private let ttl: UInt32
     // Reserved (virtual) up to what 32-bit offsets can address; only what is written is backed.
     private var arena: GrowableBuffer<UInt8>
@@ -20,27 +20,27 @@ struct SnapshotBuilder: ~Copyable {
     private var places: GrowableBuffer<InstancePlace>
     /// The reverse zone's addresses and the names their PTR records name; sorted when done.
     private var reverse: GrowableBuffer<ReverseEntry>
-    /// Where the organization being read starts in `reverse`.
-    private var orgReverseStart = 0
     private var hostRegions: [UInt32: UInt32] = [:]
     private var regionIndex: [[UInt8]: UInt32] = [:]
-    private var organizationCount = 0
+    private var regionNames: [[UInt8]] = []
     private var instanceCount = 0
     private var skippedRows = 0
 
     // The app being read.
-    private var appNetwork: UInt32 = 0
     private var appName: [UInt8] = []
     private var appInstances: [PendingInstance] = []
-    /// IDs of the app's instances, back to back (PendingInstance points in).
-    private var appIDs: [UInt8] = []
-    private var appAddresses: [UInt8] = []
+    /// IDs, addresses and process groups of the app's instances, back to back (PendingInstance points in).
+    private var appText: [UInt8] = []
     private var appValid = false
+    private var appStarted = false
 
     // The organization being read.
     private var orgNetwork: UInt32 = 0
     private var orgApps: [UInt8] = []
     private var orgInstances: [UInt8] = []
+    private var orgAllInstances: [UInt8] = []
+    /// Metadata of the organization's instances: address -> (key, value) pairs.
+    private var metadata: [IPv6Address: [(key: [UInt8], value: [UInt8])]] = [:]
 
     // Scratch, reused.
     private var name: [UInt8] = []
@@ -49,17 +49,41 @@ struct SnapshotBuilder: ~Copyable {
     private var lastRegionIndex: UInt32 = 0
 
     private struct PendingInstance {
-        var idStart: Int
-        var idLength: Int
-        /// The address as the database wrote it (RFC 5952), in `appAddresses`.
-        var addressStart: Int
-        var addressLength: Int
+        var id: Range<Int>
+        /// The address as the database wrote it (RFC 5952).
+        var addressText: Range<Int>
+        var group: Range<Int>
         var region: UInt32
         var host: UInt32
         var address: IPv6Address
+        var started: Bool
+        /// Started and on a live host: in the names that list instances.
+        var listed: Bool
     }
 
-    private var regionNames: [[UInt8]] = []
+    /// The statements that read one organization, prepared once per build.
+    struct Statements {
+        let instances: SQLiteStatement
+        let metadata: SQLiteStatement
+        let peers: SQLiteStatement
+        let exists: SQLiteStatement
+
+        init(_ db: SQLiteConnection, version: Int64) throws(SQLiteError) {
+            instances = try db.prepare(Schema.instances(version: version))
+            metadata = try db.prepare(Schema.metadata(version: version))
+            peers = try db.prepare(Schema.peers)
+            exists = try db.prepare(Schema.networkExists)
+        }
+    }
+
+    init(ttl: UInt32) throws(SQLiteError) {
+        let arena = try GrowableBuffer<UInt8>(limit: 1 << 32)
+        let blocks: GrowableBuffer<UInt32>, places: GrowableBuffer<InstancePlace>, reverse: GrowableBuffer<ReverseEntry>
+        do { blocks = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); throw error }
+        do { places = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); throw error }
+        do { reverse = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); places.free(); throw error }
+        self.init(ttl: ttl, arena: arena, blocks: blocks, places: places, reverse: reverse)
+    }
 
     private init(ttl: UInt32, arena: GrowableBuffer<UInt8>, blocks: GrowableBuffer<UInt32>,
                  places: GrowableBuffer<InstancePlace>, reverse: GrowableBuffer<ReverseEntry>) {
@@ -68,9 +92,6 @@ struct SnapshotBuilder: ~Copyable {
         self.blocks = blocks
         self.places = places
         self.reverse = reverse
-        // No block starts at offset 0: a table slot of 0 means "empty".
-        self.arena.append32(0)
-        self.arena.append32(0)
     }
 
     deinit {
@@ -81,104 +102,192 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// Builds a snapshot of everything `db` holds.
-    static func build(from db: SQLiteConnection, ttl: UInt32) throws(SQLiteError) -> Snapshot {
-        let arena = try GrowableBuffer<UInt8>(limit: 1 << 32)
-        let blocks: GrowableBuffer<UInt32>, places: GrowableBuffer<InstancePlace>
-        do { blocks = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); throw error }
-        let reverse: GrowableBuffer<ReverseEntry>
-        do { places = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); throw error }
-        do { reverse = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); places.free(); throw error }
-        var b = SnapshotBuilder(ttl: ttl, arena: arena, blocks: blocks, places: places, reverse: reverse)
-        do {
-            try db.readTransaction { () throws(SQLiteError) in
-                try Schema.check(db)
-                try b.read(db)
+    static func build(from db: SQLiteConnection, ttl: UInt32, serial: UInt32? = nil) throws(SQLiteError) -> Snapshot {
+        var b = try SnapshotBuilder(ttl: ttl)
+        let zones = try b.buildAll(db).zones
+        return serial.map { Snapshot(zones: zones, ttl: ttl, serial: $0) } ?? Snapshot(zones: zones, ttl: ttl)
+    }
+
+    /// Every organization of `db`, in one read transaction, and the last
+    /// change the log held then (0 when it has none, or no log).
+    mutating func buildAll(_ db: SQLiteConnection) throws(SQLiteError) -> (zones: [UInt32: OrgZone], lastChange: Int64, version: Int64) {
+        try readTransaction(db) { (b: inout SnapshotBuilder) throws(SQLiteError) in
+            let version = try Schema.check(db)
+            let statements = try Statements(db, version: version)
+            var networks: [UInt32] = []
+            let n = try db.prepare(Schema.networks)
+            while try n.step() {
+                let v = n.int64(0)
+                if (1...Int64(UInt32.max)).contains(v) { networks.append(UInt32(v)) }
             }
+            var zones: [UInt32: OrgZone] = [:]
+            zones.reserveCapacity(networks.count)
+            for network in networks {
+                zones[network] = try b.build(network: network, statements)
+            }
+            return (zones, version >= 2 ? try Self.changeRange(db).max ?? 0 : 0, version)
+        }
+    }
+
+    /// What a commit changed, as ``update(_:after:version:)`` finds it.
+    enum Update {
+        /// No organization changed (the commit wrote elsewhere, or nothing).
+        case unchanged
+        /// The touched organizations' new zones (nil: gone), and the last change they include.
+        case changed([UInt32: OrgZone?], lastChange: Int64)
+        /// The log cannot say (a gap, a schema change): build everything.
+        case everything
+    }
+
+    /// Builds the organizations that the change log names after `last`
+    /// (run inside a read transaction). `version` is the schema version
+    /// the caller's snapshot was built from.
+    mutating func update(_ db: SQLiteConnection, after last: Int64, version: Int64) throws(SQLiteError) -> Update {
+        guard try Schema.check(db) == version, version >= 2 else { return .everything }
+        let range = try Self.changeRange(db)
+        guard let max = range.max else { return last == 0 ? .unchanged : .everything }
+        if max == last { return .unchanged }
+        // Rows this reader has not seen were dropped (it was away too long), or the log was reset.
+        guard max > last, (range.min ?? 0) <= last + 1 else { return .everything }
+        var networks: [UInt32] = []
+        let changed = try db.prepare(Schema.changedNetworks)
+        try changed.bind(.integer(last))
+        while try changed.step() {
+            let v = changed.int64(0)
+            if (1...Int64(UInt32.max)).contains(v) { networks.append(UInt32(v)) }
+        }
+        let statements = try Statements(db, version: version)
+        var zones: [UInt32: OrgZone?] = [:]
+        for network in networks { zones[network] = .some(try build(network: network, statements)) }
+        return .changed(zones, lastChange: max)
+    }
+
+    /// Runs `body` in one read transaction of `db`.
+    mutating func readTransaction<R>(_ db: SQLiteConnection,
+                                     _ body: (inout SnapshotBuilder) throws(SQLiteError) -> R) throws(SQLiteError) -> R {
+        do {
+            return try db.readTransaction { () throws(SQLiteError) -> R in try body(&self) }
         } catch let e as SQLiteError {
             throw e
         } catch {
             throw SQLiteError(code: 1, message: "\(error)", context: "read \(db.path)")
         }
-        return try b.finish()
     }
 
-    private mutating func read(_ db: SQLiteConnection) throws(SQLiteError) {
-        var orgs: [UInt32] = []
-        let o = try db.prepare(Schema.orgsInOrder)
-        while try o.step() { orgs.append(UInt32(truncatingIfNeeded: o.int64(0))) }
+    /// The lowest and highest sequence numbers in the change log.
+    static func changeRange(_ db: SQLiteConnection) throws(SQLiteError) -> (min: Int64?, max: Int64?) {
+        let s = try db.prepare(Schema.changeRange)
+        guard try s.step() else { return (nil, nil) }
+        return (s.isNull(0) ? nil : s.int64(0), s.isNull(1) ? nil : s.int64(1))
+    }
 
-        var peers: [UInt32: [(name: [UInt8], address: IPv6Address)]] = [:]
-        let p = try db.prepare(Schema.peersInOrder)
-        while try p.step() {
-            let network = UInt32(truncatingIfNeeded: p.int64(0))
-            let peerName = p.withTextBytes(1) { Label.isValid($0) ? Array($0) : nil }
-            guard let peerName, let a = SixPNAddress(p.text(2)), a.network == network else { skippedRows += 1; continue }
-            peers[network, default: []].append((peerName, a.address))
+    /// One organization's zone, or nil when the database no longer has it
+    /// (no organization, app or peer row with its network).
+    mutating func build(network: UInt32, _ st: Statements) throws(SQLiteError) -> OrgZone? {
+        try st.exists.bind(.integer(Int64(network)))
+        guard try st.exists.step() else { return nil }
+        reset(network: network)
+
+        try st.metadata.bind(.integer(Int64(network)))
+        while try st.metadata.step() {
+            let key = st.metadata.withTextBytes(1) { Label.isValid($0) ? Array($0) : nil }
+            let value = st.metadata.withTextBytes(2) { Label.isValid($0) ? Array($0) : nil }
+            guard let key, let value, let a = st.metadata.withTextBytes(0, { SixPNAddress(utf8: $0) }) else {
+                skippedRows += 1
+                continue
+            }
+            metadata[a.address, default: []].append((key, value))
         }
 
-        var seen = Set<UInt32>()
-        let rows = try db.prepare(Schema.instancesInOrder)
+        var peers: [(name: [UInt8], address: IPv6Address)] = []
+        try st.peers.bind(.integer(Int64(network)))
+        while try st.peers.step() {
+            let p = st.peers
+            let peerName = p.withTextBytes(0) { Label.isValid($0) ? Array($0) : nil }
+            guard let peerName, let a = SixPNAddress(p.text(1)), a.network == network else { skippedRows += 1; continue }
+            peers.append((peerName, a.address))
+        }
+
+        let rows = st.instances
+        try rows.bind(.integer(Int64(network)))
         while try rows.step() {
-            let network = UInt32(truncatingIfNeeded: rows.int64(0))
-            let sameApp = network == appNetwork && rows.withTextBytes(1) { $0.elementsEqual(appName) }
-            if !sameApp {
+            if !appStarted || !rows.withTextBytes(0, { $0.elementsEqual(appName) }) {
                 finishApp()
-                if network != orgNetwork || orgNetwork == 0 {
-                    if orgNetwork != 0 { finishOrg(peers: peers[orgNetwork] ?? []) }
-                    orgNetwork = network
-                    seen.insert(network)
-                }
-                startApp(network: network, name: rows)
+                startApp(rows)
             }
-            guard !rows.isNull(2) else { continue }  // an app without instances
+            guard !rows.isNull(1) else { continue }  // an app without instances
             readInstance(rows)
         }
         finishApp()
-        if orgNetwork != 0 { finishOrg(peers: peers[orgNetwork] ?? []) }
-
-        // Organizations without apps still have their fixed names (and peers).
-        for network in orgs + peers.keys.sorted() where !seen.contains(network) && network != 0 {
-            seen.insert(network)
-            orgNetwork = network
-            finishOrg(peers: peers[network] ?? [])
-        }
+        finishOrg(peers: peers)
+        sortReverse()
+        return OrgZone(network: network, arena: UnsafeRawBufferPointer(start: arena.base, count: arena.count),
+                       blocks: UnsafeBufferPointer(start: blocks.base, count: blocks.count),
+                       places: UnsafeBufferPointer(start: places.base, count: places.count),
+                       reverse: UnsafeBufferPointer(start: reverse.base, count: reverse.count),
+                       hostRegions: hostRegions, instanceCount: instanceCount, skippedRows: skippedRows)
     }
 
-    private mutating func startApp(network: UInt32, name rows: SQLiteStatement) {
-        appNetwork = network
-        appName = rows.withTextBytes(1) { Array($0) }
+    private mutating func reset(network: UInt32) {
+        orgNetwork = network
+        arena.removeAll()
+        blocks.removeAll()
+        places.removeAll()
+        reverse.removeAll()
+        // No block starts at offset 0: a table slot of 0 means "empty".
+        arena.append32(0)
+        arena.append32(0)
+        hostRegions.removeAll(keepingCapacity: true)
+        regionIndex.removeAll(keepingCapacity: true)
+        regionNames.removeAll(keepingCapacity: true)
+        lastRegion.removeAll(keepingCapacity: true)
+        metadata.removeAll(keepingCapacity: true)
+        orgApps.removeAll(keepingCapacity: true)
+        orgInstances.removeAll(keepingCapacity: true)
+        orgAllInstances.removeAll(keepingCapacity: true)
+        instanceCount = 0
+        skippedRows = 0
+        appStarted = false
+    }
+
+    private mutating func startApp(_ rows: SQLiteStatement) {
+        appStarted = true
+        appName = rows.withTextBytes(0) { Array($0) }
         appValid = appName.withUnsafeBytes { Label.isValid($0) }
         appInstances.removeAll(keepingCapacity: true)
-        appIDs.removeAll(keepingCapacity: true)
-        appAddresses.removeAll(keepingCapacity: true)
+        appText.removeAll(keepingCapacity: true)
         if !appValid { skippedRows += 1 }
     }
 
     private mutating func readInstance(_ rows: SQLiteStatement) {
         guard appValid else { return }
-        let host = rows.int64(4)
-        let sixPN = rows.withTextBytes(5) { SixPNAddress(utf8: $0) }
-        let idOK = rows.withTextBytes(2) { Label.isValid($0) }
-        guard idOK, let a = sixPN, a.network == appNetwork,
+        let host = rows.int64(3)
+        let sixPN = rows.withTextBytes(4) { SixPNAddress(utf8: $0) }
+        let idOK = rows.withTextBytes(1) { Label.isValid($0) }
+        let groupOK = rows.withTextBytes(6) { Label.isValid($0) }
+        guard idOK, groupOK, let a = sixPN, a.network == orgNetwork,
               Int64(a.host) == host, let region = region(rows) else {
             skippedRows += 1
             return
         }
         if hostRegions[a.host] == nil { hostRegions[a.host] = region }
-        guard rows.int64(6) != 0 else { return }  // stopped: not answered
-        let start = appIDs.count
-        rows.withTextBytes(2) { appIDs.append(contentsOf: $0) }
-        let addressStart = appAddresses.count
-        rows.withTextBytes(5) { appAddresses.append(contentsOf: $0) }
-        appInstances.append(PendingInstance(idStart: start, idLength: appIDs.count - start,
-                                            addressStart: addressStart, addressLength: appAddresses.count - addressStart,
-                                            region: region, host: a.host, address: a.address))
+        let started = rows.int64(5) != 0
+        appInstances.append(PendingInstance(
+            id: append(rows, 1), addressText: append(rows, 4), group: append(rows, 6), region: region,
+            host: a.host, address: a.address, started: started, listed: started && rows.int64(7) != 0))
+    }
+
+    /// Copies column `column`'s text to `appText`; returns where it lies.
+    private mutating func append(_ rows: SQLiteStatement, _ column: Int32) -> Range<Int> {
+        let start = appText.count
+        rows.withTextBytes(column) { appText.append(contentsOf: $0) }
+        return start..<appText.count
     }
 
     /// The row's region as an index, or nil when it is not a usable label.
     private mutating func region(_ rows: SQLiteStatement) -> UInt32? {
-        rows.withTextBytes(3) { (r: UnsafeRawBufferPointer) -> UInt32? in
-            if r.elementsEqual(lastRegion) { return lastRegionIndex }
+        rows.withTextBytes(2) { (r: UnsafeRawBufferPointer) -> UInt32? in
+            if !lastRegion.isEmpty, r.elementsEqual(lastRegion) { return lastRegionIndex }
             guard Label.isValid(r) else { return nil }
             let bytes = Array(r)
             guard !Label.reservedRegions.contains(String(decoding: bytes, as: UTF8.self)) else { return nil }
@@ -199,94 +308,194 @@ struct SnapshotBuilder: ~Copyable {
     // MARK: - Emitting an app
 
     private mutating func finishApp() {
-        defer { appNetwork = 0; appName.removeAll(keepingCapacity: true) }
-        guard appNetwork != 0, appValid else { return }
-        let network = appNetwork
+        defer { appStarted = false }
+        guard appStarted, appValid else { return }
         let firstPlace = UInt32(places.count)
         let start = UInt32(arena.count)
-        for i in appInstances {
+        /// Arena offset of each listed instance's record in the app's run.
+        var listedCount: UInt32 = 0
+        for i in appInstances where i.listed {
             writeAAAA(i.address)
             places.append(InstancePlace(host: i.host, region: i.region))
+            listedCount += 1
         }
-        instanceCount += appInstances.count
-        let all = (start, UInt32(appInstances.count))
+        instanceCount += Int(listedCount)
+        let all = (start, listedCount)
 
         appendName(app: true)
-        addAAAA(network: network, records: all)
+        addAAAA(records: all)
         appendName(Self.global[...], app: true)
-        addAAAA(network: network, records: all)
+        addAAAA(records: all)
         appendName(Self.vm[...], app: true)
-        add(network: network, kind: .empty)
+        add(kind: .empty)
         appendName(Self.of[...], app: true)
-        add(network: network, kind: .empty)
+        add(kind: .empty)
         appendName(Self.nearest[...], Self.of[...], app: true)
-        add(network: network, kind: .nearest, records: all, firstInstance: firstPlace)
+        add(kind: .nearest, records: all, firstInstance: firstPlace)
 
-        // <region>.<app>: runs of the (region, ID)-ordered records.
+        // <region>.<app>: runs of the (region, ID)-ordered listed records.
+        var k = 0
         var i = 0
         while i < appInstances.count {
-            var j = i
-            while j < appInstances.count, appInstances[j].region == appInstances[i].region { j += 1 }
-            appendName(regionNames[Int(appInstances[i].region)][...], app: true)
-            addAAAA(network: network, records: (start + UInt32(i * Snapshot.aaaaRecordSize), UInt32(j - i)))
+            guard appInstances[i].listed else { i += 1; continue }
+            let region = appInstances[i].region
+            var j = i, n: UInt32 = 0
+            while j < appInstances.count, appInstances[j].region == region {
+                if appInstances[j].listed { n += 1 }
+                j += 1
+            }
+            appendName(regionNames[Int(region)][...], app: true)
+            addAAAA(records: (start + UInt32(k * Snapshot.aaaaRecordSize), n))
+            k += Int(n)
             i = j
         }
-        // <id>.vm.<app>
-        for (k, inst) in appInstances.enumerated() {
-            appendName(appIDs[inst.idStart..<(inst.idStart + inst.idLength)], Self.vm[...], app: true)
-            let b = addAAAA(network: network, copying: Int(start) + k * Snapshot.aaaaRecordSize)
+        // <id>.vm.<app>: every started instance, its host alive or not; and its PTR.
+        for inst in appInstances where inst.started {
+            appendName(appText[inst.id], Self.vm[...], app: true)
+            let b = add(kind: .aaaa)
+            let recordAt = arena.count
+            writeAAAA(inst.address)
+            setRecords(ofBlock: b, start: recordAt, count: 1)
             addPTR(inst.address, naming: b)
         }
-        // regions.<app>: sorted (the rows are), comma-separated.
-        text.removeAll(keepingCapacity: true)
-        var previous = UInt32.max
-        for inst in appInstances where inst.region != previous {
-            if !text.isEmpty { text.append(0x2c) }
-            text.append(contentsOf: regionNames[Int(inst.region)])
-            previous = inst.region
-        }
-        appendName(Self.regions[...], app: true)
-        addTXT(network: network, text)
-        // vms.<app>: "<id> <region>" per instance.
-        text.removeAll(keepingCapacity: true)
-        for inst in appInstances {
-            if !text.isEmpty { text.append(0x2c) }
-            text.append(contentsOf: appIDs[inst.idStart..<(inst.idStart + inst.idLength)])
-            text.append(0x20)
-            text.append(contentsOf: regionNames[Int(inst.region)])
-        }
-        appendName(Self.vms[...], app: true)
-        addTXT(network: network, text)
+        addInstanceLists(all: false)
+        addInstanceLists(all: true)
+        addProcessGroups(run: all)
+        addMetadata()
 
         // The organization's lists.
         if !orgApps.isEmpty { orgApps.append(0x2c) }
         orgApps.append(contentsOf: appName)
         for inst in appInstances {
-            if !orgInstances.isEmpty { orgInstances.append(0x3b) }
-            orgInstances.append(contentsOf: Self.instanceKey)
-            orgInstances.append(contentsOf: appIDs[inst.idStart..<(inst.idStart + inst.idLength)])
-            orgInstances.append(contentsOf: Self.appKey)
-            orgInstances.append(contentsOf: appName)
-            orgInstances.append(contentsOf: Self.ipKey)
-            orgInstances.append(contentsOf: appAddresses[inst.addressStart..<(inst.addressStart + inst.addressLength)])
-            orgInstances.append(contentsOf: Self.regionKey)
-            orgInstances.append(contentsOf: regionNames[Int(inst.region)])
+            let id = appText[inst.id], address = appText[inst.addressText], region = regionNames[Int(inst.region)]
+            if inst.listed { Self.appendInstanceEntry(id, appName, address, region, to: &orgInstances) }
+            Self.appendInstanceEntry(id, appName, address, region, to: &orgAllInstances)
         }
+    }
+
+    /// `regions.<app>` and `vms.<app>` TXT over the listed instances, or
+    /// `all.regions.<app>` and `all.vms.<app>` over every instance.
+    private mutating func addInstanceLists(all: Bool) {
+        // regions: sorted (the rows are), comma-separated.
+        text.removeAll(keepingCapacity: true)
+        var previous = UInt32.max
+        for inst in appInstances where (all || inst.listed) && inst.region != previous {
+            if !text.isEmpty { text.append(0x2c) }
+            text.append(contentsOf: regionNames[Int(inst.region)])
+            previous = inst.region
+        }
+        appendName(all ? Self.all[...] : nil, Self.regions[...], app: true)
+        addTXT(text)
+        // vms: "<id> <region>" per instance.
+        text.removeAll(keepingCapacity: true)
+        for inst in appInstances where all || inst.listed {
+            if !text.isEmpty { text.append(0x2c) }
+            text.append(contentsOf: appText[inst.id])
+            text.append(0x20)
+            text.append(contentsOf: regionNames[Int(inst.region)])
+        }
+        appendName(all ? Self.all[...] : nil, Self.vms[...], app: true)
+        addTXT(text)
+    }
+
+    /// `process.<app>` (empty) and `<group>.process.<app>` AAAA for each
+    /// process group of the listed instances. When one group holds them
+    /// all (the usual `app`), its name points at the app's run.
+    private mutating func addProcessGroups(run: (start: UInt32, count: UInt32)) {
+        appendName(Self.process[...], app: true)
+        add(kind: .empty)
+        let listed = appInstances.indices.filter { appInstances[$0].listed }
+        guard let first = listed.first else { return }
+        let groups = listed.sorted { a, b in
+            let ga = appText[appInstances[a].group], gb = appText[appInstances[b].group]
+            return ga.lexicographicallyPrecedes(gb) || (ga.elementsEqual(gb) && a < b)
+        }
+        if appText[appInstances[groups.last!].group].elementsEqual(appText[appInstances[first].group]) {
+            appendName(appText[appInstances[first].group], Self.process[...], app: true)
+            addAAAA(records: run)
+            return
+        }
+        var i = 0
+        while i < groups.count {
+            let group = appText[appInstances[groups[i]].group]
+            appendName(group, Self.process[...], app: true)
+            let b = add(kind: .aaaa)
+            let recordsAt = arena.count
+            var n: UInt32 = 0
+            while i < groups.count, appText[appInstances[groups[i]].group].elementsEqual(group) {
+                writeAAAA(appInstances[groups[i]].address)
+                n += 1
+                i += 1
+            }
+            setRecords(ofBlock: b, start: recordsAt, count: n)
+        }
+    }
+
+    /// `_metadata.<app>` and `kv._metadata.<app>` (empty), `<key>.kv._metadata.<app>`
+    /// (empty) and `<value>.<key>.kv._metadata.<app>` AAAA: the listed instances with that pair.
+    private mutating func addMetadata() {
+        appendName(Self.metadataLabel[...], app: true)
+        add(kind: .empty)
+        appendName(Self.kv[...], Self.metadataLabel[...], app: true)
+        add(kind: .empty)
+        var pairs: [(key: [UInt8], value: [UInt8], instance: Int)] = []
+        for (k, inst) in appInstances.enumerated() where inst.listed {
+            for (key, value) in metadata[inst.address] ?? [] { pairs.append((key, value, k)) }
+        }
+        guard !pairs.isEmpty else { return }
+        pairs.sort { a, b in
+            if a.key != b.key { return a.key.lexicographicallyPrecedes(b.key) }
+            if a.value != b.value { return a.value.lexicographicallyPrecedes(b.value) }
+            return a.instance < b.instance
+        }
+        var i = 0
+        while i < pairs.count {
+            let key = pairs[i].key
+            if i == 0 || pairs[i - 1].key != key {
+                appendName(key[...], Self.kv[...], Self.metadataLabel[...], app: true)
+                add(kind: .empty)
+            }
+            let value = pairs[i].value
+            appendName(value[...], key[...], Self.kv[...], Self.metadataLabel[...], app: true)
+            let b = add(kind: .aaaa)
+            let recordsAt = arena.count
+            var n: UInt32 = 0
+            while i < pairs.count, pairs[i].key == key, pairs[i].value == value {
+                writeAAAA(appInstances[pairs[i].instance].address)
+                n += 1
+                i += 1
+            }
+            setRecords(ofBlock: b, start: recordsAt, count: n)
+        }
+    }
+
+    /// `instance=<id>,app=<app>,ip=<address>,region=<region>`, `;`-separated.
+    private static func appendInstanceEntry(_ id: ArraySlice<UInt8>, _ app: [UInt8], _ address: ArraySlice<UInt8>,
+                                            _ region: [UInt8], to list: inout [UInt8]) {
+        if !list.isEmpty { list.append(0x3b) }
+        list.append(contentsOf: instanceKey)
+        list.append(contentsOf: id)
+        list.append(contentsOf: appKey)
+        list.append(contentsOf: app)
+        list.append(contentsOf: ipKey)
+        list.append(contentsOf: address)
+        list.append(contentsOf: regionKey)
+        list.append(contentsOf: region)
     }
 
     // MARK: - Emitting an organization
 
     private mutating func finishOrg(peers: [(name: [UInt8], address: IPv6Address)]) {
-        let network = orgNetwork
-        organizationCount += 1
         appendName(Self.apps[...], app: false)
-        addTXT(network: network, orgApps)
+        addTXT(orgApps)
         appendName(Self.instances[...], app: false)
-        addTXT(network: network, orgInstances)
+        addTXT(orgInstances)
+        appendName(Self.all[...], Self.instances[...], app: false)
+        addTXT(orgAllInstances)
         text.removeAll(keepingCapacity: true)
         for peer in peers {
             appendName(peer.name[...], Self.peer[...], app: false)
-            let b = add(network: network, kind: .aaaa)
+            let b = add(kind: .aaaa)
             let start = arena.count
             writeAAAA(peer.address)
             setRecords(ofBlock: b, start: start, count: 1)
@@ -295,14 +504,7 @@ struct SnapshotBuilder: ~Copyable {
             text.append(contentsOf: peer.name)
         }
         appendName(Self.peer[...], app: false)
-        addTXT(network: network, text)
-        orgApps.removeAll(keepingCapacity: true)
-        orgInstances.removeAll(keepingCapacity: true)
-        orgNetwork = 0
-        // Organizations come in network order, which is address order: sorting each one's addresses
-        // (about n log 100, not n log n, at a million) mostly sorts them all (see finish()).
-        sortReverse(from: orgReverseStart)
-        orgReverseStart = reverse.count
+        addTXT(text)
     }
 
     // MARK: - Records and names
@@ -321,23 +523,22 @@ struct SnapshotBuilder: ~Copyable {
         reverse.append(ReverseEntry(address: address, nameBlock: UInt32(block)))
     }
 
-    /// Sorts `reverse` from `start` to its end by address.
-    private mutating func sortReverse(from start: Int) {
-        var part = UnsafeMutableBufferPointer(start: reverse.base + start, count: reverse.count - start)
+    /// Sorts the organization's reverse entries by address, for the binary
+    /// search. (An address twice, an instance's and a peer's, answers once.)
+    private mutating func sortReverse() {
+        var part = UnsafeMutableBufferPointer(start: reverse.base, count: reverse.count)
         part.sort { $0.address < $1.address }
     }
 
-    /// `first`, `second`, then the app's label when `app`, then `internal.`, into `name`.
-    private mutating func appendName(_ first: ArraySlice<UInt8>? = nil, _ second: ArraySlice<UInt8>? = nil, app: Bool) {
+    /// The labels given, then the app's label when `app`, then `internal.`, into `name`.
+    private mutating func appendName(_ first: ArraySlice<UInt8>? = nil, _ second: ArraySlice<UInt8>? = nil,
+                                     _ third: ArraySlice<UInt8>? = nil, _ fourth: ArraySlice<UInt8>? = nil,
+                                     app: Bool) {
         name.removeAll(keepingCapacity: true)
-        if let first {
-            name.append(UInt8(first.count))
-            name.append(contentsOf: first)
-        }
-        if let second {
-            name.append(UInt8(second.count))
-            name.append(contentsOf: second)
-        }
+        if let first { Self.put(first, into: &name) }
+        if let second { Self.put(second, into: &name) }
+        if let third { Self.put(third, into: &name) }
+        if let fourth { Self.put(fourth, into: &name) }
         if app {
             name.append(UInt8(appName.count))
             name.append(contentsOf: appName)
@@ -345,23 +546,19 @@ struct SnapshotBuilder: ~Copyable {
         name.append(contentsOf: InternalZone.apex)
     }
 
-    private mutating func addAAAA(network: UInt32, records: (start: UInt32, count: UInt32)) {
-        add(network: network, kind: .aaaa, records: records)
+    private static func put(_ label: ArraySlice<UInt8>, into name: inout [UInt8]) {
+        name.append(UInt8(label.count))
+        name.append(contentsOf: label)
     }
 
-    /// One AAAA record, copied from `offset` to sit right after its name. Returns the name's block.
-    private mutating func addAAAA(network: UInt32, copying offset: Int) -> Int {
-        let b = add(network: network, kind: .aaaa)
-        let start = arena.count
-        arena.append(contentsOf: UnsafeRawBufferPointer(start: arena.base + offset, count: Snapshot.aaaaRecordSize))
-        setRecords(ofBlock: b, start: start, count: 1)
-        return b
+    private mutating func addAAAA(records: (start: UInt32, count: UInt32)) {
+        add(kind: .aaaa, records: records)
     }
 
     /// TXT records for `value` (none when it is empty): 255-octet character-strings,
     /// at most 255 of them per record so RDATA stays under 65535 octets.
-    private mutating func addTXT(network: UInt32, _ value: [UInt8]) {
-        let b = add(network: network, kind: .txt)
+    private mutating func addTXT(_ value: [UInt8]) {
+        let b = add(kind: .txt)
         let start = arena.count
         var count: UInt32 = 0
         var i = 0
@@ -391,12 +588,12 @@ struct SnapshotBuilder: ~Copyable {
     /// Writes a name block for the name in `name`: the entry, then the name.
     /// Records that only this name answers follow it (see ``setRecords``).
     @discardableResult
-    private mutating func add(network: UInt32, kind: NameEntry.Kind, records: (start: UInt32, count: UInt32) = (0, 0),
+    private mutating func add(kind: NameEntry.Kind, records: (start: UInt32, count: UInt32) = (0, 0),
                               firstInstance: UInt32 = 0) -> Int {
         let b = arena.count
         blocks.append(UInt32(b))
         let entry = NameEntry(
-            network: network, recordsOffset: records.start,
+            recordsOffset: records.start,
             recordsLength: records.count * UInt32(Snapshot.aaaaRecordSize),
             recordCount: records.count, firstInstance: firstInstance,
             nameLength: UInt8(name.count), kind: kind)
@@ -416,42 +613,16 @@ struct SnapshotBuilder: ~Copyable {
         p.storeBytes(of: entry, as: NameEntry.self)
     }
 
-    // MARK: - Finishing
-
-    private consuming func finish() throws(SQLiteError) -> Snapshot {
-        let serial = UInt32(truncatingIfNeeded: time(nil))
-        let negativeTTL = min(ttl, Self.soaMinimum)
-        let apex = DNSName(uncheckedWire: InternalZone.apex)
-        let soa = RData.soa(SOA(mname: apex, rname: try! apex.prepending("hostmaster"), serial: serial,
-                                refresh: 3600, retry: 600, expire: 86400, minimum: Self.soaMinimum))
-        // These encodings cannot fail: fixed, valid names and a pointer to offset 12.
-        let soaAnswer = try! RecordEncoder.encode(owner: .questionName, type: .soa, ttl: ttl, rdata: soa)
-        let nsAnswer = try! RecordEncoder.encode(owner: .questionName, type: .ns, ttl: ttl, rdata: .ns(apex))
-        let negativeSOA = try! RecordEncoder.encode(owner: .name(apex), type: .soa, ttl: negativeTTL, rdata: soa)
-        let reverseApex = DNSName(uncheckedWire: ReverseZone.apex)
-        let reverseNegativeSOA = try! RecordEncoder.encode(owner: .name(reverseApex), type: .soa, ttl: negativeTTL, rdata: soa)
-        // Sorted for the binary search. Each organization's part is; the whole is unless an organization
-        // without apps came after the rest. (An address twice, an instance's and a peer's, answers once.)
-        if (1..<max(1, reverse.count)).contains(where: { reverse[$0].address < reverse[$0 - 1].address }) {
-            sortReverse(from: 0)
-        }
-        let blockCount = blocks.count
-        let parts = SnapshotParts(
-            arena: arena.take(), blocks: blocks.take(), blockCount: blockCount, places: places.take(),
-            hostRegions: hostRegions.map { ($0.key, $0.value) }, soaAnswer: soaAnswer, nsAnswer: nsAnswer,
-            negativeSOA: negativeSOA, reverse: reverse.take(), reverseCount: reverse.count,
-            reverseNegativeSOA: reverseNegativeSOA,
-            organizationCount: organizationCount, instanceCount: instanceCount,
-            skippedRows: skippedRows, ttl: ttl, negativeTTL: negativeTTL, serial: serial)
-        return try Snapshot(parts: parts)
-    }
-
     private static let global = Array("global".utf8)
     private static let vm = Array("vm".utf8)
     private static let vms = Array("vms".utf8)
+    private static let all = Array("all".utf8)
     private static let of = Array("of".utf8)
     private static let nearest = Array("nearest".utf8)
     private static let regions = Array("regions".utf8)
+    private static let process = Array("process".utf8)
+    private static let metadataLabel = Array("_metadata".utf8)
+    private static let kv = Array("kv".utf8)
     private static let apps = Array("_apps".utf8)
     private static let instances = Array("_instances".utf8)
     private static let peer = Array("_peer".utf8)

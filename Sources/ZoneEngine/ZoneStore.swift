@@ -3,18 +3,23 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Owns the database connection and the current snapshot; reloads off the query path.
+/// Owns the database connection and the current snapshot; updates it off the query path.
 ///
-/// Readers take ``current`` with one atomic load and never wait; a reload
-/// builds a whole new ``Snapshot`` on the poller's thread and publishes it
-/// with one atomic store (RCU: the old one is freed when its last reader lets go).
-/// A database that cannot be read leaves the last good snapshot in place.
+/// Readers take ``current`` with one atomic load and never wait. The poller
+/// looks for a commit every few milliseconds (`PRAGMA data_version`, one
+/// read of shared memory); the change log that the schema's triggers fill
+/// names the organizations a commit touched, and only those are built
+/// again: the new ``Snapshot`` shares every other organization's zone with
+/// the old one and is published with one atomic store (RCU: the old one is
+/// freed when its last reader lets go). A gap in the log, a new file, a
+/// schema version 1 database or a failure builds everything. An update
+/// that fails publishes nothing: the last good snapshot keeps serving.
 public final class ZoneStore: Sendable {
     public let path: String
     /// TTL of every answer record.
     public let ttl: UInt32
-    /// How often the poller looks for a change.
-    public static let pollInterval: Duration = .milliseconds(250)
+    /// How often the poller looks for a commit.
+    public static let pollInterval: Duration = .milliseconds(5)
 
     private let snapshot: ManagedAtomic<Snapshot>
     private let logger: Logger
@@ -27,8 +32,18 @@ public final class ZoneStore: Sendable {
         var connection: SQLiteConnection?
         var identity: FileIdentity?
         var dataVersion: Int64 = 0
-        /// Set after a failure, so the next poll tries again whatever it sees.
+        /// Set after a failure, so the next poll builds everything whatever it sees.
         var retry = false
+        /// The organizations of the current snapshot.
+        var zones: [UInt32: OrgZone] = [:]
+        /// The last change-log entry the zones include; nil: build everything next.
+        var lastChange: Int64?
+        var schemaVersion: Int64 = 0
+        /// Scratch for building organizations, kept between updates.
+        var builder: SnapshotBuilder?
+        /// Updates that rebuilt only what changed, and full builds.
+        var updates = 0
+        var fullBuilds = 0
         var loadedAt: ContinuousClock.Instant?
         var reloadErrors = 0
         var lastError: String?
@@ -43,7 +58,8 @@ public final class ZoneStore: Sendable {
         var s = State()
         let first: Snapshot
         do {
-            first = try Self.load(path: path, ttl: ttl, state: &s)
+            // With no zones yet (lastChange nil), load builds everything: never nil.
+            first = try Self.load(path: path, ttl: ttl, state: &s)!
         } catch {
             throw DatabaseError(.database, "cannot serve \(path): \(error)")
         }
@@ -71,9 +87,10 @@ public final class ZoneStore: Sendable {
             return
         }
         let thread = Thread { [self] in
+            let interval = Double(Self.pollInterval.components.attoseconds) / 1e18
             while running.load(ordering: .acquiring) {
                 pollOnce()
-                Thread.sleep(forTimeInterval: 0.25)
+                Thread.sleep(forTimeInterval: interval)
             }
             stopped.signal()
         }
@@ -88,10 +105,17 @@ public final class ZoneStore: Sendable {
         }
     }
 
-    /// Rebuilds the snapshot now, whether or not the database changed (SIGHUP).
+    /// Rebuilds the whole snapshot now, whether or not the database changed (SIGHUP).
     public func reloadNow() {
-        state.withLock { s in reload(&s) }
+        state.withLock { s in
+            s.lastChange = nil
+            reload(&s)
+        }
     }
+
+    /// Updates that built only the organizations a change touched, and
+    /// updates that built everything (the first load included).
+    public var updateCounts: (incremental: Int, full: Int) { state.withLock { ($0.updates, $0.fullBuilds) } }
 
     /// Reloads when the file was replaced or another connection committed.
     func pollOnce() {
@@ -109,7 +133,7 @@ public final class ZoneStore: Sendable {
 
     private func reload(_ s: inout State) {
         do {
-            let next = try Self.load(path: path, ttl: ttl, state: &s)
+            guard let next = try Self.load(path: path, ttl: ttl, state: &s) else { return }
             snapshot.store(next, ordering: .releasing)
             s.loadedAt = .now
             if let e = s.lastError { logger.notice("zone loads again", metadata: ["after": "\(e)"]) }
@@ -126,6 +150,7 @@ public final class ZoneStore: Sendable {
         let message = "\(error)"
         s.retry = true
         s.connection = nil
+        s.lastChange = nil
         guard message != s.lastError else { return }
         s.lastError = message
         s.reloadErrors += 1
@@ -133,20 +158,44 @@ public final class ZoneStore: Sendable {
                      metadata: ["path": "\(path)", "error": "\(message)"])
     }
 
-    /// Opens the file again when it is new, then builds a snapshot of it.
-    private static func load(path: String, ttl: UInt32, state s: inout State) throws -> Snapshot {
+    /// Opens the file again when it is new, then builds what changed: a
+    /// new snapshot, or nil when no change touched an organization.
+    private static func load(path: String, ttl: UInt32, state s: inout State) throws -> Snapshot? {
         guard let id = FileIdentity(path: path) else {
             throw DatabaseError(.database, "\(path) is missing")
         }
         if s.connection == nil || s.identity != id {
             s.connection = nil
+            s.lastChange = nil
             s.connection = try SQLiteConnection(path: path, mode: .readOnly)
             s.identity = id
         }
         let db = s.connection!
         // Read the version first: a commit between the two is seen at the next poll.
         s.dataVersion = try db.dataVersion()
-        return try SnapshotBuilder.build(from: db, ttl: ttl)
+        if s.builder == nil { s.builder = try SnapshotBuilder(ttl: ttl) }
+        if let last = s.lastChange {
+            let version = s.schemaVersion
+            let update = try s.builder!.readTransaction(db) { (b: inout SnapshotBuilder) throws(SQLiteError) in
+                try b.update(db, after: last, version: version)
+            }
+            switch update {
+            case .unchanged:
+                return nil
+            case .changed(let zones, let lastChange):
+                // Applied only now that every touched organization is built.
+                for (network, zone) in zones { s.zones[network] = zone }
+                s.lastChange = lastChange
+                s.updates += 1
+                return Snapshot(zones: s.zones, ttl: ttl)
+            case .everything:
+                break
+            }
+        }
+        let all = try s.builder!.buildAll(db)
+        (s.zones, s.lastChange, s.schemaVersion) = (all.zones, all.lastChange, all.version)
+        s.fullBuilds += 1
+        return Snapshot(zones: s.zones, ttl: ttl)
     }
 
     private static func metadata(_ s: Snapshot, path: String) -> Logger.Metadata {

@@ -7,7 +7,7 @@ struct DBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Create, change and list the service-discovery database (docs/schema.md).",
-        subcommands: [Init.self, AddInstance.self, RemoveInstance.self, AddPeer.self, RemovePeer.self, List.self]
+        subcommands: [Init.self, AddInstance.self, RemoveInstance.self, SetState.self, AddPeer.self, RemovePeer.self, List.self]
     )
 
     struct DBOption: ParsableArguments {
@@ -30,9 +30,24 @@ struct DBCommand: ParsableCommand {
         @Option(help: "The region's name (a DNS label).") var region: String
         @Option(help: "The instance's 6PN address; gives the network and host IDs.") var address: String
         @Option(help: "The instance ID (default: the address's instance bits, 8 hex digits).") var id: String?
+        @Option(name: .customLong("process-group"), help: "The instance's process group (a DNS label).")
+        var processGroup: String = "app"
+        @Flag(help: "Add it stopped: listed only by the all. names until `db set-state` starts it.")
+        var stopped = false
+        @Option(help: ArgumentHelp("A metadata pair (key and value are DNS labels); repeatable.", valueName: "key=value"))
+        var metadata: [String] = []
         func run() throws {
             try report { () throws(DatabaseError) in
-                let added = try DatabaseWriter(path: db.path).addInstance(app: app, region: region, address: address, id: id)
+                var pairs: [(key: String, value: String)] = []
+                for m in metadata {
+                    guard let eq = m.firstIndex(of: "=") else {
+                        throw DatabaseError(.badInput, "metadata \"\(m)\" is not KEY=VALUE")
+                    }
+                    pairs.append((String(m[..<eq]), String(m[m.index(after: eq)...])))
+                }
+                let added = try DatabaseWriter(path: db.path).addInstance(
+                    app: app, region: region, address: address, id: id, started: !stopped,
+                    processGroup: processGroup, metadata: pairs)
                 print("instance \(NetworkID.format(added.network)) \(added.app) \(added.id) \(added.region) \(added.address)")
             }
         }
@@ -44,6 +59,22 @@ struct DBCommand: ParsableCommand {
         @Option(help: "The instance's 6PN address.") var address: String
         func run() throws {
             try report { () throws(DatabaseError) in try DatabaseWriter(path: db.path).removeInstance(address: address) }
+        }
+    }
+
+    struct SetState: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-state", abstract: "Start or stop the instance with this address (stopped: only in the all. names).")
+        @OptionGroup var db: DBOption
+        @Option(help: "The instance's 6PN address.") var address: String
+        @Option(help: "started or stopped.") var state: String
+        func run() throws {
+            try report { () throws(DatabaseError) in
+                guard state == "started" || state == "stopped" else {
+                    throw DatabaseError(.badInput, "state \"\(state)\" is neither started nor stopped")
+                }
+                try DatabaseWriter(path: db.path).setState(address: address, started: state == "started")
+            }
         }
     }
 

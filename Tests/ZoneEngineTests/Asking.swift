@@ -25,10 +25,17 @@ extension Snapshot {
     /// Asks `name` as a client at `querier` would, through ResponseWriter, and parses the reply.
     func ask(_ name: String, _ type: RRType = .aaaa, from querier: String, limit: Int = 65535,
              rotation: UInt32 = 0) throws -> Reply {
+        let m = try Message(parsing: respond(name, type, from: querier, limit: limit, rotation: rotation))
+        return Reply(rcode: m.rcode, message: m)
+    }
+
+    /// The reply's octets, as the Server would send them.
+    func respond(_ name: String, _ type: RRType = .aaaa, from querier: String, limit: Int = 65535,
+                 rotation: UInt32 = 0) throws -> [UInt8] {
         let q = try Message(header: Header(id: 0x1234, flags: Header.rdBit),
                             questions: [Question(name: DNSName(name), type: type)]).encoded()
         let a = SixPNAddress(querier)!
-        var out = [UInt8](repeating: 0, count: 65535)
+        var out = [UInt8](repeating: 0, count: limit)
         let length = try q.withUnsafeBytes { (qb: UnsafeRawBufferPointer) throws -> Int in
             let query = try Query.parse(qb)
             return out.withUnsafeMutableBytes { ob -> Int in
@@ -48,12 +55,11 @@ extension Snapshot {
                 return w.finish()
             }
         }
-        let m = try Message(parsing: Array(out[..<length]))
-        return Reply(rcode: m.rcode, message: m)
+        return Array(out[..<length])
     }
 }
 
 /// Builds a snapshot of the database at `path`.
-func snapshot(of path: String, ttl: UInt32 = 5) throws -> Snapshot {
-    try SnapshotBuilder.build(from: SQLiteConnection(path: path, mode: .readOnly), ttl: ttl)
+func snapshot(of path: String, ttl: UInt32 = 5, serial: UInt32? = nil) throws -> Snapshot {
+    try SnapshotBuilder.build(from: SQLiteConnection(path: path, mode: .readOnly), ttl: ttl, serial: serial)
 }

@@ -2,18 +2,6 @@ import DNSWire
 import Testing
 @testable import ZoneEngine
 
-/// SplitMix64: a small seeded generator, so a failing case can be replayed.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite struct OrganizationIsolationTests {
     /// Across random databases where organizations share app, region and peer
     /// names and hosts, no answer to organization A holds anything of B's,

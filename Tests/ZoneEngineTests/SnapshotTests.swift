@@ -111,7 +111,7 @@ private let inOrg2 = "fdaa:0:2:0:a1:0:7:2"
         let soa = try s.ask("internal", .soa, from: inOrg1)
         #expect(soa.rcode == .noError)
         guard case .soa(let record)? = soa.message.answers.first?.rdata else { Issue.record("no SOA"); return }
-        #expect(record.minimum == SnapshotBuilder.soaMinimum)
+        #expect(record.minimum == Snapshot.soaMinimum)
         #expect(record.mname == (try DNSName("internal")))
         let ns = try s.ask("internal", .ns, from: inOrg1)
         #expect(ns.message.answers.map(\.rdata) == [.ns(try DNSName("internal"))])

@@ -1,0 +1,145 @@
+import Glibc
+
+/// One organization's prepared answers, in one block of memory that no
+/// other organization's change touches: a snapshot after a change shares
+/// every untouched organization's ``OrgZone`` with the snapshot before it.
+///
+/// The block holds the byte arena (name blocks and records), the name
+/// table, the instances' places for `top<N>.nearest.of`, the reverse
+/// zone's sorted addresses and the host -> region table. ``view`` is the
+/// part the query path reads, copied into each snapshot's organization table.
+final class OrgZone: @unchecked Sendable {
+    let view: OrgView
+    /// Names held.
+    let nameCount: Int
+    /// Instances answered by the names that list instances (started, on a live host).
+    let instanceCount: Int
+    /// Rows left out because they break docs/schema.md's rules.
+    let skippedRows: Int
+    private let memory: UnsafeMutableRawPointer
+
+    var network: UInt32 { view.network }
+
+    /// Copies what a builder prepared into one allocation of exactly its size.
+    init?(network: UInt32, arena: UnsafeRawBufferPointer, blocks: UnsafeBufferPointer<UInt32>,
+          places: UnsafeBufferPointer<InstancePlace>, reverse: UnsafeBufferPointer<ReverseEntry>,
+          hostRegions: [UInt32: UInt32], instanceCount: Int, skippedRows: Int) {
+        let slotCount = Self.tableSize(for: blocks.count)
+        let hostCount = Self.tableSize(for: hostRegions.count)
+        func aligned(_ n: Int) -> Int { (n + 15) & ~15 }
+        let slotsAt = aligned(arena.count)
+        let placesAt = slotsAt + slotCount * 8
+        let reverseAt = aligned(placesAt + places.count * MemoryLayout<InstancePlace>.stride)
+        let hostsAt = aligned(reverseAt + reverse.count * MemoryLayout<ReverseEntry>.stride)
+        let size = hostsAt + hostCount * 8
+        guard let m = calloc(1, size) else { return nil }
+        memory = m
+        if let a = arena.baseAddress { m.copyMemory(from: a, byteCount: arena.count) }
+        if let p = places.baseAddress { (m + placesAt).copyMemory(from: p, byteCount: places.count * MemoryLayout<InstancePlace>.stride) }
+        if let r = reverse.baseAddress { (m + reverseAt).copyMemory(from: r, byteCount: reverse.count * MemoryLayout<ReverseEntry>.stride) }
+        let view = OrgView(
+            network: network, slotMask: UInt32(slotCount - 1), hostMask: UInt32(hostCount - 1),
+            reverseCount: UInt32(reverse.count), arena: m.assumingMemoryBound(to: UInt8.self),
+            slots: (m + slotsAt).bindMemory(to: UInt64.self, capacity: slotCount),
+            places: (m + placesAt).bindMemory(to: InstancePlace.self, capacity: places.count),
+            reverse: (m + reverseAt).bindMemory(to: ReverseEntry.self, capacity: reverse.count),
+            hostRegions: (m + hostsAt).bindMemory(to: UInt64.self, capacity: hostCount))
+        for b in blocks { view.insert(block: Int(b)) }
+        for (host, region) in hostRegions { view.insert(host: host, region: region) }
+        self.view = view
+        nameCount = blocks.count
+        self.instanceCount = instanceCount
+        self.skippedRows = skippedRows
+    }
+
+    deinit { free(memory) }
+
+    /// A power of two that keeps an open-addressing table's load under 1/2.
+    static func tableSize(for n: Int) -> Int {
+        var size = 16
+        while size < n * 2 { size <<= 1 }
+        return size
+    }
+}
+
+/// What the query path needs of one organization: plain pointers into its
+/// ``OrgZone``'s memory, kept alive by the snapshot that holds the zone.
+/// A slot of the snapshot's organization table; network 0 marks it empty.
+struct OrgView: BitwiseCopyable {
+    var network: UInt32
+    var slotMask: UInt32
+    var hostMask: UInt32
+    var reverseCount: UInt32
+    var arena: UnsafeMutablePointer<UInt8>
+    var slots: UnsafeMutablePointer<UInt64>
+    var places: UnsafeMutablePointer<InstancePlace>
+    var reverse: UnsafeMutablePointer<ReverseEntry>
+    var hostRegions: UnsafeMutablePointer<UInt64>
+
+    @inline(__always)
+    func bytes(_ offset: UInt32, _ length: UInt32) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: arena + Int(offset), count: Int(length))
+    }
+
+    @inline(__always)
+    func entry(at block: Int) -> NameEntry {
+        UnsafeRawPointer(arena + block).loadUnaligned(as: NameEntry.self)
+    }
+
+    /// True when the block at `block` holds `name`.
+    @inline(__always)
+    func block(_ block: Int, holds name: UnsafeRawBufferPointer) -> Bool {
+        Int(entry(at: block).nameLength) == name.count
+            && memcmp(arena + block + NameEntry.size, name.baseAddress!, name.count) == 0
+    }
+
+    /// The arena offset of the block for `name`, by open addressing with
+    /// linear probing. A slot holds 32 bits of the hash and the offset.
+    @inline(__always)
+    func lookup(_ name: UnsafeRawBufferPointer) -> Int? {
+        let h = NameHash.hash(name)
+        let tag = h >> 32
+        var i = Int(truncatingIfNeeded: h) & Int(slotMask)
+        while true {
+            let s = slots[i]
+            if s == 0 { return nil }
+            if s >> 32 == tag {
+                let b = Int(truncatingIfNeeded: s & 0xffff_ffff)
+                if block(b, holds: name) { return b }
+            }
+            i = (i + 1) & Int(slotMask)
+        }
+    }
+
+    /// The region index of a host in this organization, or UInt32.max when none of its instances is there.
+    @inline(__always)
+    func hostRegion(_ host: UInt32) -> UInt32 {
+        var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(host))) & Int(hostMask)
+        while true {
+            let s = hostRegions[i]
+            if s == 0 { return .max }
+            if UInt32(truncatingIfNeeded: s >> 32) == host { return UInt32(truncatingIfNeeded: s & 0xffff_ffff) - 1 }
+            i = (i + 1) & Int(hostMask)
+        }
+    }
+
+    /// Adds the block at `b` (never 0); a name already present keeps its first block.
+    fileprivate func insert(block b: Int) {
+        let entry = entry(at: b)
+        let name = bytes(UInt32(b + NameEntry.size), UInt32(entry.nameLength))
+        let h = NameHash.hash(name)
+        let tag = h >> 32
+        var i = Int(truncatingIfNeeded: h) & Int(slotMask)
+        while slots[i] != 0 {
+            if slots[i] >> 32 == tag, block(Int(truncatingIfNeeded: slots[i] & 0xffff_ffff), holds: name) { return }
+            i = (i + 1) & Int(slotMask)
+        }
+        slots[i] = tag << 32 | UInt64(b)
+    }
+
+    fileprivate func insert(host: UInt32, region: UInt32) {
+        var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(host))) & Int(hostMask)
+        while hostRegions[i] != 0 { i = (i + 1) & Int(hostMask) }
+        hostRegions[i] = UInt64(host) << 32 | UInt64(region + 1)
+    }
+}
