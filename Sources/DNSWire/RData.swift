@@ -130,4 +130,6 @@ public enum ExtendedDNSError {
     public static let staleNXDomain: UInt16 = 19
     /// §4.23: no upstream could be reached (every one timed out or failed).
     public static let noReachableAuthority: UInt16 = 22
+    /// §4.1: none of the others; RFC 8914 asks for an EXTRA-TEXT with it.
+    public static let other: UInt16 = 0
 }

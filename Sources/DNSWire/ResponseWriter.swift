@@ -18,8 +18,9 @@ public struct ResponseWriter {
     /// Octets held back for the OPT record that `finish` writes.
     @usableFromInline var reserved: Int
     @usableFromInline var edns: EDNS?
-    /// The Extended DNS Error (RFC 8914) that `finish` puts in the OPT record, if any.
+    /// The Extended DNS Error (RFC 8914) that `finish` puts in the OPT record, if any, and its EXTRA-TEXT.
     @usableFromInline var extendedError: UInt16?
+    @usableFromInline var extendedErrorText: StaticString?
 
     /// The OPT record with no options: root owner, TYPE, CLASS, TTL, RDLENGTH.
     public static let optSize = 11
@@ -49,6 +50,7 @@ public struct ResponseWriter {
         self.reserved = 0
         self.edns = nil
         self.extendedError = nil
+        self.extendedErrorText = nil
     }
 
     /// Writes the response header and copies the question as the client sent it.
@@ -97,20 +99,23 @@ public struct ResponseWriter {
         reserved = 0
         edns = nil
         extendedError = nil
+        extendedErrorText = nil
     }
 
-    /// Adds an Extended DNS Error (RFC 8914 §2: INFO-CODE `code`, no
-    /// EXTRA-TEXT) to the OPT record that `finish` writes, and reserves its
-    /// octets now: call it before appending records. Nothing is added (false)
-    /// to a response without EDNS (the client could not read it, §3), a
-    /// second time, or when the octets do not fit.
+    /// Adds an Extended DNS Error (RFC 8914 §2: INFO-CODE `code`, and `text`
+    /// as its EXTRA-TEXT, which §4.1 asks for with code 0) to the OPT record
+    /// that `finish` writes, and reserves its octets now: call it before
+    /// appending records. Nothing is added (false) to a response without EDNS
+    /// (the client could not read it, §3), a second time, or when the octets
+    /// do not fit.
     @inlinable
     @discardableResult
-    public mutating func addExtendedError(_ code: UInt16) -> Bool {
-        guard edns != nil, extendedError == nil,
-              _position + reserved + ResponseWriter.extendedErrorSize <= limit else { return false }
+    public mutating func addExtendedError(_ code: UInt16, text: StaticString? = nil) -> Bool {
+        let size = ResponseWriter.extendedErrorSize + (text?.utf8CodeUnitCount ?? 0)
+        guard edns != nil, extendedError == nil, _position + reserved + size <= limit else { return false }
         extendedError = code
-        reserved += ResponseWriter.extendedErrorSize
+        extendedErrorText = text
+        reserved += size
         return true
     }
 
@@ -176,7 +181,8 @@ public struct ResponseWriter {
         if let e = edns {
             let p = buffer.baseAddress!.advanced(by: _position)
             let ttl = UInt32(e.extendedRCode) << 24 | UInt32(e.version) << 16 | UInt32(e.flags & EDNS.doBit)
-            let optionsLength = extendedError == nil ? 0 : UInt8(ResponseWriter.extendedErrorSize)
+            let textLength = extendedErrorText?.utf8CodeUnitCount ?? 0
+            let optionsLength = extendedError == nil ? 0 : UInt8(ResponseWriter.extendedErrorSize + textLength)
             let opt: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
                 0, 0, 41, UInt8(e.udpPayloadSize >> 8), UInt8(truncatingIfNeeded: e.udpPayloadSize),
                 UInt8(ttl >> 24), UInt8(truncatingIfNeeded: ttl >> 16), UInt8(truncatingIfNeeded: ttl >> 8),
@@ -185,13 +191,19 @@ public struct ResponseWriter {
             _position += ResponseWriter.optSize
             if let code = extendedError {
                 let option: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
-                    0, UInt8(EDNSOption.extendedError), 0, 2, UInt8(code >> 8), UInt8(truncatingIfNeeded: code))
+                    0, UInt8(EDNSOption.extendedError), 0, UInt8(2 + textLength), UInt8(code >> 8),
+                    UInt8(truncatingIfNeeded: code))
                 withUnsafeBytes(of: option) {
                     p.advanced(by: ResponseWriter.optSize)
                         .copyMemory(from: $0.baseAddress!, byteCount: ResponseWriter.extendedErrorSize)
                 }
                 _position += ResponseWriter.extendedErrorSize
+                if let text = extendedErrorText {
+                    buffer.baseAddress!.advanced(by: _position).copyMemory(from: text.utf8Start, byteCount: textLength)
+                    _position += textLength
+                }
                 extendedError = nil
+                extendedErrorText = nil
             }
             _header.arCount &+= 1
             reserved = 0

@@ -91,10 +91,12 @@ final class Cache: @unchecked Sendable {
     }
 
     /// Reader: answers `query` (whose lowercased name is `name`) from a fresh
-    /// entry, with the OPT `edns`, or returns nil. No lock, no allocation.
+    /// entry, with the OPT `edns`, or returns nil. With `staleTTL`, from an
+    /// expired entry still within its serve-stale window too, each TTL
+    /// `staleTTL` and the answer marked stale. No lock, no allocation.
     @inline(__always)
     func answer(query: Query, bytes: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer, edns: EDNS?,
-                into out: UnsafeMutableRawBufferPointer, limit: Int) -> Int? {
+                into out: UnsafeMutableRawBufferPointer, limit: Int, staleTTL: UInt32? = nil) -> Int? {
         let flags = CacheKey.flags(of: query)
         let hash = Cache.hash(name: name, type: query.type, class: query.class, flags: flags)
         let result: Int? = {
@@ -104,10 +106,12 @@ final class Cache: @unchecked Sendable {
                 return nil
             }
             let now = Syscalls.now()
-            guard now < e.fields.pointee.freshUntil else { return nil }
+            let fresh = now < e.fields.pointee.freshUntil
+            guard fresh || (staleTTL != nil && now < e.fields.pointee.staleUntil) else { return nil }
             // Only write the shared bit when it is not set yet: hot entries stay read-only.
             if e.referenced.load(ordering: .relaxed) == 0 { e.referenced.store(1, ordering: .relaxed) }
-            return e.answer(query: query, bytes: bytes, edns: edns, into: out, limit: limit, now: now, staleTTL: nil)
+            return e.answer(query: query, bytes: bytes, edns: edns, into: out, limit: limit, now: now,
+                            staleTTL: fresh ? nil : staleTTL)
         }()
         lookups.increment(result == nil ? Cache.missCounter : Cache.hitCounter)
         return result

@@ -28,13 +28,14 @@ public struct ForwardRequest: Sendable {
     }
 
     /// Writes an answerless reply with `rcode` (and, for a client that sent
-    /// EDNS, `extendedError`) and returns it.
-    func errorReply(_ rcode: RCode, extendedError: UInt16? = nil) -> [UInt8] {
+    /// EDNS, `extendedError` with its text) and returns it.
+    func errorReply(_ rcode: RCode, extendedError: UInt16? = nil, extendedErrorText: StaticString? = nil) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: limit)
         let n = bytes.withUnsafeBytes { b in
             out.withUnsafeMutableBytes {
                 ResponseWriter.error(rcode, header: query.header, query: query, bytes: b, edns: edns,
-                                     extendedError: extendedError, recursionAvailable: true, limit: limit, into: $0)
+                                     extendedError: extendedError, extendedErrorText: extendedErrorText,
+                                     recursionAvailable: true, limit: limit, into: $0)
             }
         }
         out.removeLast(out.count - n)

@@ -17,7 +17,7 @@ public final class Forwarder: Sendable {
     public let configuration: ForwarderConfiguration
     let cache: Cache
     private let inbox: Inbox
-    private let counters = ForwarderCounters()
+    private let counters: ForwarderCounters
     private let thread: pthread_t
     private let stopped = ManagedAtomic<Bool>(false)
 
@@ -26,6 +26,7 @@ public final class Forwarder: Sendable {
     public init(configuration: ForwarderConfiguration, logger: Logger) throws {
         self.configuration = configuration
         cache = Cache(maxEntries: configuration.cacheEntries, maxBytes: configuration.cacheBytes)
+        counters = ForwarderCounters(inFlightLimit: configuration.upstreamInFlight)
         inbox = try Inbox()
         let resolver = Resolver(configuration: configuration, cache: cache, inbox: inbox, counters: counters,
                                 logger: logger)
@@ -50,6 +51,37 @@ public final class Forwarder: Sendable {
                                 edns: EDNS?, into out: UnsafeMutableRawBufferPointer, limit: Int) -> Int? {
         cache.answer(query: query, bytes: bytes, name: name, edns: edns, into: out, limit: min(limit, out.count))
     }
+
+    /// Whether a miss would find the upstream capacity used up: every slot
+    /// for an upstream query taken, or as many misses already waiting for the
+    /// resolver thread. Two relaxed loads; a worker asks it on a miss only.
+    @inline(__always)
+    public var saturated: Bool {
+        let limit = configuration.upstreamInFlight
+        return counters.inFlight.load(ordering: .relaxed) >= limit || inbox.depth.load(ordering: .relaxed) >= limit
+    }
+
+    /// A miss while ``saturated``, answered on the worker at once instead of
+    /// queued behind the storm: the expired answer when the cache still may
+    /// serve it (RFC 8767, TTL `staleTTL`, EDE 3), else SERVFAIL with EDE 0
+    /// "upstream queries at capacity". Returns the reply's length. No lock,
+    /// no allocation.
+    public func answerAtCapacity(query: Query, bytes: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer,
+                                 edns: EDNS?, into out: UnsafeMutableRawBufferPointer, limit: Int) -> Int {
+        counters.refusedNoSlot.wrappingIncrement(ordering: .relaxed)
+        if configuration.serveStale > .zero,
+           let n = cache.answer(query: query, bytes: bytes, name: name, edns: edns, into: out,
+                                limit: min(limit, out.count), staleTTL: configuration.staleTTL) {
+            counters.staleAnswers.wrappingIncrement(ordering: .relaxed)
+            return n
+        }
+        return ResponseWriter.error(.servFail, header: query.header, query: query, bytes: bytes, edns: edns,
+                                    extendedError: ExtendedDNSError.other, extendedErrorText: Forwarder.atCapacity,
+                                    recursionAvailable: true, limit: min(limit, out.count), into: out)
+    }
+
+    /// The EXTRA-TEXT of the SERVFAIL a question gets when the upstream capacity is used up.
+    static let atCapacity: StaticString = "upstream queries at capacity"
 
     /// A miss: resolves off the query path. `reply` is called exactly once, on
     /// any thread, with the complete response for the client: its ID and

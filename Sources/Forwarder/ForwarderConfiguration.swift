@@ -36,13 +36,19 @@ public struct ForwarderConfiguration: Sendable {
     /// the upstreams, whose answer still refreshes the cache when it comes. Below
     /// glibc's 5 s resolver timeout; zero turns it off (stale only when every upstream failed).
     public var clientResponseTimer: Duration
+    /// The most queries to upstreams in flight at once, each on its own socket
+    /// (`--upstream-inflight`): a question that would need one more gets a
+    /// stale answer if there is one, else SERVFAIL with an Extended DNS Error,
+    /// at once. The Server sizes it from the open-file limit.
+    public var upstreamInFlight: Int
 
     public init(upstreams: [SocketAddress], timeout: Duration = .milliseconds(1500),
                 cacheEntries: Int = 100_000, cacheBytes: Int = 64 << 20,
                 serveStale: Duration = .seconds(86_400), staleTTL: UInt32 = 30,
                 maxTTL: UInt32 = 86_400, maxNegativeTTL: UInt32 = 3_600,
                 ednsPayloadSize: UInt16 = EDNS.flagDayPayloadSize, downtime: Duration = .seconds(5),
-                ednsMemory: Duration = .seconds(900), clientResponseTimer: Duration = .milliseconds(1800)) {
+                ednsMemory: Duration = .seconds(900), clientResponseTimer: Duration = .milliseconds(1800),
+                upstreamInFlight: Int = 1024) {
         self.upstreams = upstreams
         self.timeout = timeout
         self.cacheEntries = cacheEntries
@@ -55,6 +61,7 @@ public struct ForwarderConfiguration: Sendable {
         self.downtime = downtime
         self.ednsMemory = ednsMemory
         self.clientResponseTimer = clientResponseTimer
+        self.upstreamInFlight = upstreamInFlight
     }
 }
 

@@ -27,6 +27,13 @@ public struct ForwarderStatistics: Hashable, Sendable {
     public var staleOnClientTimer: Int
     /// Upstream answers that came after their clients had a stale answer, and refreshed the cache.
     public var refreshedAfterStale: Int
+    /// Queries to upstreams in flight now (each holds a socket), and the bound on them.
+    public var upstreamInFlight: Int
+    public var upstreamInFlightLimit: Int
+    /// Questions that found every upstream slot taken (answered stale, or SERVFAIL with EDE 0).
+    public var refusedNoSlot: Int
+    /// Sockets the resolver could not open: no file descriptor left (EMFILE, ENFILE).
+    public var descriptorErrors: Int
 }
 
 /// The resolver thread's counters. The Server exports them (with the cache
@@ -43,6 +50,12 @@ final class ForwarderCounters: Sendable {
     let upstreamsWithoutEDNS = ManagedAtomic<Int>(0)
     let staleOnClientTimer = ManagedAtomic<Int>(0)
     let refreshedAfterStale = ManagedAtomic<Int>(0)
+    let inFlight = ManagedAtomic<Int>(0)
+    let refusedNoSlot = ManagedAtomic<Int>(0)
+    let descriptorErrors = ManagedAtomic<Int>(0)
+    let inFlightLimit: Int
+
+    init(inFlightLimit: Int) { self.inFlightLimit = inFlightLimit }
     let entries = ManagedAtomic<Int>(0)
     let bytes = ManagedAtomic<Int>(0)
 
@@ -62,6 +75,9 @@ final class ForwarderCounters: Sendable {
             ednsFallbacks: ednsFallbacks.load(ordering: .relaxed),
             upstreamsWithoutEDNS: upstreamsWithoutEDNS.load(ordering: .relaxed),
             staleOnClientTimer: staleOnClientTimer.load(ordering: .relaxed),
-            refreshedAfterStale: refreshedAfterStale.load(ordering: .relaxed))
+            refreshedAfterStale: refreshedAfterStale.load(ordering: .relaxed),
+            upstreamInFlight: inFlight.load(ordering: .relaxed), upstreamInFlightLimit: inFlightLimit,
+            refusedNoSlot: refusedNoSlot.load(ordering: .relaxed),
+            descriptorErrors: descriptorErrors.load(ordering: .relaxed))
     }
 }

@@ -1,3 +1,4 @@
+import Atomics
 import Synchronization
 import Sockets
 
@@ -5,6 +6,8 @@ import Sockets
 /// pipe that wakes it. A lock on the miss path only; hits never come here.
 final class Inbox: Sendable {
     private let state = Mutex<(waiters: [Waiter], open: Bool)>(([], true))
+    /// How many misses wait for the resolver thread to take them (kept under the lock, read without it).
+    let depth = ManagedAtomic<Int>(0)
     let wakeFD: Int32
     private let signalFD: Int32
 
@@ -22,6 +25,7 @@ final class Inbox: Sendable {
         let (accepted, wasEmpty) = state.withLock { s -> (Bool, Bool) in
             guard s.open else { return (false, false) }
             s.waiters.append(w)
+            depth.store(s.waiters.count, ordering: .relaxed)
             return (true, s.waiters.count == 1)
         }
         // One wake-up per batch: the resolver takes everything queued at once.
@@ -33,6 +37,7 @@ final class Inbox: Sendable {
     func take(into out: inout [Waiter]) -> Bool {
         state.withLock { s in
             swap(&out, &s.waiters)
+            depth.store(0, ordering: .relaxed)
             return s.open
         }
     }

@@ -28,6 +28,10 @@ final class Resolver: @unchecked Sendable {
     /// failure recheck timer (30 s), so that clients get the stale answer at once meanwhile.
     var failedRecently: [CacheKey: Int64] = [:]
     static let failureRecheck: Int64 = 30_000_000_000
+    /// The most attempts (upstream sockets) open at once.
+    let maxInFlight: Int
+    /// Running out of descriptors is logged once a minute, and counted always.
+    var descriptorWarning = OncePer(nanoseconds: 60_000_000_000)
 
     init(configuration: ForwarderConfiguration, cache: Cache, inbox: Inbox, counters: ForwarderCounters,
          logger: Logger) {
@@ -41,6 +45,7 @@ final class Resolver: @unchecked Sendable {
         self.staleWindow = configuration.serveStale.nanoseconds
         self.ednsMemory = configuration.ednsMemory.nanoseconds
         self.clientTimer = configuration.clientResponseTimer.nanoseconds
+        self.maxInFlight = max(1, configuration.upstreamInFlight)
     }
 
     /// Runs until the inbox is closed; then answers every waiting client SERVFAIL.
@@ -120,14 +125,25 @@ final class Resolver: @unchecked Sendable {
 
     // MARK: Upstreams
 
-    /// Sends the transaction's question to the best upstream not yet asked; false when none is left.
+    /// Sends the transaction's question to the best upstream not yet asked; false when none is left,
+    /// or when no upstream query may be sent now (`starved`: every slot taken, or no descriptor left).
     func askNext(_ t: Transaction, now: Int64) -> Bool {
         while let i = upstreams.choose(excluding: t.tried, now: now) {
+            guard hasSlot(for: t) else { return false }
             t.tried.append(i)
-            if ask(t, upstream: i, edns: upstreams[i].speaksEDNS(now: now) ? .offered : .withheld, now: now) {
-                return true
+            switch ask(t, upstream: i, edns: upstreams[i].speaksEDNS(now: now) ? .offered : .withheld, now: now) {
+            case .sent: return true
+            case .failed: continue
+            case .noDescriptor: return false
             }
         }
+        return false
+    }
+
+    /// Whether one more upstream socket may be opened for `t`; marks it starved when not.
+    func hasSlot(for t: Transaction) -> Bool {
+        if attempts.count < maxInFlight { return true }
+        t.starved = true
         return false
     }
 
@@ -189,7 +205,7 @@ final class Resolver: @unchecked Sendable {
         logger.debug("upstream \(upstreams[a.upstream].address) answered \(rcode) to EDNS: asking again without")
         if a.stream != nil {
             openStream(t, upstream: a.upstream, edns: .fallback, now: now)
-        } else if !ask(t, upstream: a.upstream, edns: .fallback, now: now) {
+        } else if !hasSlot(for: t) || ask(t, upstream: a.upstream, edns: .fallback, now: now) != .sent {
             afterFailure(t, now: now)
         }
         return true
@@ -234,6 +250,7 @@ final class Resolver: @unchecked Sendable {
         guard attempts.removeValue(forKey: a.fd) != nil else { return }
         Syscalls.close(a.fd)
         a.transaction.attempts.removeAll { $0 === a }
+        counters.inFlight.store(attempts.count, ordering: .relaxed)
     }
 
     private func servFail(_ t: Transaction) {

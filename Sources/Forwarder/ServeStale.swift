@@ -33,17 +33,24 @@ extension Resolver {
         t.waiters = waiting
     }
 
-    /// Every upstream failed: a stale answer when one may be served (RFC 8767), else SERVFAIL
-    /// with the Extended DNS Error "No Reachable Authority".
+    /// Every upstream failed, or no upstream query could be sent (`starved`: the bound on
+    /// queries in flight, or no descriptor left): a stale answer when one may be served
+    /// (RFC 8767), else SERVFAIL with an Extended DNS Error, "No Reachable Authority" (22), or
+    /// "Other" (0) saying the upstream capacity is used up. Only a real failure starts the
+    /// 30 s recheck timer: a full house says nothing about the upstream.
     func fail(_ t: Transaction, now: Int64) {
         finish(t)
+        if t.starved { counters.refusedNoSlot.wrappingIncrement(by: t.waiters.count, ordering: .relaxed) }
         if staleWindow > 0, let e = cache.find(t.key, hash: t.hash), now < e.fields.pointee.staleUntil {
             counters.staleAnswers.wrappingIncrement(by: t.waiters.count, ordering: .relaxed)
-            failedRecently[t.key] = now + Resolver.failureRecheck
+            if !t.starved { failedRecently[t.key] = now + Resolver.failureRecheck }
             for w in t.waiters { serve(w, from: e, now: now, stale: true) }
         } else {
             for w in t.waiters {
-                w.reply(w.request.errorReply(.servFail, extendedError: ExtendedDNSError.noReachableAuthority))
+                w.reply(t.starved
+                    ? w.request.errorReply(.servFail, extendedError: ExtendedDNSError.other,
+                                           extendedErrorText: Forwarder.atCapacity)
+                    : w.request.errorReply(.servFail, extendedError: ExtendedDNSError.noReachableAuthority))
             }
         }
     }

@@ -24,6 +24,8 @@ final class Transaction {
     var staleTimer: Int64?
     /// Some waiters were answered stale on their timer: the upstream's answer is a late refresh.
     var servedStale = false
+    /// An upstream query it needed could not be sent: every slot taken, or no descriptor left.
+    var starved = false
 
     init(key: CacheKey, hash: Int, deadline: Int64, first: Waiter) {
         self.key = key

@@ -8,8 +8,17 @@ import Sockets
 /// (RFC 5452's random port and ID), and TCP after a truncated reply
 /// (RFC 7766), framed with the Server's own length-prefix framer.
 extension Resolver {
-    /// Sends the transaction's question to upstream `i` over UDP; false when it could not be sent.
-    func ask(_ t: Transaction, upstream i: Int, edns: EDNSUse, now: Int64) -> Bool {
+    /// What became of one query to an upstream.
+    enum AskResult {
+        case sent
+        /// The upstream could not be asked (it is marked failed for a while).
+        case failed
+        /// No socket could be opened: the process has no descriptor left (the transaction is starved).
+        case noDescriptor
+    }
+
+    /// Sends the transaction's question to upstream `i` over UDP. The caller has checked for a slot.
+    func ask(_ t: Transaction, upstream i: Int, edns: EDNSUse, now: Int64) -> AskResult {
         let id = UInt16.random(in: .min ... .max, using: &random)
         let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize,
                                        edns: edns.sendsOPT)
@@ -27,16 +36,35 @@ extension Resolver {
             let retry = upstreams[i].retransmitAfter(timeout: timeout)
             let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, edns: edns, sentAt: now,
                             deadline: min(now + timeout, t.deadline), retryAt: now + retry)
-            t.attempts.append(a)
-            attempts[fd] = a
-            upstreams[i].queries.increment()
-            counters.upstreamQueries.wrappingIncrement(ordering: .relaxed)
-            return true
+            opened(a, for: t, upstream: i)
+            return .sent
         } catch {
+            if outOfDescriptors(error, t, now: now) { return .noDescriptor }
             logger.warning("cannot query upstream \(upstreams[i].address): \(error)")
             upstreams[i].failed(now: now, timeout: timeout, downtime: configuration.downtime.nanoseconds)
-            return false
+            return .failed
         }
+    }
+
+    /// Records an attempt whose query went out.
+    private func opened(_ a: Attempt, for t: Transaction, upstream i: Int) {
+        t.attempts.append(a)
+        attempts[a.fd] = a
+        counters.inFlight.store(attempts.count, ordering: .relaxed)
+        upstreams[i].queries.increment()
+        counters.upstreamQueries.wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// True (counted, and logged once a minute) when `error` is EMFILE or ENFILE: the upstream is
+    /// not to blame, the transaction is starved.
+    private func outOfDescriptors(_ error: any Error, _ t: Transaction, now: Int64) -> Bool {
+        guard let e = error as? Errno, e.isDescriptorExhaustion else { return false }
+        t.starved = true
+        counters.descriptorErrors.wrappingIncrement(ordering: .relaxed)
+        if descriptorWarning.due(now: now) {
+            logger.warning("no file descriptor left for an upstream query: \(error); answering from stale data or SERVFAIL until one is (logged once a minute; sixpn_forwarder_descriptor_errors_total counts them)")
+        }
+        return true
     }
 
     /// A UDP socket bound to a random port (RFC 5452 §9.2: the port is half the
@@ -84,6 +112,7 @@ extension Resolver {
 
     /// Retries a truncated answer over TCP to the same upstream (RFC 7766 §5), asked as the UDP query was.
     func openStream(_ t: Transaction, upstream i: Int, edns: EDNSUse, now: Int64) {
+        guard hasSlot(for: t) else { return afterFailure(t, now: now) }
         let id = UInt16.random(in: .min ... .max, using: &random)
         let query = UpstreamQuery.make(id: id, key: t.key, payloadSize: configuration.ednsPayloadSize,
                                        edns: edns.sendsOPT)
@@ -93,12 +122,11 @@ extension Resolver {
             let a = Attempt(transaction: t, upstream: i, fd: fd, id: id, edns: edns, sentAt: now,
                             deadline: min(now + timeout, t.deadline), retryAt: nil,
                             stream: UpstreamStream(query: query))
-            t.attempts.append(a)
-            attempts[fd] = a
-            upstreams[i].queries.increment()
-            counters.upstreamQueries.wrappingIncrement(ordering: .relaxed)
+            opened(a, for: t, upstream: i)
         } catch {
-            logger.warning("cannot open TCP to upstream \(upstreams[i].address): \(error)")
+            if !outOfDescriptors(error, t, now: now) {
+                logger.warning("cannot open TCP to upstream \(upstreams[i].address): \(error)")
+            }
             afterFailure(t, now: now)
         }
     }

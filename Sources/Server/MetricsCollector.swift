@@ -32,10 +32,14 @@ final class MetricsCollector: @unchecked Sendable {
         (\.ednsFallbacks, CoreMetrics.Counter(label: "sixpn_forwarder_edns_fallbacks_total")),
         (\.staleOnClientTimer, CoreMetrics.Counter(label: "sixpn_forwarder_stale_client_timer_total")),
         (\.refreshedAfterStale, CoreMetrics.Counter(label: "sixpn_forwarder_stale_refreshed_total")),
+        (\.refusedNoSlot, CoreMetrics.Counter(label: "sixpn_forwarder_no_slot_total")),
+        (\.descriptorErrors, CoreMetrics.Counter(label: "sixpn_descriptor_errors_total", dimensions: [("where", "upstream")])),
     ]
     private let cacheEntries = CoreMetrics.Gauge(label: "sixpn_forwarder_cache_entries")
     private let cacheBytes = CoreMetrics.Gauge(label: "sixpn_forwarder_cache_bytes")
     private let upstreamsWithoutEDNS = CoreMetrics.Gauge(label: "sixpn_forwarder_upstreams_without_edns")
+    private let upstreamInFlight = CoreMetrics.Gauge(label: "sixpn_forwarder_upstream_in_flight")
+    private let upstreamInFlightLimit = CoreMetrics.Gauge(label: "sixpn_forwarder_upstream_in_flight_limit")
     private let queue = DispatchQueue(label: "sixpn.metrics")
     private var timer: DispatchSourceTimer?
     private var last = [UInt64](repeating: 0, count: WorkerCounters.Slot.count)
@@ -76,6 +80,7 @@ final class MetricsCollector: @unchecked Sendable {
             (S.tcpEvicted, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "evicted")])),
             (S.tcpTimedOut, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "timed_out")])),
             (S.socketErrors, CoreMetrics.Counter(label: "sixpn_socket_errors_total")),
+            (S.descriptorErrors, CoreMetrics.Counter(label: "sixpn_descriptor_errors_total", dimensions: [("where", "accept")])),
         ]
     }
 
@@ -135,6 +140,8 @@ final class MetricsCollector: @unchecked Sendable {
             cacheEntries.record(f.cacheEntries)
             cacheBytes.record(f.cacheBytes)
             upstreamsWithoutEDNS.record(f.upstreamsWithoutEDNS)
+            upstreamInFlight.record(f.upstreamInFlight)
+            upstreamInFlightLimit.record(f.upstreamInFlightLimit)
             lastForwarder = f
         }
     }

@@ -31,6 +31,8 @@ public struct ServerConfiguration: Sendable {
     public var pin = false
     /// `--io`: how the UDP workers move datagrams.
     public var io = IOBackend.recvmmsg
+    /// `--upstream-inflight`: the most queries to upstreams in flight; nil sizes it from the open-file limit.
+    public var upstreamInFlight: Int?
 
     /// `[fdaa::3]:53`: the address every instance's resolv.conf names.
     public static let defaultListen = SocketAddress.ipv6(IPv6Address("fdaa::3")!, port: 53)
@@ -131,6 +133,8 @@ public final class Server: @unchecked Sendable {
         _ = ServerMetrics.registry  // bootstrapped before ZoneStore and the Forwarder make their metrics
         let listen = try expandingWildcards(c.listen)
         listening = listen
+        let budget = try descriptorBudget(addresses: listen.count)
+        logger.info("\(budget)")
         // TCP first: its listener is exclusive (no SO_REUSEPORT), so a port another
         // server holds fails here even when that server also uses SO_REUSEPORT for UDP.
         for address in listen {
@@ -158,8 +162,10 @@ public final class Server: @unchecked Sendable {
         }
         self.zone = zone
         if !c.upstreams.isEmpty {
+            var forwarding = c.forwarding
+            forwarding.upstreamInFlight = budget.upstreamInFlight
             do {
-                forwarder = try Forwarder(configuration: c.forwarding, logger: logger)
+                forwarder = try Forwarder(configuration: forwarding, logger: logger)
             } catch {
                 throw ServerError("cannot start forwarding to \(c.upstreams.map(\.description).joined(separator: ", ")): \(error)")
             }
@@ -181,7 +187,8 @@ public final class Server: @unchecked Sendable {
         }
         let tcp: TCPServer
         do {
-            tcp = try TCPServer(listeners: tcpListeners, zone: zone, forwarder: forwarder, trust: trust, state: state)
+            tcp = try TCPServer(listeners: tcpListeners, zone: zone, forwarder: forwarder, trust: trust, state: state,
+                                limits: TCPServer.Limits(maxConnections: budget.tcpConnections), logger: logger)
         } catch {
             throw ServerError("cannot start the TCP thread: \(error)")
         }
@@ -311,6 +318,16 @@ public final class Server: @unchecked Sendable {
             throw error
         }
         return fd
+    }
+
+    /// Raises the open-file limit to its hard limit and shares it out (``DescriptorBudget``).
+    private func descriptorBudget(addresses: Int) throws(ServerError) -> DescriptorBudget {
+        let c = configuration
+        let limits: (before: Int, now: Int)
+        do { limits = try Syscalls.raiseOpenFileLimit() } catch { throw ServerError("\(error)") }
+        return try DescriptorBudget.plan(limit: limits.now, limitBefore: limits.before, threads: c.threads,
+                                         addresses: addresses, metrics: c.metrics != nil,
+                                         forwarding: !c.upstreams.isEmpty, requested: c.upstreamInFlight)
     }
 
     /// Waits for SIGTERM or SIGINT (reloading the database on SIGHUP), then

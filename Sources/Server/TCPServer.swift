@@ -3,6 +3,7 @@ import Glibc
 #endif
 import DNSWire
 import Forwarder
+import Logging
 import Synchronization
 import ZoneEngine
 import Sockets
@@ -63,12 +64,19 @@ final class TCPServer: @unchecked Sendable {
     private var connections: [Connection] = []
     private var nextID: UInt64 = 1
     private let out: UnsafeMutableRawBufferPointer
+    private let logger: Logger
+    /// After a failed accept (no descriptor left, say), the listeners rest until then: a listener
+    /// whose queue stays full would otherwise make poll return at once, again and again.
+    private var acceptPausedUntil: UInt64 = 0
+    private var descriptorWarning = OncePer(nanoseconds: 60_000_000_000)
+    static let acceptPause: UInt64 = 100_000_000
 
     init(listeners: [Int32], zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
-         limits: Limits = Limits()) throws(Errno) {
+         limits: Limits = Limits(), logger: Logger) throws(Errno) {
         self.listeners = listeners
         self.service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state)
         self.limits = limits
+        self.logger = logger
         self.wake = try Syscalls.wakePipe()
         self.out = .allocate(byteCount: QueryAdmission.maximumTCPMessage, alignment: 8)
     }
@@ -106,9 +114,11 @@ final class TCPServer: @unchecked Sendable {
 
             fds.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
-            if listening {
+            let accepting = listening && now >= acceptPausedUntil
+            if accepting {
                 for l in listeners { fds.append(pollfd(fd: l, events: Int16(POLLIN), revents: 0)) }
             }
+            let wait = listening && !accepting ? Int32(min(500, (acceptPausedUntil - now) / 1_000_000 + 1)) : 500
             let firstConnection = fds.count
             for c in connections {
                 var events: Int16 = 0
@@ -119,7 +129,7 @@ final class TCPServer: @unchecked Sendable {
             let ready: Int
             do {
                 ready = try fds.withUnsafeMutableBufferPointer { b throws(Errno) in
-                    try Syscalls.poll(b.baseAddress!, count: b.count, milliseconds: 500)
+                    try Syscalls.poll(b.baseAddress!, count: b.count, milliseconds: wait)
                 }
             } catch {
                 continue
@@ -129,7 +139,7 @@ final class TCPServer: @unchecked Sendable {
                 if fds[0].revents != 0 {
                     Syscalls.drainWakePipe(wake.read)
                 }
-                if listening {
+                if accepting {
                     for (i, l) in listeners.enumerated() where fds[1 + i].revents != 0 { acceptAll(l) }
                 }
                 // Connections accepted just now are not in `fds`; they are polled next round.
@@ -148,7 +158,19 @@ final class TCPServer: @unchecked Sendable {
     private func acceptAll(_ listener: Int32) {
         while true {
             let accepted: (fd: Int32, peer: sockaddr_storage)?
-            do { accepted = try Syscalls.accept(listener) } catch { return }
+            do { accepted = try Syscalls.accept(listener) } catch {
+                let now = monotonicNanoseconds()
+                acceptPausedUntil = now + Self.acceptPause
+                if error.isDescriptorExhaustion {
+                    counters.add(WorkerCounters.Slot.descriptorErrors)
+                    if descriptorWarning.due(now: Int64(now)) {
+                        logger.warning("no file descriptor left to accept a TCP connection: \(error); accepting again in 100 ms (logged once a minute; sixpn_descriptor_errors_total counts them)")
+                    }
+                } else {
+                    counters.add(WorkerCounters.Slot.socketErrors)
+                }
+                return
+            }
             guard let (fd, peer) = accepted else { return }
             guard let origin = withUnsafeBytes(of: peer, { service.origin(of: $0.baseAddress!, transport: .tcp) }) else {
                 Syscalls.close(fd)

@@ -132,6 +132,8 @@ public final class WorkerCounters: @unchecked Sendable {
         public static let tcpTimedOut = droppedUntrustedUDP + 8
         /// A receive or send the kernel refused (the datagram is skipped).
         public static let socketErrors = droppedUntrustedUDP + 9
-        public static let count = droppedUntrustedUDP + 10
+        /// TCP accepts that failed for want of a file descriptor (EMFILE, ENFILE).
+        public static let descriptorErrors = droppedUntrustedUDP + 10
+        public static let count = droppedUntrustedUDP + 11
     }
 }

@@ -17,6 +17,9 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let addressNotAvailable = EADDRNOTAVAIL
     public static let permissionDenied = EACCES
 
+    /// EMFILE or ENFILE: the process, or the system, has no file descriptor left.
+    public var isDescriptorExhaustion: Bool { code == EMFILE || code == ENFILE }
+
     /// The C library's text for the code.
     public var reason: String { String(cString: strerror(code)) }
     public var description: String { "\(call): \(reason)" }

@@ -232,4 +232,19 @@ public enum Syscalls {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
+
+    /// Raises the soft open-file limit (RLIMIT_NOFILE) to the hard one and
+    /// returns both as they were and as they are now.
+    public static func raiseOpenFileLimit() throws(Errno) -> (before: Int, now: Int) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { throw Errno("getrlimit NOFILE") }
+        let before = Int(clamping: limit.rlim_cur)
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            guard setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
+                throw Errno("setrlimit NOFILE")
+            }
+        }
+        return (before, Int(clamping: limit.rlim_cur))
+    }
 }

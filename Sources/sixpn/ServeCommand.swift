@@ -50,6 +50,11 @@ struct ServeCommand: ParsableCommand {
         valueName: "ms"))
     var staleClientTimeout: Int?
 
+    @Option(name: .customLong("upstream-inflight"), help: ArgumentHelp(
+        "The most queries to upstreams in flight at once, one socket each; a question past it gets a stale answer or SERVFAIL at once (default: 1024, or less when the open-file limit is lower).",
+        valueName: "n"))
+    var upstreamInFlight: Int?
+
     @Option(help: "UDP worker threads (default: the number of cores).")
     var threads: Int?
 
@@ -83,6 +88,7 @@ struct ServeCommand: ParsableCommand {
         var config = ServerConfiguration(databasePath: database, listen: listenAddresses, upstreams: upstreams)
         try applyForwardingOptions(to: &config.forwarding)
         if let threads { config.threads = threads }
+        config.upstreamInFlight = try upstreamInFlight.map { try within("--upstream-inflight", $0, 1...1_000_000, "queries") }
         config.ttl = ttl
         config.pin = pin
         guard let backend = IOBackend(rawValue: io) else { throw fatal("--io: \"\(io)\" is not recvmmsg or uring") }

@@ -60,3 +60,29 @@ web_db() {
   "$SIXPN" db init --db "$1" >/dev/null
   "$SIXPN" db add-instance --db "$1" --app web --region ams --address fdaa:0:a:0:1:0:101:2 >/dev/null
 }
+
+# nsd_conf DIR ADDRESS PORT ZONE: writes DIR/nsd.conf for an NSD that serves ZONE from
+# DIR/ZONE.zone on ADDRESS:PORT, with every file of its own in DIR (run it with nsd -d -c).
+nsd_conf() {
+  local dir=$1 address=$2 port=$3 zone=$4
+  cat > "$dir/nsd.conf" <<NSD
+server:
+  ip-address: $address
+  port: $port
+  username: ""
+  chroot: ""
+  zonesdir: "$dir"
+  pidfile: "$dir/nsd.pid"
+  database: ""
+  xfrdfile: "$dir/xfrd.state"
+  zonelistfile: "$dir/zone.list"
+  logfile: "$dir/nsd.log"
+  server-count: 1
+  verbosity: 1
+remote-control:
+  control-enable: no
+zone:
+  name: $zone
+  zonefile: $zone.zone
+NSD
+}

@@ -38,7 +38,7 @@ in_ns() { ip netns exec "$ns" "$@"; }
   done
 } > "$dir/fwd.test.zone"
 
-cat > "$dir/nsd.conf" <<EOF
+nsd_conf "$dir" 10.53.0.2 53 fwd.test
 server:
   ip-address: 10.53.0.2
   port: 53

@@ -18,9 +18,20 @@ struct ForwardZone {
         guard let forwarder, q.query.header.recursionDesired else {
             return .refused(q, recursionAvailable: recursionAvailable, into: out)
         }
-        guard let n = forwarder.answerFromCache(query: q.query, bytes: q.packet, name: q.name, edns: q.edns,
-                                                into: out, limit: q.limit) else { return .forward }
-        counters.add(WorkerCounters.Slot.cacheHits)
+        if let n = forwarder.answerFromCache(query: q.query, bytes: q.packet, name: q.name, edns: q.edns,
+                                             into: out, limit: q.limit) {
+            counters.add(WorkerCounters.Slot.cacheHits)
+            return .reply(length: n, rcode: RCode(UInt16(out[3] & 0xf)))
+        }
+        guard forwarder.saturated else { return .forward }
+        return atCapacity(forwarder, q, into: out)
+    }
+
+    /// A miss while every upstream slot is taken: answered here and now (stale, or SERVFAIL with an
+    /// Extended DNS Error), not queued behind the storm for the resolver thread. Out of line.
+    private func atCapacity(_ forwarder: Forwarder, _ q: AdmittedQuery, into out: UnsafeMutableRawBufferPointer) -> ZoneOutcome {
+        let n = forwarder.answerAtCapacity(query: q.query, bytes: q.packet, name: q.name, edns: q.edns, into: out,
+                                           limit: q.limit)
         return .reply(length: n, rcode: RCode(UInt16(out[3] & 0xf)))
     }
 }
