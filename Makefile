@@ -19,8 +19,8 @@ demo: release
 	./.build/release/sixpn demo
 
 # Every test: the Swift unit tests, the zero-allocation gate on the query path
-# (ordo-one/benchmark's malloc counter), a short fuzzing run that also replays
-# every input that once crashed, then the namespace tests with real tools.
+# (ordo-one/benchmark's malloc counter), a short run of both fuzzers that also
+# replays every input that once crashed, then the namespace tests with real tools.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
@@ -34,7 +34,8 @@ unit: deps
 integration: build
 	./tests/integration/run.sh .build/debug/sixpn
 
-# libFuzzer over message parsing, bounded (FUZZ_RUNS inputs, FUZZ_SECONDS at most).
+# libFuzzer over message parsing and over the whole query service, bounded
+# (FUZZ_RUNS inputs, FUZZ_SECONDS at most, each).
 fuzz: deps
 	./fuzz/run.sh
 
