@@ -56,61 +56,70 @@ public struct IPv6Address: Hashable, Sendable, Comparable, BitwiseCopyable, Cust
     /// Parses the RFC 4291 text form. Returns nil for anything else
     /// (zone IDs and prefix lengths are not part of an address).
     public init?(_ text: some StringProtocol) {
-        var groups: [UInt16] = []
-        var gapIndex: Int? = nil
-        let utf8 = Array(text.utf8)
-        guard !utf8.isEmpty, utf8.count <= 45 else { return nil }
-        var i = 0
-        if utf8.starts(with: [UInt8(ascii: ":"), UInt8(ascii: ":")]) {
-            gapIndex = 0
-            i = 2
-            if i == utf8.count { self.init(high: 0, low: 0); return }
-        } else if utf8[0] == UInt8(ascii: ":") {
-            return nil
-        }
-        while i < utf8.count {
-            // One group, or an IPv4 tail.
-            var j = i
-            var value: UInt32 = 0
-            var digits = 0
-            while j < utf8.count, let d = Self.hexValue(utf8[j]) {
-                value = value << 4 | UInt32(d)
-                digits += 1
-                j += 1
-                if digits > 4 { return nil }
+        var string = String(text)
+        guard let a = string.withUTF8({ IPv6Address(utf8: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = a
+    }
+
+    /// The same over raw UTF-8 octets, without allocating: the one IPv6 text
+    /// parser (the snapshot builder reads a million addresses straight out of
+    /// SQLite with it). Hex groups of 1-4 digits, at most one `::`, and an
+    /// embedded IPv4 tail (`::ffff:192.0.2.1`) as the last 32 bits.
+    public init?(utf8 s: UnsafeRawBufferPointer) {
+        let n = s.count
+        guard n >= 2, n <= 45 else { return nil }
+        let parsed: IPv6Address? = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 8) { g in
+            var count = 0, gap = -1, i = 0
+            if s[0] == UInt8(ascii: ":") {
+                guard s[1] == UInt8(ascii: ":") else { return nil }
+                gap = 0
+                i = 2
             }
-            if j < utf8.count, utf8[j] == UInt8(ascii: ".") {
-                guard let v4 = IPv4Address(utf8: utf8[i...])?.rawValue else { return nil }
-                groups.append(UInt16(v4 >> 16))
-                groups.append(UInt16(v4 & 0xffff))
-                i = utf8.count
-                break
-            }
-            guard digits > 0 else { return nil }
-            groups.append(UInt16(value))
-            i = j
-            if i == utf8.count { break }
-            guard utf8[i] == UInt8(ascii: ":") else { return nil }
-            i += 1
-            if i < utf8.count, utf8[i] == UInt8(ascii: ":") {
-                guard gapIndex == nil else { return nil }
-                gapIndex = groups.count
+            while i < n {
+                let start = i
+                var v: UInt16 = 0
+                var digits = 0
+                while i < n, let d = Self.hexValue(s[i]) {
+                    guard digits < 4 else { return nil }
+                    v = v << 4 | UInt16(d)
+                    digits += 1
+                    i += 1
+                }
+                if i < n, s[i] == UInt8(ascii: ".") {
+                    // An IPv4 tail: the last two groups, and the end of the text.
+                    guard count <= 6, let v4 = IPv4Address(utf8: UnsafeRawBufferPointer(rebasing: s[start..<n])) else {
+                        return nil
+                    }
+                    g[count] = UInt16(v4.rawValue >> 16)
+                    g[count + 1] = UInt16(truncatingIfNeeded: v4.rawValue)
+                    count += 2
+                    break
+                }
+                guard digits > 0, count < 8 else { return nil }
+                g[count] = v
+                count += 1
+                if i == n { break }
+                guard s[i] == UInt8(ascii: ":"), i + 1 < n else { return nil }
                 i += 1
-                if i == utf8.count { break }
-            } else if i == utf8.count {
-                return nil
+                if s[i] == UInt8(ascii: ":") {
+                    guard gap < 0 else { return nil }
+                    gap = count
+                    i += 1
+                    if i == n { break }
+                }
             }
+            guard gap < 0 ? count == 8 : count < 8 else { return nil }
+            // Groups after the gap move to the end; the gap fills with zeros.
+            let fill = gap < 0 ? 0 : 8 - count
+            var high: UInt64 = 0, low: UInt64 = 0
+            for k in 0..<8 {
+                let v: UInt16 = gap < 0 || k < gap ? g[k] : k < gap + fill ? 0 : g[k - fill]
+                if k < 4 { high = high << 16 | UInt64(v) } else { low = low << 16 | UInt64(v) }
+            }
+            return IPv6Address(high: high, low: low)
         }
-        if let gap = gapIndex {
-            guard groups.count <= 7 else { return nil }
-            groups.insert(contentsOf: repeatElement(0, count: 8 - groups.count), at: gap)
-        }
-        guard groups.count == 8 else { return nil }
-        var h: UInt64 = 0, l: UInt64 = 0
-        for (k, g) in groups.enumerated() {
-            if k < 4 { h = h << 16 | UInt64(g) } else { l = l << 16 | UInt64(g) }
-        }
-        self.init(high: h, low: l)
+        guard let parsed else { return nil }
+        self = parsed
     }
 
     private static func hexValue(_ c: UInt8) -> UInt8? {

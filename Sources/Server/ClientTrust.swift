@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ZoneEngine
 
 /// The organization and host a query is answered for: taken from its 6PN
 /// source address, which the network (BPF and WireGuard allowed IPs)
@@ -37,18 +38,14 @@ public struct ClientTrust: Sendable {
         let family = Int32(address.loadUnaligned(as: sa_family_t.self))
         if family == AF_INET6 {
             // sockaddr_in6: family (2), port (2), flowinfo (4), then the 16 address bytes.
-            let a = address + 8
-            @inline(__always) func be32(_ o: Int) -> UInt32 { UInt32(bigEndian: a.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
-            let first = be32(0)
-            if first >> 16 == 0xfdaa {
-                return ClientOrigin(network: first << 16 | be32(4) >> 16, host: be32(4) << 16 | be32(8) >> 16)
+            let high = UInt64(bigEndian: address.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            let low = UInt64(bigEndian: address.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+            if SixPNAddress.isSixPN(high: high) {
+                return ClientOrigin(network: SixPNAddress.network(high: high), host: SixPNAddress.host(high: high, low: low))
             }
-            guard let dev = developmentNetwork, first == 0, be32(4) == 0 else { return nil }
-            let third = be32(8), fourth = be32(12)
-            if (third == 0 && fourth == 1) || (third == 0xffff && fourth >> 24 == 127) {
-                return ClientOrigin(network: dev, host: 0)
-            }
-            return nil
+            // ::1, or ::ffff:127.0.0.0/104.
+            guard let dev = developmentNetwork, high == 0, low == 1 || low >> 24 == 0xffff_7f else { return nil }
+            return ClientOrigin(network: dev, host: 0)
         }
         if family == AF_INET, let dev = developmentNetwork {
             // sockaddr_in: family (2), port (2), then the 4 address bytes.

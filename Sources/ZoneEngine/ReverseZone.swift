@@ -34,7 +34,7 @@ public enum ReverseZone {
     /// name exists. `name` is lowercased; its apex starts at `apexAt`.
     static func prefix(_ name: UnsafeRawBufferPointer, apexAt: Int) -> (address: IPv6Address, nibbles: Int)? {
         guard apexAt % 2 == 0, apexAt / 2 <= nibblesBelowApex else { return nil }
-        var high: UInt64 = 0xfdaa << 48
+        var high = UInt64(SixPNAddress.prefix) << 48
         var low: UInt64 = 0
         let nibbles = 4 + apexAt / 2
         // The first label is the last nibble given.

@@ -26,22 +26,40 @@ public struct SixPNAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Builds the address of an instance (its /112's ::0 address, plus `low`).
     public init(network: UInt32, host: UInt32, instance: UInt32, low: UInt16 = 0) {
-        let high = UInt64(Self.prefix) << 48 | UInt64(network) << 16 | UInt64(host >> 16)
+        let high = Self.networkPrefixHigh(network) | UInt64(host >> 16)
         let lowWord = UInt64(host & 0xffff) << 48 | UInt64(instance) << 16 | UInt64(low)
         self.address = IPv6Address(high: high, low: lowWord)
     }
 
     @inlinable
     public static func isSixPN(_ a: IPv6Address) -> Bool {
-        a.high >> 48 == UInt64(prefix)
+        isSixPN(high: a.high)
     }
 
-    /// The organization's network ID (bits 16-47).
-    public var network: UInt32 { UInt32(truncatingIfNeeded: address.high >> 16) }
-    /// The host ID (bits 48-79).
-    public var host: UInt32 {
-        UInt32(truncatingIfNeeded: (address.high & 0xffff) << 16 | address.low >> 48)
+    // The layout, over an address's two big-endian 64-bit halves: the one
+    // place that knows where each field sits (the Server's trust rule, the
+    // reverse zone and the snapshot read it through these).
+
+    /// Whether an address whose first 64 bits are `high` is inside fdaa::/16.
+    @inlinable @inline(__always)
+    public static func isSixPN(high: UInt64) -> Bool { high >> 48 == UInt64(prefix) }
+    /// The network ID (bits 16-47) of an address whose first 64 bits are `high`.
+    @inlinable @inline(__always)
+    public static func network(high: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: high >> 16) }
+    /// The host ID (bits 48-79) of an address with these halves.
+    @inlinable @inline(__always)
+    public static func host(high: UInt64, low: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: (high & 0xffff) << 16 | low >> 48)
     }
+    /// The first 64 bits of an organization's /48, `fdaa:NNNN:NNNN::`, and the mask of the /48 in them.
+    @inlinable @inline(__always)
+    public static func networkPrefixHigh(_ network: UInt32) -> UInt64 { UInt64(prefix) << 48 | UInt64(network) << 16 }
+    public static let networkPrefixMask: UInt64 = 0xffff_ffff_ffff_0000
+
+    /// The organization's network ID (bits 16-47).
+    public var network: UInt32 { Self.network(high: address.high) }
+    /// The host ID (bits 48-79).
+    public var host: UInt32 { Self.host(high: address.high, low: address.low) }
     /// The instance ID (bits 80-111).
     public var instance: UInt32 { UInt32(truncatingIfNeeded: address.low >> 16) }
     /// The 16 free bits (112-127).
@@ -49,7 +67,7 @@ public struct SixPNAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// The organization's /48 prefix address (fdaa:NNNN:NNNN::).
     public var networkPrefix: IPv6Address {
-        IPv6Address(high: address.high & ~0xffff, low: 0)
+        IPv6Address(high: address.high & Self.networkPrefixMask, low: 0)
     }
     /// The instance's /112 prefix address.
     public var instancePrefix: IPv6Address {
@@ -60,60 +78,10 @@ public struct SixPNAddress: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension SixPNAddress {
-    /// Parses the RFC 4291 text form from raw UTF-8 octets without allocating
-    /// (the snapshot builder reads a million of them straight out of SQLite).
-    /// Hex groups and at most one `::`; an embedded IPv4 tail is never a 6PN address.
+    /// Parses the text form from raw UTF-8 octets without allocating (``IPv6Address/init(utf8:)``,
+    /// the one parser); nil when it is not an address in fdaa::/16.
     init?(utf8 s: UnsafeRawBufferPointer) {
-        let n = s.count
-        guard n >= 2, n <= 39 else { return nil }
-        let parsed: IPv6Address? = withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 8) { g in
-            var count = 0, gap = -1, i = 0
-            if s[0] == 0x3a {
-                guard s[1] == 0x3a else { return nil }
-                gap = 0
-                i = 2
-            }
-            while i < n {
-                var v: UInt16 = 0
-                var digits = 0
-                digitLoop: while i < n {
-                    let c = s[i]
-                    let d: UInt8
-                    switch c {
-                    case 0x30...0x39: d = c - 0x30
-                    case 0x61...0x66: d = c - 0x61 + 10
-                    case 0x41...0x46: d = c - 0x41 + 10
-                    default: break digitLoop
-                    }
-                    guard digits < 4 else { return nil }
-                    v = v << 4 | UInt16(d)
-                    digits += 1
-                    i += 1
-                }
-                guard digits > 0, count < 8 else { return nil }
-                g[count] = v
-                count += 1
-                if i == n { break }
-                guard s[i] == 0x3a, i + 1 < n else { return nil }
-                i += 1
-                if s[i] == 0x3a {
-                    guard gap < 0 else { return nil }
-                    gap = count
-                    i += 1
-                    if i == n { break }
-                }
-            }
-            guard gap < 0 ? count == 8 : count < 8 else { return nil }
-            // Groups after the gap move to the end; the gap fills with zeros.
-            let fill = gap < 0 ? 0 : 8 - count
-            var high: UInt64 = 0, low: UInt64 = 0
-            for k in 0..<8 {
-                let v: UInt16 = gap < 0 || k < gap ? g[k] : k < gap + fill ? 0 : g[k - fill]
-                if k < 4 { high = high << 16 | UInt64(v) } else { low = low << 16 | UInt64(v) }
-            }
-            return IPv6Address(high: high, low: low)
-        }
-        guard let parsed else { return nil }
-        self.init(parsed)
+        guard let a = IPv6Address(utf8: s) else { return nil }
+        self.init(a)
     }
 }

@@ -255,8 +255,8 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
             return .nxDomain
         }
         // The querier's /48, and the bits the name gives: they must agree where both say something.
-        let org = UInt64(0xfdaa) << 48 | UInt64(network) << 16
-        let orgMask: UInt64 = 0xffff_ffff_ffff_0000
+        let org = SixPNAddress.networkPrefixHigh(network)
+        let orgMask = SixPNAddress.networkPrefixMask
         let bits = 4 * nibbles
         let highMask: UInt64 = bits >= 64 ? .max : .max << UInt64(64 - bits)
         let lowMask: UInt64 = bits <= 64 ? 0 : .max << UInt64(128 - bits)
