@@ -3,9 +3,8 @@ import ZoneEngine
 
 /// `internal.`: every name is answered from the snapshot for the querier's
 /// organization (``Snapshot/answer(name:internalAt:type:network:host:rotation:into:)``),
-/// authoritatively, whatever RD says. Only class IN is served; like Knot,
-/// other classes get REFUSED (no zone of that class here), and so do zone
-/// transfers, which sixpn never offers.
+/// authoritatively, whatever RD says (``authoritativeReply``: class IN only,
+/// no zone transfers).
 struct InternalAnswers: ~Copyable {
     let recursionAvailable: Bool
     /// Answers so far, this thread's: where each AAAA RRset starts (cyclic order).
@@ -22,17 +21,11 @@ struct InternalAnswers: ~Copyable {
     @inline(__always)
     func answer(_ q: AdmittedQuery, apexAt: Int, snapshot: Snapshot,
                 into out: UnsafeMutableRawBufferPointer) -> ZoneOutcome {
-        guard q.query.class == .internet, q.query.type != .axfr, q.query.type != .ixfr else {
-            return .refused(q, recursionAvailable: recursionAvailable, into: out)
+        authoritativeReply(q, recursionAvailable: recursionAvailable, into: out) { w in
+            let rotation = turn.pointee
+            turn.pointee = rotation &+ 1
+            return snapshot.answer(name: q.name, internalAt: apexAt, type: q.query.type, network: q.origin.network,
+                                   host: q.origin.host, rotation: rotation, into: &w)
         }
-        var w = ResponseWriter(buffer: out, limit: q.limit)
-        guard w.start(query: q.query, bytes: q.packet, rcode: .noError, authoritative: true,
-                      recursionAvailable: recursionAvailable, edns: q.edns) else { return .drop }
-        let rotation = turn.pointee
-        turn.pointee = rotation &+ 1
-        let rcode = snapshot.answer(name: q.name, internalAt: apexAt, type: q.query.type, network: q.origin.network,
-                                    host: q.origin.host, rotation: rotation, into: &w)
-        w.setRCode(rcode)
-        return .reply(length: w.finish(), rcode: rcode)
     }
 }

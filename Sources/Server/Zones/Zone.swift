@@ -35,6 +35,25 @@ enum ZoneOutcome {
     }
 }
 
+/// What every zone that is sixpn's own (`internal.`, the reverse zone) does
+/// around its records: class IN only and no zone transfers (else REFUSED, as
+/// Knot answers for a zone it does not serve in that class), an
+/// authoritative header with the question and room for the OPT, then
+/// `records` (which returns the RCODE), then the finished reply.
+@inline(__always)
+func authoritativeReply(_ q: AdmittedQuery, recursionAvailable: Bool, into out: UnsafeMutableRawBufferPointer,
+                        _ records: (inout ResponseWriter) -> RCode) -> ZoneOutcome {
+    guard q.query.class == .internet, q.query.type != .axfr, q.query.type != .ixfr else {
+        return .refused(q, recursionAvailable: recursionAvailable, into: out)
+    }
+    var w = ResponseWriter(buffer: out, limit: q.limit)
+    guard w.start(query: q.query, bytes: q.packet, rcode: .noError, authoritative: true,
+                  recursionAvailable: recursionAvailable, edns: q.edns) else { return .drop }
+    let rcode = records(&w)
+    w.setRCode(rcode)
+    return .reply(length: w.finish(), rcode: rcode)
+}
+
 /// The zones sixpn answers, found from the question: one switch,
 /// statically dispatched, each zone in its own file writing its whole reply
 /// (Knot's `query_internet`/`query_chaos`, CoreDNS's zone lookup). Adding a
