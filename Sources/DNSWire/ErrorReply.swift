@@ -12,7 +12,7 @@ extension ResponseWriter {
     /// - Returns: the reply's length.
     @inlinable
     public static func error(_ rcode: RCode, header: Header, query: Query?, bytes: UnsafeRawBufferPointer,
-                             edns: EDNS?, extendedError: UInt16? = nil, extendedErrorText: StaticString? = nil,
+                             edns: EDNS?, extendedError: UInt16? = nil, extendedErrorText: ExtendedErrorText = .none,
                              recursionAvailable: Bool, limit: Int,
                              into out: UnsafeMutableRawBufferPointer) -> Int {
         var w = ResponseWriter(buffer: out, limit: limit)

@@ -133,3 +133,18 @@ public enum ExtendedDNSError {
     /// §4.1: none of the others; RFC 8914 asks for an EXTRA-TEXT with it.
     public static let other: UInt16 = 0
 }
+
+/// The EXTRA-TEXTs (RFC 8914 §2) sixpn's Extended DNS Errors carry, by number,
+/// so that a ``ResponseWriter`` holds one octet for one.
+public enum ExtendedErrorText: UInt8, Sendable {
+    case none = 0
+    /// With ``ExtendedDNSError/other``: every slot for an upstream query is taken.
+    case upstreamCapacity = 1
+
+    public var text: StaticString {
+        switch self {
+        case .none: ""
+        case .upstreamCapacity: "upstream queries at capacity"
+        }
+    }
+}

@@ -29,7 +29,7 @@ public struct ForwardRequest: Sendable {
 
     /// Writes an answerless reply with `rcode` (and, for a client that sent
     /// EDNS, `extendedError` with its text) and returns it.
-    func errorReply(_ rcode: RCode, extendedError: UInt16? = nil, extendedErrorText: StaticString? = nil) -> [UInt8] {
+    func errorReply(_ rcode: RCode, extendedError: UInt16? = nil, extendedErrorText: ExtendedErrorText = .none) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: limit)
         let n = bytes.withUnsafeBytes { b in
             out.withUnsafeMutableBytes {

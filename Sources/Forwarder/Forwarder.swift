@@ -76,12 +76,9 @@ public final class Forwarder: Sendable {
             return n
         }
         return ResponseWriter.error(.servFail, header: query.header, query: query, bytes: bytes, edns: edns,
-                                    extendedError: ExtendedDNSError.other, extendedErrorText: Forwarder.atCapacity,
+                                    extendedError: ExtendedDNSError.other, extendedErrorText: .upstreamCapacity,
                                     recursionAvailable: true, limit: min(limit, out.count), into: out)
     }
-
-    /// The EXTRA-TEXT of the SERVFAIL a question gets when the upstream capacity is used up.
-    static let atCapacity: StaticString = "upstream queries at capacity"
 
     /// A miss: resolves off the query path. `reply` is called exactly once, on
     /// any thread, with the complete response for the client: its ID and

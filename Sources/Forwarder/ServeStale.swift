@@ -49,7 +49,7 @@ extension Resolver {
             for w in t.waiters {
                 w.reply(t.starved
                     ? w.request.errorReply(.servFail, extendedError: ExtendedDNSError.other,
-                                           extendedErrorText: Forwarder.atCapacity)
+                                           extendedErrorText: .upstreamCapacity)
                     : w.request.errorReply(.servFail, extendedError: ExtendedDNSError.noReachableAuthority))
             }
         }
