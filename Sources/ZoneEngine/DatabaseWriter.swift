@@ -25,11 +25,17 @@ public final class DatabaseWriter {
 
     /// Opens an existing database for writing; one of schema version 1 is
     /// migrated to the current version in place (one transaction).
-    public init(path: String) throws(DatabaseError) {
+    ///
+    /// `durable: false` commits without waiting for the disk (WAL with
+    /// `synchronous = NORMAL`: a power cut may lose the last commits, never
+    /// corrupt the file): for a writer that can replay them, such as an agent
+    /// that follows etcd, and commits thousands of times a second.
+    public init(path: String, durable: Bool = true) throws(DatabaseError) {
         do {
             db = try SQLiteConnection(path: path, mode: .readWrite(create: false))
             try Schema.migrate(db)
             try db.execute("PRAGMA foreign_keys = ON")
+            if !durable { try db.execute("PRAGMA synchronous = NORMAL") }
         } catch {
             if error.code & 0xff == SQLITE_CANTOPEN {
                 throw DatabaseError(.database, "no database at \(path) (create it with `sixpn db init --db \(path)`)")

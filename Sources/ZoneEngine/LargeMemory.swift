@@ -1,16 +1,14 @@
 import Glibc
 
-/// Memory for a snapshot's big arrays, taken straight from mmap and marked
-/// for transparent huge pages: a lookup touches a few random places in
-/// hundreds of megabytes, and with 4 KiB pages each of them also misses the TLB.
-///
-/// A region is reserved (virtual only, MAP_NORESERVE) up to the most it can
-/// ever need and grows by being touched.
+/// Memory for the snapshot builder's scratch arrays, taken straight from
+/// mmap and marked for transparent huge pages: a region is reserved
+/// (virtual only, MAP_NORESERVE) up to the most it can ever need and grows
+/// by being touched, so no organization, however large, makes it copy.
 /// Where the kernel refuses such a reservation, plain malloc memory is used.
 struct LargeMemory {
     let base: UnsafeMutableRawPointer
     /// Bytes mapped (or allocated): what ``release()`` gives back.
-    private(set) var byteCount: Int
+    let byteCount: Int
     let mapped: Bool
 
     static let hugePage = 2 << 20

@@ -164,6 +164,13 @@ final class SQLiteStatement {
         }
     }
 
+    /// Ends the statement's current run. A statement kept prepared between
+    /// transactions must be reset after use: one left mid-run keeps its
+    /// read transaction, and so the database as it was then, open.
+    func reset() {
+        sqlite3_reset(stmt)
+    }
+
     /// Steps to completion (an INSERT, UPDATE or DELETE).
     func run() throws(SQLiteError) {
         while try step() {}

@@ -183,8 +183,9 @@ enum Schema {
 
     // MARK: - The change log
 
-    /// The lowest and highest sequence numbers in the change log (NULLs when empty).
-    static let changeRange = "SELECT min(seq), max(seq) FROM changes"
+    /// The lowest and highest sequence numbers in the change log (NULLs when empty). Two
+    /// subqueries: each is one step down the primary key, where min and max together scan the table.
+    static let changeRange = "SELECT (SELECT min(seq) FROM changes), (SELECT max(seq) FROM changes)"
     /// The organizations named by changes after ?1: directly, or through
     /// the instances on a host whose row changed.
     static let changedNetworks = """

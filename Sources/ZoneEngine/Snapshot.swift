@@ -60,11 +60,10 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// Size of one prepared AAAA record: pointer owner, TYPE, CLASS, TTL, RDLENGTH, address.
     static let aaaaRecordSize = 28
 
-    /// The organizations, by network ID: what keeps their memory alive.
-    let zones: [UInt32: OrgZone]
-    /// Open addressing over the zones' views, keyed by network ID (never 0, so 0 marks a free slot).
-    private let organizations: UnsafeMutablePointer<OrgView>
-    private let organizationMask: Int
+    /// The organizations in 256 buckets by network hash: what keeps their memory alive.
+    let buckets: [OrgBucket]
+    /// Each bucket's table, where the query path finds it without touching the bucket object.
+    private let tables: UnsafeMutablePointer<(slots: UnsafeMutablePointer<OrgView>, mask: Int)>
 
     /// `internal. SOA` and `internal. NS` as answers (owner 0xC00C), and the SOA
     /// for AUTHORITY in negative answers (owner `internal.`, TTL = RFC 2308 negative TTL).
@@ -78,7 +77,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// Names held, over all organizations.
     public let nameCount: Int
     /// Organizations held.
-    public var organizationCount: Int { zones.count }
+    public let organizationCount: Int
     /// Instances answered by the names that list instances (started, on a live host).
     public let instanceCount: Int
     /// Rows left out because they break docs/schema.md's rules.
@@ -93,26 +92,42 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     /// SOA MINIMUM of `internal.`: negative answers live min(this, TTL) seconds.
     static let soaMinimum: UInt32 = 60
 
-    /// A snapshot of these organizations. Only the table of organizations
-    /// and the zone's own records are made here: the zones are shared.
-    init(zones: [UInt32: OrgZone], ttl: UInt32, serial: UInt32 = UInt32(truncatingIfNeeded: time(nil))) {
-        self.zones = zones
+    /// A snapshot of these organizations.
+    convenience init(zones: some Sequence<OrgZone>, ttl: UInt32, serial: UInt32 = UInt32(truncatingIfNeeded: time(nil))) {
+        self.init(buckets: OrgBucket.grouping(zones), ttl: ttl, serial: serial)
+    }
+
+    /// This snapshot with the organizations in `changes` replaced (nil:
+    /// removed) or added; every other bucket is shared, not copied.
+    func replacing(_ changes: [UInt32: OrgZone?], serial: UInt32 = UInt32(truncatingIfNeeded: time(nil))) -> Snapshot {
+        var touched = [[UInt32: OrgZone?]](repeating: [:], count: OrgBucket.count)
+        for (network, zone) in changes { touched[OrgBucket.index(OrgBucket.hash(network))].updateValue(zone, forKey: network) }
+        var next = buckets
+        for (i, changes) in touched.enumerated() where !changes.isEmpty { next[i] = buckets[i].replacing(changes) }
+        return Snapshot(buckets: next, ttl: ttl, serial: serial)
+    }
+
+    /// The zone of one organization (tests check what a change shares).
+    func zone(_ network: UInt32) -> OrgZone? {
+        buckets[OrgBucket.index(OrgBucket.hash(network))].zones.first { $0.network == network }
+    }
+
+    /// Only the table of buckets and the zone's own records are made here: the buckets are shared.
+    init(buckets: [OrgBucket], ttl: UInt32, serial: UInt32) {
+        precondition(buckets.count == OrgBucket.count)
+        self.buckets = buckets
         self.ttl = ttl
         self.serial = serial
-        let size = OrgZone.tableSize(for: zones.count)
-        organizations = .allocate(capacity: size)
-        UnsafeMutableRawPointer(organizations).initializeMemory(as: UInt8.self, repeating: 0,
-                                                                count: size * MemoryLayout<OrgView>.stride)
-        organizationMask = size - 1
-        var names = 0, instances = 0, skipped = 0
-        for zone in zones.values {
-            var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(zone.network))) & organizationMask
-            while organizations[i].network != 0 { i = (i + 1) & organizationMask }
-            organizations[i] = zone.view
-            names += zone.nameCount
-            instances += zone.instanceCount
-            skipped += zone.skippedRows
+        tables = .allocate(capacity: OrgBucket.count)
+        var organizations = 0, names = 0, instances = 0, skipped = 0
+        for (i, b) in buckets.enumerated() {
+            tables[i] = (b.slots, b.mask)
+            organizations += b.zones.count
+            names += b.nameCount
+            instances += b.instanceCount
+            skipped += b.skippedRows
         }
+        organizationCount = organizations
         nameCount = names
         instanceCount = instances
         skippedRows = skipped
@@ -131,23 +146,26 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
     }
 
     deinit {
-        organizations.deallocate()
+        tables.deallocate()
         soaAnswer.deallocate()
         nsAnswer.deallocate()
         negativeSOA.deallocate()
         reverseNegativeSOA.deallocate()
     }
 
-    /// The organization with this network ID, if the snapshot has it.
+    /// The organization with this network ID, if the snapshot has it: its
+    /// bucket's table from the top 8 bits of the hash, the slot from the rest.
     @inline(__always)
     private func organization(_ network: UInt32) -> UnsafeMutablePointer<OrgView>? {
         guard network != 0 else { return nil }
-        var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(network))) & organizationMask
+        let h = OrgBucket.hash(network)
+        let table = tables[OrgBucket.index(h)]
+        var i = OrgBucket.slot(h, table.mask)
         while true {
-            let n = organizations[i].network
-            if n == network { return organizations + i }
+            let n = table.slots[i].network
+            if n == network { return table.slots + i }
             if n == 0 { return nil }
-            i = (i + 1) & organizationMask
+            i = (i + 1) & table.mask
         }
     }
 

@@ -74,6 +74,11 @@ struct SnapshotBuilder: ~Copyable {
             peers = try db.prepare(Schema.peers)
             exists = try db.prepare(Schema.networkExists)
         }
+
+        /// Ends every statement's run (see ``SQLiteStatement/reset()``).
+        func reset() {
+            for s in [instances, metadata, peers, exists] { s.reset() }
+        }
     }
 
     init(ttl: UInt32) throws(SQLiteError) {
@@ -104,7 +109,7 @@ struct SnapshotBuilder: ~Copyable {
     /// Builds a snapshot of everything `db` holds.
     static func build(from db: SQLiteConnection, ttl: UInt32, serial: UInt32? = nil) throws(SQLiteError) -> Snapshot {
         var b = try SnapshotBuilder(ttl: ttl)
-        let zones = try b.buildAll(db).zones
+        let zones = try b.buildAll(db).zones.values
         return serial.map { Snapshot(zones: zones, ttl: ttl, serial: $0) } ?? Snapshot(zones: zones, ttl: ttl)
     }
 
@@ -141,8 +146,9 @@ struct SnapshotBuilder: ~Copyable {
 
     /// Builds the organizations that the change log names after `last`
     /// (run inside a read transaction). `version` is the schema version
-    /// the caller's snapshot was built from.
-    mutating func update(_ db: SQLiteConnection, after last: Int64, version: Int64) throws(SQLiteError) -> Update {
+    /// the caller's snapshot was built from; `statements` were prepared for it.
+    mutating func update(_ db: SQLiteConnection, after last: Int64, version: Int64,
+                         statements: Statements) throws(SQLiteError) -> Update {
         guard try Schema.check(db) == version, version >= 2 else { return .everything }
         let range = try Self.changeRange(db)
         guard let max = range.max else { return last == 0 ? .unchanged : .everything }
@@ -156,7 +162,6 @@ struct SnapshotBuilder: ~Copyable {
             let v = changed.int64(0)
             if (1...Int64(UInt32.max)).contains(v) { networks.append(UInt32(v)) }
         }
-        let statements = try Statements(db, version: version)
         var zones: [UInt32: OrgZone?] = [:]
         for network in networks { zones[network] = .some(try build(network: network, statements)) }
         return .changed(zones, lastChange: max)
@@ -184,6 +189,7 @@ struct SnapshotBuilder: ~Copyable {
     /// One organization's zone, or nil when the database no longer has it
     /// (no organization, app or peer row with its network).
     mutating func build(network: UInt32, _ st: Statements) throws(SQLiteError) -> OrgZone? {
+        defer { st.reset() }
         try st.exists.bind(.integer(Int64(network)))
         guard try st.exists.step() else { return nil }
         reset(network: network)

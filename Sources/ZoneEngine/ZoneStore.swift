@@ -25,6 +25,7 @@ public final class ZoneStore: Sendable {
     private let logger: Logger
     private let state: Mutex<State>
     private let running = ManagedAtomic<Bool>(false)
+    private let pollerCPU = ManagedAtomic<Int>(0)
     private let stopped = DispatchSemaphore(value: 0)
 
     /// What the poller knows about the database; only touched under `state`'s lock.
@@ -34,13 +35,15 @@ public final class ZoneStore: Sendable {
         var dataVersion: Int64 = 0
         /// Set after a failure, so the next poll builds everything whatever it sees.
         var retry = false
-        /// The organizations of the current snapshot.
-        var zones: [UInt32: OrgZone] = [:]
+        /// The current snapshot, which the next update starts from.
+        var current: Snapshot?
         /// The last change-log entry the zones include; nil: build everything next.
         var lastChange: Int64?
         var schemaVersion: Int64 = 0
         /// Scratch for building organizations, kept between updates.
         var builder: SnapshotBuilder?
+        /// The reads of one organization, prepared for `connection` and `schemaVersion`.
+        var statements: SnapshotBuilder.Statements?
         /// Updates that rebuilt only what changed, and full builds.
         var updates = 0
         var fullBuilds = 0
@@ -90,6 +93,7 @@ public final class ZoneStore: Sendable {
             let interval = Double(Self.pollInterval.components.attoseconds) / 1e18
             while running.load(ordering: .acquiring) {
                 pollOnce()
+                pollerCPU.store(Self.threadCPUNanoseconds(), ordering: .relaxed)
                 Thread.sleep(forTimeInterval: interval)
             }
             stopped.signal()
@@ -111,6 +115,15 @@ public final class ZoneStore: Sendable {
             s.lastChange = nil
             reload(&s)
         }
+    }
+
+    /// CPU time the poller thread has used (polling and updating), as of its last poll.
+    public var pollerCPUTime: Duration { .nanoseconds(pollerCPU.load(ordering: .relaxed)) }
+
+    private static func threadCPUNanoseconds() -> Int {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return t.tv_sec * 1_000_000_000 + t.tv_nsec
     }
 
     /// Updates that built only the organizations a change touched, and
@@ -149,6 +162,7 @@ public final class ZoneStore: Sendable {
     private func fail(_ s: inout State, _ error: any Error) {
         let message = "\(error)"
         s.retry = true
+        s.statements = nil
         s.connection = nil
         s.lastChange = nil
         guard message != s.lastError else { return }
@@ -165,6 +179,7 @@ public final class ZoneStore: Sendable {
             throw DatabaseError(.database, "\(path) is missing")
         }
         if s.connection == nil || s.identity != id {
+            s.statements = nil
             s.connection = nil
             s.lastChange = nil
             s.connection = try SQLiteConnection(path: path, mode: .readOnly)
@@ -176,26 +191,30 @@ public final class ZoneStore: Sendable {
         if s.builder == nil { s.builder = try SnapshotBuilder(ttl: ttl) }
         if let last = s.lastChange {
             let version = s.schemaVersion
+            if s.statements == nil { s.statements = try SnapshotBuilder.Statements(db, version: version) }
+            let statements = s.statements!
             let update = try s.builder!.readTransaction(db) { (b: inout SnapshotBuilder) throws(SQLiteError) in
-                try b.update(db, after: last, version: version)
+                try b.update(db, after: last, version: version, statements: statements)
             }
             switch update {
             case .unchanged:
                 return nil
             case .changed(let zones, let lastChange):
                 // Applied only now that every touched organization is built.
-                for (network, zone) in zones { s.zones[network] = zone }
+                s.current = s.current!.replacing(zones)
                 s.lastChange = lastChange
                 s.updates += 1
-                return Snapshot(zones: s.zones, ttl: ttl)
+                return s.current
             case .everything:
                 break
             }
         }
         let all = try s.builder!.buildAll(db)
-        (s.zones, s.lastChange, s.schemaVersion) = (all.zones, all.lastChange, all.version)
+        s.current = Snapshot(zones: all.zones.values, ttl: ttl)
+        s.statements = nil
+        (s.lastChange, s.schemaVersion) = (all.lastChange, all.version)
         s.fullBuilds += 1
-        return Snapshot(zones: s.zones, ttl: ttl)
+        return s.current
     }
 
     private static func metadata(_ s: Snapshot, path: String) -> Logger.Metadata {

@@ -164,13 +164,13 @@ private struct RandomWriter {
         store.pollOnce()
         let after = store.current
         #expect(after !== before)
-        #expect(after.zones[1] === before.zones[1] && after.zones[3] === before.zones[3])
-        #expect(after.zones[2] !== before.zones[2])
+        #expect(after.zone(1) === before.zone(1) && after.zone(3) === before.zone(3))
+        #expect(after.zone(2) !== before.zone(2))
         // A host's liveness touches the organizations with instances there: 1 and 2 on a1, not 3.
         try w.setHost(id: 0xa1, alive: false)
         store.pollOnce()
         let dead = store.current
-        #expect(dead.zones[1] !== after.zones[1] && dead.zones[2] !== after.zones[2] && dead.zones[3] === after.zones[3])
+        #expect(dead.zone(1) !== after.zone(1) && dead.zone(2) !== after.zone(2) && dead.zone(3) === after.zone(3))
         #expect(try dead.ask("web.internal", from: "fdaa:0:1:0:a1:0:1:2").isNoData)
         // A commit that touches no organization publishes nothing.
         try w.setHost(id: 0xa1, alive: false)

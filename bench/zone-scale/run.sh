@@ -2,8 +2,13 @@
 # The zone scale benchmark: writes a 1,000-instance and a 1,000,000-instance
 # database (100,000 apps, 10,000 organizations) with generate.py, then loads
 # each into a ZoneEngine snapshot and times lookups over the same number of
-# questions. Figures go to the README's zone section by hand, with the date
-# and machine. Databases are kept in $ZONE_SCALE_DIR (default /tmp/sixpn-zone-scale).
+# questions; then, at 1,000,000, a running ZoneStore under changes (commit ->
+# answered for single changes and at 1,000/s, the updates' CPU, lookups per
+# CPU-second with and without churn, memory after 300,000 more changes; see
+# Churn.swift). Figures go to the README's zone section and
+# docs/performance.md by hand, with the date and machine. Databases are kept
+# in $ZONE_SCALE_DIR (default /tmp/sixpn-zone-scale); the churn changes the
+# large one's started flags.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${ZONE_SCALE_DIR:-/tmp/sixpn-zone-scale}
@@ -16,3 +21,5 @@ bench=$(swift build -c release --package-path "$here" --show-bin-path)/zone-scal
 "$bench" "$dir/small.sqlite" 20
 echo
 "$bench" "$dir/large.sqlite" 20
+echo
+"$bench" churn "$dir/large.sqlite" 10 300000
