@@ -37,7 +37,7 @@ let package = Package(
 
         // SQLite -> immutable per-organization snapshot -> prepared answers.
         .target(name: "ZoneEngine", dependencies: [
-            "DNSWire", "CSQLite",
+            "DNSWire", "CSQLite", "Sockets",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
         ]),

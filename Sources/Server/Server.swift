@@ -220,7 +220,7 @@ public final class Server: @unchecked Sendable {
         } catch {
             throw ServerError("cannot start threads: \(error)")
         }
-        zone.start()
+        do { try zone.start() } catch { throw ServerError("cannot start the database watcher: \(error)") }
         collector.start()
         var metadata: Logger.Metadata = [
             "listen": .array(listening.map { .string($0.description) }),

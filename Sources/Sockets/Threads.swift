@@ -29,6 +29,13 @@ extension Syscalls {
         _ = pthread_join(thread, nil)
     }
 
+    /// Sleeps the calling thread (nanosleep, resumed after a signal).
+    public static func sleep(nanoseconds: Int64) {
+        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
+    }
+
     /// A small number that differs between threads, for spreading shared
     /// counters over cache lines (sched_getcpu is not in Swift's Glibc).
     @inlinable @inline(__always)

@@ -10,9 +10,9 @@ struct GrowableBuffer<Element: BitwiseCopyable> {
     private var memory: LargeMemory?
 
     /// A buffer that can hold up to `limit` elements (reserved, not allocated).
-    init(limit: Int) throws(SQLiteError) {
+    init(limit: Int) throws(SnapshotError) {
         guard let m = LargeMemory.reserve(limit * MemoryLayout<Element>.stride) else {
-            throw SQLiteError(code: 7, message: "cannot reserve memory for \(limit) \(Element.self)", context: "build snapshot")
+            throw SnapshotError(description: "build snapshot: cannot reserve address space for \(limit) \(Element.self)")
         }
         memory = m
         capacity = limit
@@ -72,4 +72,10 @@ extension GrowableBuffer where Element == UInt8 {
         base[offset] = UInt8(v >> 8)
         base[offset + 1] = UInt8(truncatingIfNeeded: v)
     }
+}
+
+/// A snapshot that could not be built for a reason of its own, not the
+/// database's (that is a ``SQLiteError``): the builder could not reserve its memory.
+public struct SnapshotError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let description: String
 }

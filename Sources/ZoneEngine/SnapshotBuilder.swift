@@ -81,7 +81,7 @@ struct SnapshotBuilder: ~Copyable {
         }
     }
 
-    init(ttl: UInt32) throws(SQLiteError) {
+    init(ttl: UInt32) throws(SnapshotError) {
         let arena = try GrowableBuffer<UInt8>(limit: 1 << 32)
         let blocks: GrowableBuffer<UInt32>, places: GrowableBuffer<InstancePlace>, reverse: GrowableBuffer<ReverseEntry>
         do { blocks = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); throw error }
@@ -107,7 +107,7 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// Builds a snapshot of everything `db` holds.
-    static func build(from db: SQLiteConnection, ttl: UInt32, serial: UInt32? = nil) throws(SQLiteError) -> Snapshot {
+    static func build(from db: SQLiteConnection, ttl: UInt32, serial: UInt32? = nil) throws -> Snapshot {
         var b = try SnapshotBuilder(ttl: ttl)
         let zones = try b.buildAll(db).zones.values
         return serial.map { Snapshot(zones: zones, ttl: ttl, serial: $0) } ?? Snapshot(zones: zones, ttl: ttl)

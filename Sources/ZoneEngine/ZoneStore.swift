@@ -1,6 +1,9 @@
 import Atomics
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
+import Sockets
 import Synchronization
 
 /// Owns the database connection and the current snapshot; updates it off the query path.
@@ -26,7 +29,8 @@ public final class ZoneStore: Sendable {
     private let state: Mutex<State>
     private let running = ManagedAtomic<Bool>(false)
     private let pollerCPU = ManagedAtomic<Int>(0)
-    private let stopped = DispatchSemaphore(value: 0)
+    /// The poller's thread, while it runs.
+    private let poller = Mutex<pthread_t?>(nil)
 
     /// What the poller knows about the database; only touched under `state`'s lock.
     private struct State: ~Copyable {
@@ -84,29 +88,34 @@ public final class ZoneStore: Sendable {
     /// Why the database could not be loaded, while it cannot; nil once a load succeeds.
     public var lastError: String? { state.withLock { $0.lastError } }
 
-    /// Polls for changes (at most every 250 ms) on its own thread until ``stop()``.
-    public func start() {
+    /// Polls for changes (every ``pollInterval``) on a thread of its own until ``stop()``.
+    public func start() throws(Errno) {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             return
         }
-        let thread = Thread { [self] in
-            let interval = Double(Self.pollInterval.components.attoseconds) / 1e18
-            while running.load(ordering: .acquiring) {
-                pollOnce()
-                pollerCPU.store(Self.threadCPUNanoseconds(), ordering: .relaxed)
-                Thread.sleep(forTimeInterval: interval)
+        do {
+            let thread = try Syscalls.startThread { [self] in
+                let interval = Int64(Self.pollInterval.components.seconds) * 1_000_000_000
+                    + Int64(Self.pollInterval.components.attoseconds / 1_000_000_000)
+                while running.load(ordering: .acquiring) {
+                    pollOnce()
+                    pollerCPU.store(Self.threadCPUNanoseconds(), ordering: .relaxed)
+                    Syscalls.sleep(nanoseconds: interval)
+                }
             }
-            stopped.signal()
+            poller.withLock { $0 = thread }
+        } catch {
+            running.store(false, ordering: .releasing)
+            throw error
         }
-        thread.name = "sixpn-zone"
-        thread.start()
     }
 
     /// Stops the poller and waits for it to finish.
     public func stop() {
-        if running.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged {
-            stopped.wait()
+        guard running.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged else {
+            return
         }
+        if let thread = poller.withLock({ p -> pthread_t? in defer { p = nil }; return p }) { Syscalls.join(thread) }
     }
 
     /// Rebuilds the whole snapshot now, whether or not the database changed (SIGHUP).

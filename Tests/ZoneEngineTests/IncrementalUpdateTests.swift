@@ -212,7 +212,7 @@ private struct RandomWriter {
             try w.addInstance(app: "app\(i % 20)", region: "ams", address: "fdaa:0:\(i % 7 + 1):0:a1:0:\(String(i, radix: 16)):2")
         }
         let store = try ZoneStore(path: t.path, logger: logger)
-        store.start()
+        try store.start()
         defer { store.stop() }
         var delays: [Duration] = []
         for i in 1...20 {

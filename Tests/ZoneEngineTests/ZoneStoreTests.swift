@@ -39,7 +39,7 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
         let t = try TemporaryDatabase()
         try t.writer().addInstance(app: "web", region: "ams", address: client)
         let store = try ZoneStore(path: t.path, logger: logger)
-        store.start()
+        try store.start()
         defer { store.stop() }
 
         let stop = Atomic<Bool>(false)
@@ -58,7 +58,7 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
                 }
             }
         }
-        reader.start()
+        try reader.start()
         Thread.sleep(forTimeInterval: 0.3)
 
         let appID = "(SELECT id FROM apps WHERE name = 'web')"

@@ -58,7 +58,7 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     let t0 = ContinuousClock.now
     let store = try ZoneStore(path: path, logger: logger)
     let load = ContinuousClock.now - t0
-    store.start()
+    try! store.start()
     defer { store.stop() }
     let afterLoad = memory()
 
