@@ -10,7 +10,8 @@
 #   bench/profile.sh [queries]            default 20000; prints Ir per query and the top functions
 #   bench/profile.sh [queries] --forward  the same for cached forwarded answers: 1,000 names of a
 #                                         zone that NSD serves in the namespace, asked once to fill
-#                                         the cache (callgrind's counts zeroed after), then the load
+#                                         the cache (those counts dumped apart), then the load; the
+#                                         function list is inclusive (the dump loses the exclusive split)
 #   SIXPN_BIN=PATH bench/profile.sh ...   profiles another build (e.g. the commit before a change)
 #
 # Then, where perf works (software cpu-clock sampling, so also in a VM without
@@ -107,7 +108,7 @@ print(f'unprofiled, 1 worker, {q} answers: user {u:.2f} s, system {s:.2f} s ({10
 serve valgrind --tool=callgrind --callgrind-out-file="$w/cg.out" --toggle-collect='*9UDPWorkerC3run*' --separate-threads=no
 for _ in $(seq 1 60); do grep -q serving "$w/serve.log" 2>/dev/null && break; sleep 1; done
 kill -0 "$pid" || { cat "$w/serve.log" >&2; echo "bench/profile.sh: sixpn under callgrind did not start" >&2; exit 1; }
-if [ "$mode" = --forward ]; then warm; callgrind_control -z "$pid" >/dev/null; fi
+if [ "$mode" = --forward ]; then warm; callgrind_control -d "$pid" >/dev/null; fi
 load
 done2=$(answered)
 kill -INT "$pid"; wait "$pid" 2>/dev/null || true; pid=""
@@ -116,7 +117,7 @@ total=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$
 {
   cat "$w/split"
   echo "callgrind ($mode): $done2 answers, $total instructions in the worker loop: $((total / done2)) per answer (user space)"
-  callgrind_annotate --inclusive=no "$w/cg.out" 2>/dev/null | sed -n '/^Ir/,$p' | head -40
+  callgrind_annotate --inclusive=$([ "$mode" = --forward ] && echo yes || echo no) "$w/cg.out" 2>/dev/null | sed -n '/^Ir/,$p' | head -40
 } | tee "$root/bench/results/profile.txt"
 
 # 3. perf: kernel vs user samples of the whole server process under load.
