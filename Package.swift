@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Forwarder", targets: ["Forwarder"]),
         .library(name: "Server", targets: ["Server"]),
         .library(name: "NetSetup", targets: ["NetSetup"]),
+        .library(name: "Cluster", targets: ["Cluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -20,6 +21,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        // The etcd client (Cluster only; the DNS path never links these).
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Thin system-library modules: one C library each, wrapped once in Swift.
@@ -72,9 +78,22 @@ let package = Package(
         // Compiles NetSetup's BPF programs (clang -target bpf) into the build.
         .plugin(name: "BPFBuild", capability: .buildTool()),
 
+        // etcd (gRPC, TLS) -> the host's SQLite, host membership, the WireGuard mesh.
+        // Proto/etcd.proto is the source of Generated/ (scripts/gen-etcd-proto.sh).
+        .target(name: "Cluster", dependencies: [
+            "ZoneEngine", "NetSetup",
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], exclude: ["Proto"]),
+
         // The command line: argument parsing only.
         .executableTarget(name: "sixpn", dependencies: [
-            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Server", "NetSetup",
+            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Server", "NetSetup", "Cluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -92,6 +111,7 @@ let package = Package(
         .testTarget(name: "ForwarderTests", dependencies: ["Forwarder", "Sockets", "DNSWire"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Forwarder", "Sockets", "ZoneEngine", "DNSWire"]),
         .testTarget(name: "NetSetupTests", dependencies: ["NetSetup", "ZoneEngine"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZoneEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,6 +4,11 @@ public struct DatabaseContents: Sendable, Equatable {
     public struct Organization: Sendable, Equatable {
         public var network: UInt32
         public var name: String
+
+        public init(network: UInt32, name: String) {
+            self.network = network
+            self.name = name
+        }
     }
 
     public struct Instance: Sendable, Equatable {
@@ -14,6 +19,12 @@ public struct DatabaseContents: Sendable, Equatable {
         public var host: UInt32
         public var address: SixPNAddress
         public var started: Bool
+
+        public init(network: UInt32, app: String, id: String, region: String, host: UInt32, address: SixPNAddress,
+                    started: Bool) {
+            (self.network, self.app, self.id, self.region) = (network, app, id, region)
+            (self.host, self.address, self.started) = (host, address, started)
+        }
     }
 
     public struct Peer: Sendable, Equatable {
@@ -22,12 +33,18 @@ public struct DatabaseContents: Sendable, Equatable {
         public var address: SixPNAddress
         /// Base64, as stored; nil when the peer has none yet.
         public var publicKey: String?
+
+        public init(network: UInt32, name: String, address: SixPNAddress, publicKey: String?) {
+            (self.network, self.name, self.address, self.publicKey) = (network, name, address, publicKey)
+        }
     }
 
     /// Ordered by network; instances then by app, region and ID; peers by name.
     public var organizations: [Organization] = []
     public var instances: [Instance] = []
     public var peers: [Peer] = []
+
+    public init() {}
 
     /// One thing per line, in that order:
     ///

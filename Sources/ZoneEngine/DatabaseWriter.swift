@@ -62,13 +62,8 @@ public final class DatabaseWriter {
     public func addInstance(app: String, region: String, address: String, id: String? = nil,
                             started: Bool = true, processGroup: String = "app",
                             metadata: [(key: String, value: String)] = []) throws(DatabaseError) -> AddedInstance {
-        let a = try Self.sixPN(address)
-        let app = try Label.normalized(app, what: "app name")
-        let region = try Label.normalized(region, what: "region")
-        guard !Label.reservedRegions.contains(region) else {
-            throw DatabaseError(.badInput, "region \"\(region)\" is reserved (it names a record under <app>.internal)")
-        }
-        let id = try Label.normalized(id ?? hex8(a.instance), what: "instance ID")
+        let f = try InstanceFields(app: app, region: region, address: address, id: id)
+        let (a, app, region, id) = (f.sixPN, f.app, f.region, f.id)
         let group = try Label.normalized(processGroup, what: "process group")
         var pairs: [(String, String)] = []
         for (k, v) in metadata {
@@ -163,12 +158,8 @@ public final class DatabaseWriter {
 
     /// Adds a WireGuard peer to the organization its address belongs to (created when new).
     public func addPeer(name: String, address: String, publicKey: String? = nil) throws(DatabaseError) {
-        let a = try Self.sixPN(address)
-        let name = try Label.normalized(name, what: "peer name")
-        if let k = publicKey, !Self.isWireGuardKey(k) {
-            throw DatabaseError(.badInput, "public key \"\(k)\" is not a WireGuard key (44 characters of base64)")
-        }
-        let text = a.address.description
+        let f = try PeerFields(name: name, address: address, publicKey: publicKey)
+        let (a, name, text) = (f.sixPN, f.name, f.text)
         try write { () throws(DatabaseError) in
             try ensureOrg(a.network)
             if try sqlInteger("SELECT 1 FROM peers WHERE network_id = ? AND name = ?",
@@ -248,19 +239,7 @@ public final class DatabaseWriter {
     // MARK: - Pieces
 
     private static func sixPN(_ text: String) throws(DatabaseError) -> SixPNAddress {
-        guard let a = SixPNAddress(text) else {
-            throw DatabaseError(.badInput, "address \"\(text)\" is not an IPv6 address inside fdaa::/16")
-        }
-        guard a.network != 0 else { throw DatabaseError(.badInput, "address \(text) has network ID 0") }
-        return a
-    }
-
-    private static func isWireGuardKey(_ k: String) -> Bool {
-        let u = Array(k.utf8)
-        guard u.count == 44, u[43] == UInt8(ascii: "=") else { return false }
-        return u[..<43].allSatisfy { c in
-            (0x41...0x5a).contains(c) || (0x61...0x7a).contains(c) || (0x30...0x39).contains(c) || c == 0x2b || c == 0x2f
-        }
+        try InstanceFields.address(text)
     }
 
     private func ensureOrg(_ network: UInt32) throws(DatabaseError) {

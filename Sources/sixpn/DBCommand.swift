@@ -12,13 +12,22 @@ struct DBCommand: ParsableCommand {
 
     struct DBOption: ParsableArguments {
         @Option(name: .customLong("db"), help: "The SQLite database file.")
-        var path: String
+        var file: String?
+        @OptionGroup var etcd: EtcdOptions
+        var path: String { file ?? "" }
+
+        func validate() throws {
+            guard (file == nil) != (etcd.urls == nil) else { throw ValidationError("give either --db FILE or --etcd URL[,URL...]") }
+        }
     }
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an empty database (WAL mode) with the current schema.")
         @OptionGroup var db: DBOption
-        func run() throws { try report { () throws(DatabaseError) in try DatabaseWriter.initialize(path: db.path) } }
+        func run() throws {
+            guard db.etcd.urls == nil else { throw ValidationError("init makes a local database; the cluster needs none") }
+            try report { () throws(DatabaseError) in try DatabaseWriter.initialize(path: db.path) }
+        }
     }
 
     struct AddInstance: ParsableCommand {
@@ -37,6 +46,8 @@ struct DBCommand: ParsableCommand {
         @Option(help: ArgumentHelp("A metadata pair (key and value are DNS labels); repeatable.", valueName: "key=value"))
         var metadata: [String] = []
         func run() throws {
+            let (app, region, address, id) = (app, region, address, id)
+            if try DBCluster.run(db, { try await DBCluster.addInstance($0, app: app, region: region, address: address, id: id) }) { return }
             try report { () throws(DatabaseError) in
                 var pairs: [(key: String, value: String)] = []
                 for m in metadata {
@@ -58,6 +69,8 @@ struct DBCommand: ParsableCommand {
         @OptionGroup var db: DBOption
         @Option(help: "The instance's 6PN address.") var address: String
         func run() throws {
+            let address = address
+            if try DBCluster.run(db, { try await $0.removeInstance(address: address) }) { return }
             try report { () throws(DatabaseError) in try DatabaseWriter(path: db.path).removeInstance(address: address) }
         }
     }
@@ -86,6 +99,8 @@ struct DBCommand: ParsableCommand {
         @Option(help: "The peer's 6PN address.") var address: String
         @Option(name: .customLong("public-key"), help: "The peer's WireGuard public key (base64).") var publicKey: String?
         func run() throws {
+            let (name, address, publicKey) = (name, address, publicKey)
+            if try DBCluster.run(db, { try await $0.addPeer(name: name, address: address, publicKey: publicKey) }) { return }
             try report { () throws(DatabaseError) in
                 try DatabaseWriter(path: db.path).addPeer(name: name, address: address, publicKey: publicKey)
             }
@@ -98,6 +113,8 @@ struct DBCommand: ParsableCommand {
         @Option(help: "The peer's name.") var name: String
         @Option(help: "The organization's network ID (hex).") var network: String
         func run() throws {
+            let (name, network) = (name, network)
+            if try DBCluster.run(db, { try await $0.removePeer(name: name, network: NetworkID.parse(network)) }) { return }
             try report { () throws(DatabaseError) in
                 try DatabaseWriter(path: db.path).removePeer(name: name, network: NetworkID.parse(network))
             }
@@ -109,6 +126,8 @@ struct DBCommand: ParsableCommand {
         @OptionGroup var db: DBOption
         @Option(help: "Only this organization (network ID, hex).") var network: String?
         func run() throws {
+            let network = network
+            if try DBCluster.run(db, { try await DBCluster.list($0, network: network) }) { return }
             try report { () throws(DatabaseError) in
                 let filter = try network.map { (n: String) throws(DatabaseError) in try NetworkID.parse(n) }
                 for line in try DatabaseWriter(path: db.path).list(network: filter) { print(line) }

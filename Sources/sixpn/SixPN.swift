@@ -9,6 +9,7 @@ struct SixPN: ParsableCommand {
         commandName: "sixpn",
         abstract: "A DNS server for private IPv6 (6PN) networks, and the tools that set those networks up.",
         version: sixpnVersion,
-        subcommands: [ServeCommand.self, DemoCommand.self, DBCommand.self, AddrCommand.self, NetCommand.self, WGCommand.self]
+        subcommands: [ServeCommand.self, DemoCommand.self, DBCommand.self, AddrCommand.self, NetCommand.self, WGCommand.self,
+                      AgentCommand.self]
     )
 }

@@ -20,7 +20,8 @@ struct WGCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a key pair and a /120, add the peer to the device and the database, print its wg-quick file.")
-        @Option(help: "The SQLite database file.") var db: String
+        @Option(help: "The SQLite database file.") var db: String?
+        @OptionGroup var etcd: EtcdOptions
         @Option(help: "The organization's network ID (hex, with or without 0x).") var network: String
         @Option(help: "The peer's name (a DNS label; it answers as NAME._peer.internal).") var name: String
         @Option(help: "The region the peer connects through (a DNS label), noted in the file.") var region: String?
@@ -40,7 +41,7 @@ struct WGCommand: ParsableCommand {
                     }
                     key = k
                 }
-                let provisioning = PeerProvisioning(directory: try ZoneDatabasePeers(path: db),
+                let provisioning = PeerProvisioning(directory: try peerDirectory(db: db, etcd: etcd),
                                                     device: try dev.map { try WireGuardDevices.open($0) })
                 return try provisioning.create(network: network, name: name, region: region, endpoint: endpoint,
                                                hostPublicKey: key)
@@ -51,14 +52,15 @@ struct WGCommand: ParsableCommand {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a peer from the device (when given) and the database.")
-        @Option(help: "The SQLite database file.") var db: String
+        @Option(help: "The SQLite database file.") var db: String?
+        @OptionGroup var etcd: EtcdOptions
         @Option(help: "The organization's network ID (hex, with or without 0x).") var network: String
         @Option(help: "The peer's name.") var name: String
         @Option(help: "The host's WireGuard device to remove the peer from.") var dev: String?
 
         func run() throws {
             try OneLineFailure.wrap("sixpn wg peer remove") {
-                let provisioning = PeerProvisioning(directory: try ZoneDatabasePeers(path: db),
+                let provisioning = PeerProvisioning(directory: try peerDirectory(db: db, etcd: etcd),
                                                     device: try dev.map { try WireGuardDevices.open($0) })
                 try provisioning.remove(network: try NetworkID.parse(network), name: name)
             }
@@ -68,12 +70,13 @@ struct WGCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print peers, one per line: NETWORK NAME ADDRESS/120 PUBLIC-KEY.")
-        @Option(help: "The SQLite database file.") var db: String
+        @Option(help: "The SQLite database file.") var db: String?
+        @OptionGroup var etcd: EtcdOptions
         @Option(help: "Only this organization (network ID, hex).") var network: String?
 
         func run() throws {
             let peers = try OneLineFailure.wrap("sixpn wg peer list") {
-                try ZoneDatabasePeers(path: db).peers(network: try network.map { try NetworkID.parse($0) })
+                try peerDirectory(db: db, etcd: etcd).peers(network: try network.map { try NetworkID.parse($0) })
             }
             for p in peers {
                 print(NetworkID.format(p.network), p.name, "\(p.address)/\(PeerArea.slot(of: p.address) == nil ? 128 : 120)",
