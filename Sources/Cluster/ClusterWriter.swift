@@ -29,12 +29,19 @@ public struct ClusterWriter: Sendable {
             [.absent(key), .absent(ClusterKeys.peer(f.text)), .absent(name)],
             [.put(key, ClusterValues.encode(value)), .put(name, Array(f.text.utf8)), .get(ClusterKeys.host(f.sixPN.host))])
         guard r.succeeded else {
-            if try await store.get(name) != nil {
-                throw DatabaseError(.duplicate, "app \(f.app) in network \(NetworkID.format(f.sixPN.network)) already has an instance \(f.id)")
-            }
-            throw DatabaseError(.duplicate, "address \(f.text) is already in the cluster")
+            try await refuseTakenAddress(f.text)
+            throw DatabaseError(.duplicate, "app \(f.app) in network \(NetworkID.format(f.sixPN.network)) already has an instance \(f.id)")
         }
         return AddedInstance(fields: f, hostJoined: r.gets.first.map { $0 != nil } ?? true)
+    }
+
+    /// After a refused add: says so when the address was the reason (else the name was).
+    private func refuseTakenAddress(_ text: String) async throws {
+        let instance = try await store.get(ClusterKeys.instance(text))
+        let peer = try await store.get(ClusterKeys.peer(text))
+        if instance != nil || peer != nil {
+            throw DatabaseError(.duplicate, "address \(text) is already in the cluster")
+        }
     }
 
     public func removeInstance(address: String) async throws {
@@ -62,10 +69,8 @@ public struct ClusterWriter: Sendable {
             [.put(key, ClusterValues.encode(ClusterValues.Peer(name: f.name, publicKey: f.publicKey))),
              .put(nameKey, Array(f.text.utf8))])
         guard r.succeeded else {
-            if try await store.get(nameKey) != nil {
-                throw DatabaseError(.duplicate, "network \(NetworkID.format(f.sixPN.network)) already has a peer named \(f.name)")
-            }
-            throw DatabaseError(.duplicate, "address \(f.text) is already in the cluster")
+            try await refuseTakenAddress(f.text)
+            throw DatabaseError(.duplicate, "network \(NetworkID.format(f.sixPN.network)) already has a peer named \(f.name)")
         }
     }
 
