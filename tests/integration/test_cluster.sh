@@ -55,11 +55,7 @@ instance() {
   ip -n "sx-cl-$host" -6 route add "$address/112" via fe80::2 dev "$veth"
 }
 instance a1 a va1 "$A1"; instance a2 a va2 "$A2"; instance b1 b vb1 "$B1"; instance c1 c vc1 "$C1"
-if "$SIXPN" net attach --help 2>&1 | grep -q -- '--prefix'; then
-  isolate() { in_ns "$1" "$SIXPN" net attach --dev "$2" --program isolate --prefix "$3/112"; }
-else
-  isolate() { in_ns "$1" "$SIXPN" net attach --dev "$2" --program isolate; }
-fi
+isolate() { in_ns "$1" "$SIXPN" net attach --dev "$2" --program isolate --prefix "$3/112"; }
 check "isolate on a1's veth" isolate a va1 "$A1"
 check "isolate on a2's veth" isolate a va2 "$A2"
 check "isolate on b1's veth" isolate b vb1 "$B1"
