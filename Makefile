@@ -40,10 +40,12 @@ fuzz: deps
 	./fuzz/run.sh
 
 # Side-by-side throughput against NSD, Knot and Unbound (../shared/bench/peers.sh),
-# latency beside Knot, then the same answers from a 1,000,000-instance snapshot.
+# latency beside Knot, then the same answers from a 1,000,000-instance snapshot;
+# then the cluster: propagation, churn and initial sync through etcd.
 bench: release
 	./bench/run.sh
 	./bench/run.sh large
+	./bench/cluster.sh
 
 clean:
 	rm -rf .build

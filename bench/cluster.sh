@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# make bench, the cluster's rows: one etcd on loopback and sixpn agents and
+# servers in a namespace of this script's own (sx-cl-bench), then
+#   1. propagation: CLUSTER_WRITES (1,000) writes through `sixpn db --etcd`,
+#      each timed until two other hosts' `sixpn serve` answer it (p50/p99);
+#   2. churn: 1,000 instance changes per second for CLUSTER_CHURN_SECONDS (30):
+#      the agent's lag (write -> in its database, p50/p99) and its CPU;
+#   3. initial sync: CLUSTER_INSTANCES (1,000,000) instances in etcd, an agent
+#      on an empty database: time until listed, and its peak RSS.
+# etcd runs without TLS here (loopback only); the test runs it with TLS.
+#
+#   bench/cluster.sh                     SIXPN=path overrides the release binary
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SIXPN:-$root/.build/release/sixpn}
+writes=${CLUSTER_WRITES:-1000}
+churn_seconds=${CLUSTER_CHURN_SECONDS:-30}
+instances=${CLUSTER_INSTANCES:-1000000}
+ns=sx-cl-bench
+tmp=$(mktemp -d /tmp/sx-cl-bench.XXXXXX)
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.3
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+in_ns() { ip netns exec "$ns" "$@"; }
+# bg LOG CMD...: CMD must be a program (ip netns exec execs it), so that $! is its PID.
+bg() { local log=$1; shift; "$@" > "$log" 2>&1 & pids+=($!); LAST=$!; }
+wait_for() { local t=$1; shift; local end=$((SECONDS + t)); until "$@" >/dev/null 2>&1; do
+  [ $SECONDS -lt $end ] || return 1; sleep 0.1; done; }
+
+ip netns del "$ns" 2>/dev/null || true
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+for a in fdaa::3 fdaa::4 fdaa:0:1:0:1:0:1:1; do ip -n "$ns" addr add "$a/128" dev lo nodad; done
+
+ETCD=http://127.0.0.1:2379
+bg "$tmp/etcd.log" ip netns exec "$ns" etcd --data-dir "$tmp/etcd" --listen-client-urls $ETCD --advertise-client-urls $ETCD \
+  --max-txn-ops 10000 --max-request-bytes 16777216 --quota-backend-bytes 8589934592 --log-level error
+wait_for 30 in_ns etcdctl --endpoints $ETCD endpoint health || { echo "cluster bench: etcd did not start" >&2; exit 1; }
+
+# Two other hosts (2 and 3), each with its agent, database and server.
+agent() {  # agent HOST DB LOG
+  bg "$3" ip netns exec "$ns" "$bin" agent --etcd $ETCD --db "$2" --host-id "$1" --region bench
+}
+for h in 2 3; do
+  "$bin" db init --db "$tmp/h$h.db" >/dev/null
+  agent $h "$tmp/h$h.db" "$tmp/agent$h.log"; eval "agent_pid_$h=\$LAST"
+  bg "$tmp/serve$h.log" ip netns exec "$ns" "$bin" serve --db "$tmp/h$h.db" --threads 1 --listen "[fdaa::$((h + 1))]:53" --upstream '[::1]:9'
+  eval "serve_pid_$h=\$LAST"
+done
+wait_for 10 grep -q "host registered" "$tmp/agent2.log"
+wait_for 10 grep -q "host registered" "$tmp/agent3.log"
+
+echo "== cluster: propagation ($writes writes; $(nproc) cores; $(date -u +%FT%TZ))"
+in_ns python3 "$root/bench/cluster.py" propagation "$writes" $ETCD "$bin" fdaa::3 fdaa::4
+
+echo "== cluster: churn (1,000 changes/s for ${churn_seconds} s)"
+in_ns python3 "$root/bench/cluster.py" churn "$churn_seconds" 1000 $ETCD "$tmp/h2.db" "$agent_pid_2"
+
+echo "== cluster: sixpn serve's queries per CPU-second, without and with that churn (dnsperf, 10,000 qps for 10 s each)"
+in_ns "$bin" db add-instance --etcd $ETCD --app qbench --region bench --address fdaa:0:1:0:2:0:ffff:1 >/dev/null
+printf 'qbench.internal AAAA\n' > "$tmp/queries"
+wait_for 10 bash -c "ip netns exec $ns dig +short -b fdaa:0:1:0:1:0:1:1 @fdaa::4 qbench.internal AAAA | grep -q ffff"
+serve_cpu() { awk '{print $14 + $15}' "/proc/$serve_pid_3/stat"; }
+qps_per_cpu() {  # label: dnsperf against host 3's server while the agent applies whatever runs beside
+  local c0 c1 done_
+  c0=$(serve_cpu)
+  done_=$(in_ns dnsperf -s fdaa::4 -a fdaa:0:1:0:1:0:1:1 -d "$tmp/queries" -l 10 -Q 10000 -c 4 2>&1 \
+    | awk '/Queries completed/ {print $3}')
+  c1=$(serve_cpu)
+  awk -v q="$done_" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v l="$1" \
+    'BEGIN { printf "  %s: %d queries, server CPU %.2f s, %.0f queries per CPU-second\n", l, q, c / hz, q / (c / hz) }'
+}
+qps_per_cpu "without churn"
+in_ns python3 "$root/bench/cluster.py" churn 11 1000 $ETCD "$tmp/h3.db" "$agent_pid_3" > "$tmp/churn-beside.log" &
+churn_pid=$!
+sleep 0.5
+qps_per_cpu "with 1,000 changes/s"
+wait $churn_pid; sed 's/^/    /' "$tmp/churn-beside.log"
+
+echo "== cluster: initial sync of $instances instances into an empty host"
+in_ns python3 "$root/bench/cluster.py" load "$instances" $ETCD
+"$bin" db init --db "$tmp/empty.db" >/dev/null
+t0=$(date +%s%N)
+agent 4 "$tmp/empty.db" "$tmp/agent4.log"; pid=$LAST
+wait_for 600 grep -q '"listed"\|listed' "$tmp/agent4.log"
+t1=$(date +%s%N)
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+rows=$(sqlite3 "$tmp/empty.db" "SELECT count(*) FROM instances")
+echo "  listed $rows instances in $(( (t1 - t0) / 1000000 )) ms (agent start to committed); agent peak RSS $((hwm / 1024)) MiB"
