@@ -94,15 +94,27 @@ public final class ClusterAgent: Sendable {
         }
     }
 
-    /// Lists the whole prefix and replaces the database's data with it, in one transaction.
+    /// Lists the whole prefix and replaces the database's data with it, in one
+    /// transaction filled page by page (a million instances never sit in memory at once).
     private func relist(_ state: SyncState) async throws {
         let started = ContinuousClock.now
-        let listing = try await store.list(prefix: ClusterKeys.prefix, revision: nil, pageSize: 5000)
-        var t = RecordTranslation()
-        for e in listing.entries { t.put(e) }
-        try state.replace(t, at: ReplicaPosition(revision: listing.revision, clusterID: listing.clusterID))
-        logger.info("listed", metadata: ["revision": "\(listing.revision)", "keys": "\(listing.entries.count)",
-                                          "seconds": "\(started.duration(to: .now))"])
+        var keys = 0
+        try state.replica.beginReplacement()
+        state.beginReplacement()
+        do {
+            let at = try await store.listPages(prefix: ClusterKeys.prefix, revision: nil, pageSize: 5000) { page in
+                var t = RecordTranslation()
+                for e in page { t.put(e) }
+                keys += page.count
+                try state.add(t)
+            }
+            try state.commitReplacement(at: ReplicaPosition(revision: at.revision, clusterID: at.clusterID))
+            logger.info("listed", metadata: ["revision": "\(at.revision)", "keys": "\(keys)",
+                                              "seconds": "\(started.duration(to: .now))"])
+        } catch {
+            state.replica.abandonReplacement()
+            throw error
+        }
     }
 
     /// On a resume, the mesh needs the live hosts now; the watch then replays only what is newer.
@@ -163,12 +175,24 @@ final class SyncState: @unchecked Sendable {
         position = try replica.position()
     }
 
-    func replace(_ t: RecordTranslation, at p: ReplicaPosition) throws {
-        let refused = try replica.replace(with: t.changes, at: p)
+    /// A listing's hosts, gathered while it is added, merged once it is committed.
+    private var listedHosts: [(id: UInt32, revision: Int64, value: ClusterValues.Host?)] = []
+
+    func beginReplacement() {
+        listedHosts = []
+    }
+
+    func add(_ t: RecordTranslation) throws {
+        note(t, refused: try replica.add(t.changes))
+        listedHosts += t.hosts
+    }
+
+    func commitReplacement(at p: ReplicaPosition) throws {
+        try replica.commitReplacement(at: p)
         position = p
         hosts = [:]
-        note(t, refused: refused)
-        merge(t.hosts)
+        merge(listedHosts)
+        listedHosts = []
     }
 
     func seedHosts(_ t: RecordTranslation, revision: Int64) {

@@ -5,6 +5,10 @@ public protocol ClusterStore: Sendable {
     /// Every key under `prefix` at one revision (the newest, or `revision`), in
     /// pages of `pageSize` keys; throws `ClusterError.compacted` when `revision` is gone.
     func list(prefix: String, revision: Int64?, pageSize: Int) async throws -> StoreListing
+    /// The same listing handed over page by page, so that a million keys are never all in memory;
+    /// returns the revision and cluster ID it shows.
+    func listPages(prefix: String, revision: Int64?, pageSize: Int,
+                   _ page: ([StoredEntry]) throws -> Void) async throws -> (revision: Int64, clusterID: UInt64)
     /// One key, or nil.
     func get(_ key: String) async throws -> StoredEntry?
     /// Runs `operations` when every condition holds, else nothing; true when they ran.

@@ -147,6 +147,12 @@ public struct EtcdClient: ClusterStore {
 
     public func list(prefix: String, revision: Int64?, pageSize: Int) async throws -> StoreListing {
         var entries: [StoredEntry] = []
+        let at = try await listPages(prefix: prefix, revision: revision, pageSize: pageSize) { entries += $0 }
+        return StoreListing(entries: entries, revision: at.revision, clusterID: at.clusterID)
+    }
+
+    public func listPages(prefix: String, revision: Int64?, pageSize: Int,
+                          _ page: ([StoredEntry]) throws -> Void) async throws -> (revision: Int64, clusterID: UInt64) {
         var from = Array(prefix.utf8)
         let end = Self.rangeEnd(prefix)
         var at = revision ?? 0
@@ -161,12 +167,11 @@ public struct EtcdClient: ClusterStore {
             // Every page reads the revision of the first, so the listing is one state.
             if at == 0 { at = response.header.revision }
             clusterID = response.header.clusterID
-            entries.reserveCapacity(entries.count + response.kvs.count)
-            for e in response.kvs { entries.append(Self.entry(e)) }
+            try page(response.kvs.map(Self.entry))
             guard response.more, let last = response.kvs.last else { break }
             from = Array(last.key) + [0]
         }
-        return StoreListing(entries: entries, revision: at, clusterID: clusterID)
+        return (at, clusterID)
     }
 
     public func get(_ key: String) async throws -> StoredEntry? {

@@ -121,12 +121,47 @@ public final class ReplicaDatabase {
     /// the store, puts only) in one transaction, and stores `position`.
     @discardableResult
     public func replace(with changes: [ReplicaChange], at position: ReplicaPosition) throws(DatabaseError) -> [(ReplicaChange, DatabaseError)] {
-        try transaction { () throws(DatabaseError) in
-            // Organizations take their apps, instances and peers with them (ON DELETE CASCADE).
+        try beginReplacement()
+        let refused: [(ReplicaChange, DatabaseError)]
+        do {
+            refused = try add(changes)
+        } catch {
+            abandonReplacement()
+            throw error
+        }
+        try commitReplacement(at: position)
+        return refused
+    }
+
+    /// Starts replacing everything the replica holds, for a listing that comes
+    /// in pages: `add` each page's changes, then `commitReplacement`, or
+    /// `abandonReplacement` when the listing failed (the database is then as it was).
+    public func beginReplacement() throws(DatabaseError) {
+        do { try db.execute("BEGIN IMMEDIATE") } catch { throw DatabaseError(error) }
+        do {
             try run("DELETE FROM orgs")
             try run("DELETE FROM hosts")
-            return try applyEach(changes, position)
+        } catch {
+            abandonReplacement()
+            throw error
         }
+    }
+
+    /// Adds one page of a replacement; returns the changes that were refused.
+    public func add(_ changes: [ReplicaChange]) throws(DatabaseError) -> [(ReplicaChange, DatabaseError)] {
+        try applyEach(changes, nil)
+    }
+
+    public func commitReplacement(at position: ReplicaPosition) throws(DatabaseError) {
+        _ = try applyEach([], position)
+        do { try db.execute("COMMIT") } catch {
+            abandonReplacement()
+            throw DatabaseError(error)
+        }
+    }
+
+    public func abandonReplacement() {
+        try? db.execute("ROLLBACK")
     }
 
     /// Every host row, for tests and `sixpn agent`'s log: (host ID, alive).
@@ -145,7 +180,7 @@ public final class ReplicaDatabase {
 
     // MARK: - One change
 
-    private func applyEach(_ changes: [ReplicaChange], _ position: ReplicaPosition) throws(DatabaseError) -> [(ReplicaChange, DatabaseError)] {
+    private func applyEach(_ changes: [ReplicaChange], _ position: ReplicaPosition?) throws(DatabaseError) -> [(ReplicaChange, DatabaseError)] {
         var refused: [(ReplicaChange, DatabaseError)] = []
         for change in changes {
             try run("SAVEPOINT change")
@@ -159,6 +194,7 @@ public final class ReplicaDatabase {
                 refused.append((change, error))
             }
         }
+        guard let position else { return refused }
         try run("INSERT INTO replica_position (one, revision, cluster_id) VALUES (1, ?, ?) "
                 + "ON CONFLICT (one) DO UPDATE SET revision = excluded.revision, cluster_id = excluded.cluster_id",
                 .integer(position.revision), .text(String(position.clusterID)))

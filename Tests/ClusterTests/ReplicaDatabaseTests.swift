@@ -58,6 +58,16 @@ import ZoneEngine
         #expect(try r.position()?.revision == 9)
     }
 
+    @Test func anAbandonedReplacementLeavesTheDatabaseAsItWas() throws {
+        let r = try ReplicaDatabase(path: path)
+        try r.apply([instance("fdaa:0:a:0:1:0:1:1")], at: ReplicaPosition(revision: 2, clusterID: 1))
+        try r.beginReplacement()
+        _ = try r.add([instance("fdaa:0:b:0:2:0:1:1")])
+        r.abandonReplacement()  // the listing failed half-way
+        #expect(try DatabaseWriter(path: path).contents().instances.map(\.address.description) == ["fdaa:0:a:0:1:0:1:1"])
+        #expect(try r.position()?.revision == 2)
+    }
+
     @Test func aReopenedReplicaKeepsItsPosition() throws {
         try ReplicaDatabase(path: path).apply([], at: ReplicaPosition(revision: 11, clusterID: 5))
         #expect(try ReplicaDatabase(path: path).position() == ReplicaPosition(revision: 11, clusterID: 5))
