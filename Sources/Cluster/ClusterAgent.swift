@@ -228,6 +228,7 @@ final class SyncState: @unchecked Sendable {
             if let v = h.value { live[h.id] = (h.revision, v) } else { live[h.id] = nil }
         }
         hosts = live
+        Gauge(label: "sixpn_agent_live_hosts").record(live.count)
         mesh?.update(hosts: live.mapValues(\.value))
     }
 

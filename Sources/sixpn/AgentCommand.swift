@@ -23,6 +23,7 @@ struct AgentCommand: ParsableCommand {
     var wgEndpoint: String?
     @Flag(name: .customLong("peer-gateway"), help: "This host terminates customers' WireGuard peers (the mesh routes the peer area here).")
     var peerGateway = false
+    @Option(help: "ADDR:PORT or [ADDR]:PORT for Prometheus: GET /metrics.") var metrics: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -48,7 +49,9 @@ struct AgentCommand: ParsableCommand {
             let configuration = AgentConfiguration(
                 databasePath: db, hostID: host, region: region?.lowercased(), leaseTTL: leaseTTL,
                 wireGuardDevice: wgDev, wireGuardEndpoint: wgEndpoint, peerGateway: peerGateway)
+            let listen = try metrics.map { m throws(ClusterError) in try AgentMetrics.parseListen(m) }
             try runBlocking {
+                if let listen { try await AgentMetrics.serve(host: listen.host, port: listen.port) }
                 try await EtcdClient.with(etcdConfiguration) { client in
                     try await ClusterAgent(store: client, configuration: configuration, logger: logger).run()
                 }

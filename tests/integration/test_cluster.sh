@@ -117,7 +117,8 @@ declare -A AGENT_PID AGENT_LOG
 start_agent() {
   local h=$1 name="agent-$1-$RANDOM"
   start_bg "$name" ip netns exec "sx-cl-$h" "$SIXPN" agent "${TLS[@]}" --db "$TMP/$h.db" \
-    --host-id "${HOST[$h]}" --region "r$h" --lease-ttl $TTL --wg-dev "wgcl$h" --wg-endpoint "${UNDER[$h]}:51820"
+    --host-id "${HOST[$h]}" --region "r$h" --lease-ttl $TTL --wg-dev "wgcl$h" --wg-endpoint "${UNDER[$h]}:51820" \
+    --metrics 127.0.0.1:9101
   AGENT_PID[$h]=$LAST_PID
   AGENT_LOG[$h]="$TMP/$name.$$.log"
 }
@@ -270,6 +271,11 @@ put /sixpn/instances/fdaa:0:c1:0:a:0:99:1 this-is-not-json
 EOF
 check "the good instance of the same revision is answered" wait_for 10 has a1 "$A1" x7.vm.web.internal "$X7"
 check "the garbage value is logged with its key" grep -q 'key=/sixpn/instances/fdaa:0:c1:0:a:0:99:1 .*skipped value' "${AGENT_LOG[a]}"
+metric() { in_ns "$1" curl -s --max-time 2 http://127.0.0.1:9101/metrics | awk -v m="$2" '$1 == m {printf "%d", $2}'; }
+expect_match "agent A counts it in /metrics" '^[1-9][0-9]*$' "$(metric a sixpn_agent_skipped_values_total)"
+expect_eq "agent A's /metrics says 3 hosts are live" "3" "$(metric a sixpn_agent_live_hosts)"
+expect_eq "agent A's revision is etcd's" \
+  "$(ctl a root endpoint status -w json | grep -o '"revision":[0-9]*' | head -1 | cut -d: -f2)" "$(metric a sixpn_agent_revision)"
 check "the agents are still running" kill -0 "${AGENT_PID[a]}" "${AGENT_PID[b]}" "${AGENT_PID[c]}"
 
 echo "-- customers' peers through sixpn wg peer --etcd"
