@@ -64,6 +64,19 @@ public struct ReplicaPosition: Sendable, Equatable {
 public final class ReplicaDatabase {
     private let db: SQLiteConnection
     private var statements: [String: SQLiteStatement] = [:]
+    /// What a replacement has written so far, so that each listed instance costs one INSERT.
+    private var listed: Listed?
+
+    private struct Listed {
+        var orgs = Set<UInt32>()
+        var apps: [AppName: Int64] = [:]
+        var hosts = Set<UInt32>()
+    }
+
+    private struct AppName: Hashable {
+        var network: UInt32
+        var name: String
+    }
 
     /// The tables the replica needs beside docs/schema.md's: the hosts' liveness
     /// (the snapshot leaves a dead host's instances out of the plain names) and
@@ -145,14 +158,63 @@ public final class ReplicaDatabase {
             abandonReplacement()
             throw error
         }
+        listed = Listed()
     }
 
     /// Adds one page of a replacement; returns the changes that were refused.
     public func add(_ changes: [ReplicaChange]) throws(DatabaseError) -> [(ReplicaChange, DatabaseError)] {
-        try applyEach(changes, nil)
+        var refused: [(ReplicaChange, DatabaseError)] = []
+        var rest: [ReplicaChange] = []
+        for change in changes {
+            // An instance of a listing: the database holds only what this listing put there, so no
+            // lookups and no savepoint (a failed INSERT undoes itself alone); the rest the general way.
+            guard case .putInstance(let i) = change, listed != nil else {
+                rest.append(change)
+                continue
+            }
+            do {
+                try addListed(i)
+            } catch {
+                guard error.kind != .database else { throw error }
+                refused.append((change, error))
+            }
+        }
+        return try refused + applyEach(rest, nil)
+    }
+
+    private func addListed(_ i: ReplicaInstance) throws(DatabaseError) {
+        let r = try InstanceFields(app: i.app, region: i.region, address: i.address, id: i.id)
+        let network = r.sixPN.network
+        if listed!.orgs.insert(network).inserted {
+            try run("INSERT OR IGNORE INTO orgs (network_id, name) VALUES (?, ?)", .integer(Int64(network)), .text(hex8(network)))
+        }
+        let name = AppName(network: network, name: r.app)
+        var newApp = false
+        if listed!.apps[name] == nil {
+            try run("INSERT OR IGNORE INTO apps (network_id, name) VALUES (?, ?)", .integer(Int64(network)), .text(r.app))
+            listed!.apps[name] = try integer("SELECT id FROM apps WHERE network_id = ? AND name = ?",
+                                             .integer(Int64(network)), .text(r.app))
+            newApp = true
+        }
+        let appID = listed!.apps[name]!
+        do {
+            try run("INSERT INTO instances (app_id, id, region, host_id, address, started) VALUES (?, ?, ?, ?, ?, ?)",
+                    .integer(appID), .text(r.id), .text(r.region), .integer(Int64(r.sixPN.host)), .text(r.text),
+                    .integer(i.started ? 1 : 0))
+        } catch {
+            if newApp {
+                try run("DELETE FROM apps WHERE id = ?", .integer(appID))
+                listed!.apps[name] = nil
+            }
+            throw error
+        }
+        if listed!.hosts.insert(r.sixPN.host).inserted {
+            try run("INSERT OR IGNORE INTO hosts (host_id, alive) VALUES (?, 0)", .integer(Int64(r.sixPN.host)))
+        }
     }
 
     public func commitReplacement(at position: ReplicaPosition) throws(DatabaseError) {
+        listed = nil
         _ = try applyEach([], position)
         do { try db.execute("COMMIT") } catch {
             abandonReplacement()
@@ -161,6 +223,7 @@ public final class ReplicaDatabase {
     }
 
     public func abandonReplacement() {
+        listed = nil
         try? db.execute("ROLLBACK")
     }
 

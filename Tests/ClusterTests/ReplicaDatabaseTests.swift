@@ -50,7 +50,13 @@ import ZoneEngine
     @Test func replaceLeavesOnlyTheListing() throws {
         let r = try ReplicaDatabase(path: path)
         try r.apply([instance("fdaa:0:a:0:1:0:1:1"), .host(id: 1, alive: true)], at: ReplicaPosition(revision: 2, clusterID: 1))
-        try r.replace(with: [instance("fdaa:0:b:0:2:0:1:1")], at: ReplicaPosition(revision: 9, clusterID: 1))
+        let refused = try r.replace(with: [
+            instance("fdaa:0:b:0:2:0:1:1"),
+            instance("fdaa:0:b:0:2:0:2:1", id: "00000001"),  // (web, 00000001) again
+            instance("fdaa:0:b:0:2:0:3:1", app: "-bad"),
+            .host(id: 2, alive: false),
+        ], at: ReplicaPosition(revision: 9, clusterID: 1))
+        #expect(refused.count == 2)
         let c = try DatabaseWriter(path: path).contents()
         #expect(c.instances.map(\.address.description) == ["fdaa:0:b:0:2:0:1:1"])
         #expect(c.organizations.map(\.network) == [0xb])
