@@ -19,12 +19,18 @@ public struct ClusterWriter: Sendable {
         public let hostJoined: Bool
     }
 
-    public func addInstance(app: String, region: String, address: String, id: String?,
-                            started: Bool = true) async throws -> AddedInstance {
+    public func addInstance(app: String, region: String, address: String, id: String?, started: Bool = true,
+                            processGroup: String = "app",
+                            metadata: [(key: String, value: String)] = []) async throws -> AddedInstance {
         let f = try InstanceFields(app: app, region: region, address: address, id: id)
+        let group = try InstanceFields.processGroup(processGroup)
+        let pairs = try InstanceFields.metadata(metadata)
         let key = ClusterKeys.instance(f.text)
         let name = ClusterKeys.instanceName(network: f.sixPN.network, app: f.app, id: f.id)
-        let value = ClusterValues.Instance(app: f.app, region: f.region, id: f.id, state: started ? nil : "stopped")
+        let value = ClusterValues.Instance(
+            app: f.app, region: f.region, id: f.id, state: started ? nil : "stopped",
+            processGroup: group == "app" ? nil : group,
+            metadata: pairs.isEmpty ? nil : Dictionary(uniqueKeysWithValues: pairs.map { ($0.key, $0.value) }))
         let r = try await store.transaction(
             [.absent(key), .absent(ClusterKeys.peer(f.text)), .absent(name)],
             [.put(key, ClusterValues.encode(value)), .put(name, Array(f.text.utf8)), .get(ClusterKeys.host(f.sixPN.host))])
@@ -58,6 +64,19 @@ public struct ClusterWriter: Sendable {
         }
         let r = try await store.transaction([.modRevision(key, current.modRevision)], operations)
         guard r.succeeded else { throw DatabaseError(.duplicate, "instance \(text) changed while it was being removed; try again") }
+    }
+
+    /// Starts or stops an instance: its value rewritten under a compare of the revision it was read at.
+    public func setState(address: String, started: Bool) async throws {
+        let text = try InstanceFields.address(address).address.description
+        let key = ClusterKeys.instance(text)
+        guard let current = try await store.get(key) else {
+            throw DatabaseError(.notFound, "no instance has address \(text)")
+        }
+        var v = try ClusterValues.decode(ClusterValues.Instance.self, current.value)
+        v.state = started ? nil : "stopped"
+        let r = try await store.transaction([.modRevision(key, current.modRevision)], [.put(key, ClusterValues.encode(v))])
+        guard r.succeeded else { throw DatabaseError(.duplicate, "instance \(text) changed while it was being written; try again") }
     }
 
     public func addPeer(name: String, address: String, publicKey: String?) async throws {

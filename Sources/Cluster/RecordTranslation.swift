@@ -20,7 +20,8 @@ struct RecordTranslation {
             do {
                 let v = try ClusterValues.decode(ClusterValues.Instance.self, e.value)
                 changes.append(.putInstance(ReplicaInstance(address: address, app: v.app, region: v.region, id: v.id,
-                                                            started: v.started)))
+                                                            started: v.started, processGroup: v.processGroup ?? "app",
+                                                            metadata: v.metadata ?? [:])))
             } catch {
                 skipped.append(SkippedValue(key: e.key, reason: "\(error)"))
             }

@@ -64,15 +64,8 @@ public final class DatabaseWriter {
                             metadata: [(key: String, value: String)] = []) throws(DatabaseError) -> AddedInstance {
         let f = try InstanceFields(app: app, region: region, address: address, id: id)
         let (a, app, region, id) = (f.sixPN, f.app, f.region, f.id)
-        let group = try Label.normalized(processGroup, what: "process group")
-        var pairs: [(String, String)] = []
-        for (k, v) in metadata {
-            let key = try Label.normalized(k, what: "metadata key")
-            guard !pairs.contains(where: { $0.0 == key }) else {
-                throw DatabaseError(.badInput, "metadata key \(key) given twice")
-            }
-            pairs.append((key, try Label.normalized(v, what: "metadata value")))
-        }
+        let group = try InstanceFields.processGroup(processGroup)
+        let pairs = try InstanceFields.metadata(metadata)
         let text = a.address.description
         try write { () throws(DatabaseError) in
             try ensureOrg(a.network)

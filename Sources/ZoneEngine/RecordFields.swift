@@ -22,6 +22,24 @@ public struct InstanceFields: Sendable, Equatable {
         self.id = try Label.normalized(id ?? hex8(sixPN.instance), what: "instance ID")
     }
 
+    /// A process group: a DNS label.
+    public static func processGroup(_ text: String) throws(DatabaseError) -> String {
+        try Label.normalized(text, what: "process group")
+    }
+
+    /// Metadata pairs: keys and values DNS labels (`<value>.<key>.kv._metadata.<app>.internal`), no key twice.
+    public static func metadata(_ pairs: [(key: String, value: String)]) throws(DatabaseError) -> [(key: String, value: String)] {
+        var out: [(key: String, value: String)] = []
+        for (k, v) in pairs {
+            let key = try Label.normalized(k, what: "metadata key")
+            guard !out.contains(where: { $0.key == key }) else {
+                throw DatabaseError(.badInput, "metadata key \(key) given twice")
+            }
+            out.append((key, try Label.normalized(v, what: "metadata value")))
+        }
+        return out
+    }
+
     /// A 6PN address with a network ID, or the error every writer gives.
     public static func address(_ text: String) throws(DatabaseError) -> SixPNAddress {
         guard let a = SixPNAddress(text) else {

@@ -19,13 +19,25 @@ public struct ReplicaInstance: Sendable, Equatable {
     public var region: String
     public var id: String?
     public var started: Bool
+    public var processGroup: String
+    public var metadata: [String: String]
 
-    public init(address: String, app: String, region: String, id: String?, started: Bool) {
+    public init(address: String, app: String, region: String, id: String?, started: Bool,
+                processGroup: String = "app", metadata: [String: String] = [:]) {
         self.address = address
         self.app = app
         self.region = region
         self.id = id
         self.started = started
+        self.processGroup = processGroup
+        self.metadata = metadata
+    }
+
+    /// The checked, normalized row: what both ways of writing an instance store.
+    func checked() throws(DatabaseError) -> (InstanceFields, group: String, metadata: [(key: String, value: String)]) {
+        let f = try InstanceFields(app: app, region: region, address: address, id: id)
+        let pairs = try InstanceFields.metadata(metadata.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
+        return (f, try InstanceFields.processGroup(processGroup), pairs)
     }
 }
 
@@ -78,12 +90,8 @@ public final class ReplicaDatabase {
         var name: String
     }
 
-    /// The tables the replica needs beside docs/schema.md's: the hosts' liveness
-    /// (the snapshot leaves a dead host's instances out of the plain names) and
-    /// the stored position.
+    /// The table the replica needs beside docs/schema.md's: the stored position.
     static let replicaTables = """
-        CREATE TABLE IF NOT EXISTS hosts (host_id INTEGER PRIMARY KEY,
-                                          alive INTEGER NOT NULL CHECK (alive IN (0, 1)));
         CREATE TABLE IF NOT EXISTS replica_position (
             one        INTEGER PRIMARY KEY CHECK (one = 1),
             revision   INTEGER NOT NULL,
@@ -96,7 +104,7 @@ public final class ReplicaDatabase {
         try DatabaseWriter.initialize(path: path)
         do {
             db = try SQLiteConnection(path: path, mode: .readWrite(create: false))
-            try Schema.check(db)
+            try Schema.migrate(db)
             try db.execute("PRAGMA foreign_keys = ON")
             // The replica can always be listed again from the store: a lost last
             // commit after a power cut costs a resume from one revision earlier.
@@ -183,7 +191,7 @@ public final class ReplicaDatabase {
     }
 
     private func addListed(_ i: ReplicaInstance) throws(DatabaseError) {
-        let r = try InstanceFields(app: i.app, region: i.region, address: i.address, id: i.id)
+        let (r, group, metadata) = try i.checked()
         let network = r.sixPN.network
         if listed!.orgs.insert(network).inserted {
             try run("INSERT OR IGNORE INTO orgs (network_id, name) VALUES (?, ?)", .integer(Int64(network)), .text(hex8(network)))
@@ -198,9 +206,11 @@ public final class ReplicaDatabase {
         }
         let appID = listed!.apps[name]!
         do {
-            try run("INSERT INTO instances (app_id, id, region, host_id, address, started) VALUES (?, ?, ?, ?, ?, ?)",
-                    .integer(appID), .text(r.id), .text(r.region), .integer(Int64(r.sixPN.host)), .text(r.text),
-                    .integer(i.started ? 1 : 0))
+            try run("""
+                INSERT INTO instances (app_id, id, region, host_id, address, started, process_group)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, .integer(appID), .text(r.id), .text(r.region), .integer(Int64(r.sixPN.host)), .text(r.text),
+                    .integer(i.started ? 1 : 0), .text(group))
         } catch {
             if newApp {
                 try run("DELETE FROM apps WHERE id = ?", .integer(appID))
@@ -208,6 +218,8 @@ public final class ReplicaDatabase {
             }
             throw error
         }
+        // Keys are checked unique above, and the instance is new: these cannot fail.
+        try insertMetadata(r.text, metadata)
         if listed!.hosts.insert(r.sixPN.host).inserted {
             try run("INSERT OR IGNORE INTO hosts (host_id, alive) VALUES (?, 0)", .integer(Int64(r.sixPN.host)))
         }
@@ -267,7 +279,7 @@ public final class ReplicaDatabase {
     private func apply(_ change: ReplicaChange) throws(DatabaseError) {
         switch change {
         case .putInstance(let i):
-            let r = try InstanceFields(app: i.app, region: i.region, address: i.address, id: i.id)
+            let (r, group, metadata) = try i.checked()
             try deleteInstance(r.text)
             try run("INSERT OR IGNORE INTO orgs (network_id, name) VALUES (?, ?)",
                     .integer(Int64(r.sixPN.network)), .text(hex8(r.sixPN.network)))
@@ -276,10 +288,11 @@ public final class ReplicaDatabase {
                 throw DatabaseError(.duplicate, "address \(r.text) is already a peer's")
             }
             try run("""
-                INSERT INTO instances (app_id, id, region, host_id, address, started)
-                SELECT id, ?, ?, ?, ?, ? FROM apps WHERE network_id = ? AND name = ?
+                INSERT INTO instances (app_id, id, region, host_id, address, started, process_group)
+                SELECT id, ?, ?, ?, ?, ?, ? FROM apps WHERE network_id = ? AND name = ?
                 """, .text(r.id), .text(r.region), .integer(Int64(r.sixPN.host)), .text(r.text),
-                    .integer(i.started ? 1 : 0), .integer(Int64(r.sixPN.network)), .text(r.app))
+                    .integer(i.started ? 1 : 0), .text(group), .integer(Int64(r.sixPN.network)), .text(r.app))
+            try insertMetadata(r.text, metadata)
             // A host that has not joined yet: its instances wait, out of the plain names.
             try run("INSERT OR IGNORE INTO hosts (host_id, alive) VALUES (?, 0)", .integer(Int64(r.sixPN.host)))
         case .deleteInstance(let address):
@@ -299,6 +312,12 @@ public final class ReplicaDatabase {
         case .host(let id, let alive):
             try run("INSERT INTO hosts (host_id, alive) VALUES (?, ?) ON CONFLICT (host_id) DO UPDATE SET alive = excluded.alive",
                     .integer(Int64(id)), .integer(alive ? 1 : 0))
+        }
+    }
+
+    private func insertMetadata(_ address: String, _ pairs: [(key: String, value: String)]) throws(DatabaseError) {
+        for (key, value) in pairs {
+            try run("INSERT INTO metadata (address, key, value) VALUES (?, ?, ?)", .text(address), .text(key), .text(value))
         }
     }
 

@@ -18,8 +18,14 @@ enum DBCluster {
         return true
     }
 
-    static func addInstance(_ w: ClusterWriter, app: String, region: String, address: String, id: String?) async throws {
-        let added = try await w.addInstance(app: app, region: region, address: address, id: id)
+    static func addInstance(_ w: ClusterWriter, _ c: DBCommand.AddInstance) async throws {
+        var pairs: [(key: String, value: String)] = []
+        for m in c.metadata {
+            guard let eq = m.firstIndex(of: "=") else { throw DatabaseError(.badInput, "metadata \"\(m)\" is not KEY=VALUE") }
+            pairs.append((String(m[..<eq]), String(m[m.index(after: eq)...])))
+        }
+        let added = try await w.addInstance(app: c.app, region: c.region, address: c.address, id: c.id, started: !c.stopped,
+                                            processGroup: c.processGroup, metadata: pairs)
         let f = added.fields
         if !added.hostJoined {
             var warning = "sixpn db: warning: host \(NetworkID.format(f.sixPN.host)) has not joined the cluster; "
@@ -27,6 +33,13 @@ enum DBCluster {
             warning.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
         }
         print("instance \(NetworkID.format(f.sixPN.network)) \(f.app) \(f.id) \(f.region) \(f.text)")
+    }
+
+    static func setState(_ w: ClusterWriter, address: String, state: String) async throws {
+        guard state == "started" || state == "stopped" else {
+            throw DatabaseError(.badInput, "state \"\(state)\" is neither started nor stopped")
+        }
+        try await w.setState(address: address, started: state == "started")
     }
 
     static func list(_ w: ClusterWriter, network: String?) async throws {

@@ -46,8 +46,8 @@ struct DBCommand: ParsableCommand {
         @Option(help: ArgumentHelp("A metadata pair (key and value are DNS labels); repeatable.", valueName: "key=value"))
         var metadata: [String] = []
         func run() throws {
-            let (app, region, address, id) = (app, region, address, id)
-            if try DBCluster.run(db, { try await DBCluster.addInstance($0, app: app, region: region, address: address, id: id) }) { return }
+            let command = self
+            if try DBCluster.run(db, { try await DBCluster.addInstance($0, command) }) { return }
             try report { () throws(DatabaseError) in
                 var pairs: [(key: String, value: String)] = []
                 for m in metadata {
@@ -82,6 +82,8 @@ struct DBCommand: ParsableCommand {
         @Option(help: "The instance's 6PN address.") var address: String
         @Option(help: "started or stopped.") var state: String
         func run() throws {
+            let (address, state) = (address, state)
+            if try DBCluster.run(db, { try await DBCluster.setState($0, address: address, state: state) }) { return }
             try report { () throws(DatabaseError) in
                 guard state == "started" || state == "stopped" else {
                     throw DatabaseError(.badInput, "state \"\(state)\" is neither started nor stopped")

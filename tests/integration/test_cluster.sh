@@ -171,6 +171,16 @@ out=$(db a add-instance --app web --region ra --address "$(addr $N1 0d 31)" 2>&1
 expect_match "an instance on a host that has not joined is accepted with a warning" "warning: host 0000000d has not joined" "$out"
 expect_match "db list --etcd shows the cluster" "instance 000000c1 web 00000001 ra 0000000a $A1 started" "$(db c list 2>&1)"
 
+M1=$(addr $N1 0b 40)
+db b add-instance --app web --region rb --address "$M1" --process-group worker --metadata role=primary --stopped >/dev/null 2>&1
+check "process group, metadata and state travel through etcd: a stopped instance is in all.vms" \
+  wait_for 10 bash -c "ip netns exec sx-cl-a1 dig +short -b $A1 @fdaa::3 all.vms.web.internal TXT | grep -q '00000040 rb'"
+expect_eq "  ... and not in the plain names while stopped" "" "$(ask a1 "$A1" worker.process.web.internal)"
+check "db set-state --etcd starts it" db b set-state --address "$M1" --state started
+check "  ... then <group>.process answers it on host A" wait_for 10 has a1 "$A1" worker.process.web.internal "$M1"
+check "  ... and <value>.<key>.kv._metadata too" wait_for 5 has a1 "$A1" primary.role.kv._metadata.web.internal "$M1"
+db b remove-instance --address "$M1" >/dev/null 2>&1
+
 echo "-- the mesh, built by the agents"
 mesh_peers() { in_ns "$1" wg show "wgcl$1" peers | wc -l; }
 peers_are() { [ "$(mesh_peers "$1")" = "$2" ]; }  # peers_are HOST COUNT
@@ -248,11 +258,8 @@ echo "   C marked dead on A $(( $(ms) - t0 )) ms after its agent was killed (lea
 check "host B's database marks C dead" wait_for 2 host_is b 12 0
 check "C leaves A's mesh peers" wait_for 3 peers_are a 1
 check "C leaves B's mesh peers" wait_for 3 peers_are b 1
-if [ "$(sqlite3 "$TMP/a.db" 'PRAGMA user_version')" -ge 2 ]; then
-  check "C's instances leave A's web.internal" wait_for 2 bash -c "! ip netns exec sx-cl-a1 dig +short -b $A1 @fdaa::3 web.internal AAAA | grep -qx $C1"
-else
-  echo "   (schema 1: the snapshot answering only live hosts' instances comes with schema 2, issue #13; not counted)"
-fi
+check "C's instances leave A's web.internal" wait_for 2 bash -c "! ip netns exec sx-cl-a1 dig +short -b $A1 @fdaa::3 web.internal AAAA | grep -qx $C1"
+check "  ... and B's" wait_for 2 bash -c "! ip netns exec sx-cl-b1 dig +short -b $B1 @fdaa::3 web.internal AAAA | grep -qx $C1"
 start_agent c
 check "C's agent started again: A's database marks it alive" wait_for 10 host_is a 12 1
 check "  ... and C is back in A's mesh" wait_for 5 peers_are a 2
