@@ -205,7 +205,7 @@ for _ in $(seq 300); do
   [ -n "$seen_a" ] && [ -n "$seen_c" ] && break
   sleep 0.01
 done
-echo "   write on B -> answered on A after ${seen_a:-never} ms, on C after ${seen_c:-never} ms (writer process and serve's 250 ms poll included)"
+echo "   write on B -> answered on A after ${seen_a:-never} ms, on C after ${seen_c:-never} ms (the writer's process start included)"
 check "the write on B is answered on A" test -n "$seen_a"
 check "the write on B is answered on C" test -n "$seen_c"
 
