@@ -2,8 +2,12 @@ import Foundation
 import Testing
 import ZoneEngine
 
-@Suite struct ReplicaDatabaseTests {
+@Suite final class ReplicaDatabaseTests {
     let path = NSTemporaryDirectory() + "sx-cl-replica-\(UUID().uuidString).db"
+
+    deinit {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
 
     func instance(_ address: String, app: String = "web", id: String? = nil) -> ReplicaChange {
         .putInstance(ReplicaInstance(address: address, app: app, region: "ams", id: id, started: true))
