@@ -133,8 +133,9 @@ public final class Server: @unchecked Sendable {
         _ = ServerMetrics.registry  // bootstrapped before ZoneStore and the Forwarder make their metrics
         let listen = try expandingWildcards(c.listen)
         listening = listen
+        // Shared out before anything is bound (a configuration that cannot fit is refused first),
+        // logged once everything started (a start-up error stays one line).
         let budget = try descriptorBudget(addresses: listen.count)
-        logger.info("\(budget)")
         // TCP first: its listener is exclusive (no SO_REUSEPORT), so a port another
         // server holds fails here even when that server also uses SO_REUSEPORT for UDP.
         for address in listen {
@@ -221,6 +222,7 @@ public final class Server: @unchecked Sendable {
             throw ServerError("cannot start threads: \(error)")
         }
         do { try zone.start() } catch { throw ServerError("cannot start the database watcher: \(error)") }
+        logger.info("\(budget)")
         collector.start()
         var metadata: Logger.Metadata = [
             "listen": .array(listening.map { .string($0.description) }),
