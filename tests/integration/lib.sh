@@ -86,3 +86,18 @@ zone:
   zonefile: $zone.zone
 NSD
 }
+
+# instance_link INSTANCE-NS HOST-NS VETH ADDR: an instance namespace behind a veth from a host
+# namespace: its address on lo, everything 6PN routed to the host (fe80::1), and the host
+# routing the instance's /112 back over the veth.
+instance_link() {
+  local ns=$1 host=$2 veth=$3 address=$4
+  ip -n "$host" link add "$veth" type veth peer name eth0 netns "$ns"
+  ip -n "$host" addr add fe80::1/64 dev "$veth" nodad
+  ip -n "$ns" addr add fe80::2/64 dev eth0 nodad
+  ip -n "$host" link set "$veth" up
+  ip -n "$ns" link set eth0 up
+  add_addr "$ns" "$address"
+  ip -n "$ns" -6 route add fdaa::/16 via fe80::1 dev eth0
+  ip -n "$host" -6 route add "$address/112" via fe80::2 dev "$veth"
+}

@@ -42,18 +42,8 @@ for h in a b c; do
   ip -n "sx-cl-$h" link set eth0 up
 done
 
-# instance NS HOST VETH ADDR: as in test_netsetup.sh.
-instance() {
-  local ns=$1 host=$2 veth=$3 address=$4
-  ip -n "sx-cl-$host" link add "$veth" type veth peer name eth0 netns "sx-cl-$ns"
-  ip -n "sx-cl-$host" addr add fe80::1/64 dev "$veth" nodad
-  ip -n "sx-cl-$ns" addr add fe80::2/64 dev eth0 nodad
-  ip -n "sx-cl-$host" link set "$veth" up
-  ip -n "sx-cl-$ns" link set eth0 up
-  add_addr "sx-cl-$ns" "$address"
-  ip -n "sx-cl-$ns" -6 route add fdaa::/16 via fe80::1 dev eth0
-  ip -n "sx-cl-$host" -6 route add "$address/112" via fe80::2 dev "$veth"
-}
+# instance NS HOST VETH ADDR: lib.sh's instance_link in this file's namespaces.
+instance() { instance_link "sx-cl-$1" "sx-cl-$2" "$3" "$4"; }
 instance a1 a va1 "$A1"; instance a2 a va2 "$A2"; instance b1 b vb1 "$B1"; instance c1 c vc1 "$C1"
 isolate() { in_ns "$1" "$SIXPN" net attach --dev "$2" --program isolate --prefix "$3/112"; }
 check "isolate on a1's veth" isolate a va1 "$A1"

@@ -34,19 +34,8 @@ for ns in ha hb gw a1 a2 a3 b1; do
   in_ns $ns sysctl -qw net.ipv6.conf.all.forwarding=1
 done
 
-# instance NS HOSTNS VETH ADDR: an instance namespace behind a veth, its address
-# on lo, everything 6PN routed to the host (fe80::1).
-instance() {
-  local ns=$1 host=$2 veth=$3 address=$4
-  ip -n "sx-net-$host" link add "$veth" type veth peer name eth0 netns "sx-net-$ns"
-  ip -n "sx-net-$host" addr add fe80::1/64 dev "$veth" nodad
-  ip -n "sx-net-$ns" addr add fe80::2/64 dev eth0 nodad
-  ip -n "sx-net-$host" link set "$veth" up
-  ip -n "sx-net-$ns" link set eth0 up
-  add_addr "sx-net-$ns" "$address"
-  ip -n "sx-net-$ns" -6 route add fdaa::/16 via fe80::1 dev eth0
-  ip -n "sx-net-$host" -6 route add "$address/112" via fe80::2 dev "$veth"
-}
+# instance NS HOST VETH ADDR: lib.sh's instance_link in this file's namespaces.
+instance() { instance_link "sx-net-$1" "sx-net-$2" "$3" "$4"; }
 instance a1 ha va1 "$A1"
 instance a2 ha va2 "$A2"
 instance a3 ha va3 "$A3"
