@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "ForwarderTests", dependencies: ["Forwarder", "Sockets", "DNSWire"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Forwarder", "Sockets", "ZoneEngine", "DNSWire"]),
         .testTarget(name: "NetSetupTests", dependencies: ["NetSetup", "ZoneEngine"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZoneEngine"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZoneEngine", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

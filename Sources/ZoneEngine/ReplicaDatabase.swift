@@ -160,6 +160,8 @@ public final class ReplicaDatabase {
     public func beginReplacement() throws(DatabaseError) {
         do { try db.execute("BEGIN IMMEDIATE") } catch { throw DatabaseError(error) }
         do {
+            // Inside this transaction only: the listing is logged as one reset, not row by row.
+            try execute(Schema.dropChangeTriggers)
             try run("DELETE FROM orgs")
             try run("DELETE FROM hosts")
         } catch {
@@ -228,9 +230,12 @@ public final class ReplicaDatabase {
     public func commitReplacement(at position: ReplicaPosition) throws(DatabaseError) {
         listed = nil
         _ = try applyEach([], position)
-        do { try db.execute("COMMIT") } catch {
+        do {
+            try execute(Schema.changeTriggers + Schema.logReset)
+            try execute("COMMIT")
+        } catch {
             abandonReplacement()
-            throw DatabaseError(error)
+            throw error
         }
     }
 
@@ -349,6 +354,11 @@ public final class ReplicaDatabase {
         let s = try db.prepare(sql)
         statements[sql] = s
         return s
+    }
+
+    /// Statements without parameters, one or more.
+    private func execute(_ sql: String) throws(DatabaseError) {
+        do { try db.execute(sql) } catch { throw DatabaseError(error) }
     }
 
     private func run(_ sql: String, _ values: SQLiteValue?...) throws(DatabaseError) {

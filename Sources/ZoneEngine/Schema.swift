@@ -61,6 +61,16 @@ enum Schema {
         CREATE TRIGGER changes_kept AFTER INSERT ON changes BEGIN
             DELETE FROM changes WHERE seq <= NEW.seq - \(changesKept);
         END;
+
+        """ + changeTriggers + """
+        PRAGMA user_version = \(version);
+        """
+
+    /// The triggers that log, in `changes`, the organization (or host) each write touches.
+    /// A writer that replaces everything in one transaction (a relisted replica) drops them
+    /// for that transaction and logs one reset instead (``dropChangeTriggers``, ``logReset``):
+    /// a million rows cost one log row, not a million.
+    static let changeTriggers = """
         CREATE TRIGGER orgs_insert AFTER INSERT ON orgs BEGIN
             INSERT INTO changes (network_id) VALUES (NEW.network_id);
         END;
@@ -118,8 +128,16 @@ enum Schema {
         CREATE TRIGGER hosts_delete AFTER DELETE ON hosts BEGIN
             INSERT INTO changes (host_id) VALUES (OLD.host_id);
         END;
-        PRAGMA user_version = \(version);
         """
+
+    /// The tables whose writes the triggers log.
+    private static let loggedTables = ["orgs", "apps", "instances", "peers", "metadata", "hosts"]
+    static let dropChangeTriggers = loggedTables
+        .flatMap { t in ["insert", "update", "delete"].map { "DROP TRIGGER \(t)_\($0);" } }
+        .joined(separator: "\n")
+    /// Empties the log and writes one row naming neither an organization nor a host:
+    /// every reader builds everything (see ``changeReset``).
+    static let logReset = "DELETE FROM changes; INSERT INTO changes (network_id, host_id) VALUES (NULL, NULL);"
 
     static let create = orgsAppsPeers + """
 
@@ -186,6 +204,8 @@ enum Schema {
     /// The lowest and highest sequence numbers in the change log (NULLs when empty). Two
     /// subqueries: each is one step down the primary key, where min and max together scan the table.
     static let changeRange = "SELECT (SELECT min(seq) FROM changes), (SELECT max(seq) FROM changes)"
+    /// A reset after ?1: a row naming neither an organization nor a host (``logReset``).
+    static let changeReset = "SELECT 1 FROM changes WHERE seq > ?1 AND network_id IS NULL AND host_id IS NULL LIMIT 1"
     /// The organizations named by changes after ?1: directly, or through
     /// the instances on a host whose row changed.
     static let changedNetworks = """

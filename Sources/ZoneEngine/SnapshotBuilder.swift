@@ -155,6 +155,10 @@ struct SnapshotBuilder: ~Copyable {
         if max == last { return .unchanged }
         // Rows this reader has not seen were dropped (it was away too long), or the log was reset.
         guard max > last, (range.min ?? 0) <= last + 1 else { return .everything }
+        // A writer replaced everything without the triggers and said so in one row.
+        let reset = try db.prepare(Schema.changeReset)
+        try reset.bind(.integer(last))
+        if try reset.step() { return .everything }
         var networks: [UInt32] = []
         let changed = try db.prepare(Schema.changedNetworks)
         try changed.bind(.integer(last))

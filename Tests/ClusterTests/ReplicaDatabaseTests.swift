@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import ZoneEngine
 
@@ -76,6 +77,31 @@ import ZoneEngine
         r.abandonReplacement()  // the listing failed half-way
         #expect(try DatabaseWriter(path: path).contents().instances.map(\.address.description) == ["fdaa:0:a:0:1:0:1:1"])
         #expect(try r.position()?.revision == 2)
+    }
+
+    @Test func aListingIsLoggedAsOneResetAndAServerFollowingItBuildsEverythingOnce() throws {
+        let r = try ReplicaDatabase(path: path)
+        try r.apply([instance("fdaa:0:a:0:1:0:1:1")], at: ReplicaPosition(revision: 2, clusterID: 1))
+        let store = try ZoneStore(path: path, logger: Logger(label: "test"))
+        try store.start()
+        defer { store.stop() }
+        func waitFor(_ what: () -> Bool) -> Bool {
+            for _ in 0..<400 where !what() { usleep(5_000) }  // two seconds at most
+            return what()
+        }
+        // Three organizations listed: the log holds one reset, and the server builds them all at once.
+        try r.replace(with: [instance("fdaa:0:b:0:1:0:1:1"), instance("fdaa:0:c:0:1:0:1:1"), instance("fdaa:0:d:0:1:0:1:1"),
+                             .host(id: 1, alive: true)],
+                      at: ReplicaPosition(revision: 9, clusterID: 1))
+        #expect(waitFor { store.updateCounts.full == 2 })
+        #expect(store.current.organizationCount == 3)
+        #expect(store.current.instanceCount == 3)
+        #expect(store.updateCounts.incremental == 0)
+        // The triggers are back after the listing: the next change is logged and built alone.
+        try r.apply([instance("fdaa:0:b:0:1:0:2:1", app: "api")], at: ReplicaPosition(revision: 10, clusterID: 1))
+        #expect(waitFor { store.updateCounts.incremental == 1 })
+        #expect(store.current.instanceCount == 4)
+        #expect(store.updateCounts.full == 2)
     }
 
     @Test func aReopenedReplicaKeepsItsPosition() throws {

@@ -139,6 +139,9 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     let idleZoneCPU = (secondsOf(store.pollerCPUTime) - zoneCPU0) / seconds
 
     let pending = Mutex<[(instance: Int, started: Bool, committed: ContinuousClock.Instant)]>([])
+    // Instances with a change not yet answered: the writer skips them without
+    // building a set of the pending list per change (whose cost grew with the lag).
+    let busy = Mutex([Bool](repeating: false, count: pool.count))
     let latencies = Mutex<[Double]>([])
     let stop = Atomic<Bool>(false)
     let changes = Atomic<Int>(0)
@@ -152,9 +155,11 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
             // Paced on an absolute schedule: change k is due at k ms.
             let due = begin + .milliseconds(k)
             if ContinuousClock.now < due { Thread.sleep(until: Date() + Double(ms(due - ContinuousClock.now)) / 1e3); continue }
-            let busy = Set(pending.withLock { $0.map(\.instance) })
             var j = Int.random(in: 0..<pool.count, using: &rng)
-            while busy.contains(j) { j = (j + 1) % pool.count }
+            busy.withLock { b in
+                while b[j] { j = (j + 1) % pool.count }
+                b[j] = true
+            }
             let start = !(states[j] ?? true)
             try! w.setState(address: pool[j].address, started: start)
             states[j] = start
@@ -172,6 +177,7 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
                     if answered(pool[head.instance], store, ob, m) == head.started {
                         let latency = ms(ContinuousClock.now - head.committed)
                         pending.withLock { _ = $0.removeFirst() }
+                        busy.withLock { $0[head.instance] = false }
                         latencies.withLock { $0.append(latency) }
                     } else {
                         usleep(200)
@@ -185,7 +191,7 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     let zoneCPU1 = secondsOf(store.pollerCPUTime)
     churner.start()
     checker.start()
-    let busy = lookups(for: seconds)
+    let churned = lookups(for: seconds)
     stop.store(true, ordering: .relaxed)
     let churnSeconds = ms(ContinuousClock.now - churnStart) / 1e3
     let zoneCPU = (secondsOf(store.pollerCPUTime) - zoneCPU1) / churnSeconds
@@ -193,7 +199,7 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     usleep(100_000)
     let counts3 = store.updateCounts
     let sustained = latencies.withLock { $0.sorted() }
-    let quietRate = Double(quiet.count) / quiet.cpu, busyRate = Double(busy.count) / busy.cpu
+    let quietRate = Double(quiet.count) / quiet.cpu, busyRate = Double(churned.count) / churned.cpu
     print(String(format: """
         sustained:  %d changes in %.1f s (%.0f/s, one per transaction), commit -> answered p50 %.2f ms, p99 %.2f ms, max %.2f ms
         updates:    %d incremental, %d full during the churn; zone thread %.1f %% of a core (%.2f %% idle, polling)
@@ -201,7 +207,7 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
         """, sustained.count, churnSeconds, Double(changes.load(ordering: .relaxed)) / churnSeconds,
         percentile(sustained, 0.5), percentile(sustained, 0.99), sustained.last ?? .nan,
         counts3.incremental - counts2.incremental, counts3.full - counts2.full, zoneCPU * 100, idleZoneCPU * 100,
-        quietRate, busyRate, busyRate / quietRate, quiet.cpu, busy.cpu))
+        quietRate, busyRate, busyRate / quietRate, quiet.cpu, churned.cpu))
     _ = counts1
 
     // 3. An hour's worth of changes, as fast as they go, and the memory after.
