@@ -97,5 +97,6 @@ agent 4 "$tmp/empty.db" "$tmp/agent4.log"; pid=$LAST
 wait_for 600 grep -q '"listed"\|listed' "$tmp/agent4.log"
 t1=$(date +%s%N)
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+agent_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$pid/stat")
 rows=$(sqlite3 "$tmp/empty.db" "SELECT count(*) FROM instances")
-echo "  listed $rows instances in $(( (t1 - t0) / 1000000 )) ms (agent start to committed); agent peak RSS $((hwm / 1024)) MiB"
+echo "  listed $rows instances in $(( (t1 - t0) / 1000000 )) ms (agent start to committed); agent peak RSS $((hwm / 1024)) MiB, CPU ${agent_cpu} s"

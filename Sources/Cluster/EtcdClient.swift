@@ -151,25 +151,32 @@ public struct EtcdClient: ClusterStore {
         return StoreListing(entries: entries, revision: at.revision, clusterID: at.clusterID)
     }
 
+    /// Pages in key order, each handed to `page` while the next one is on its way:
+    /// listing a million keys costs about the larger of etcd's time and the caller's,
+    /// not their sum.
     public func listPages(prefix: String, revision: Int64?, pageSize: Int,
                           _ page: ([StoredEntry]) throws -> Void) async throws -> (revision: Int64, clusterID: UInt64) {
-        var from = Array(prefix.utf8)
-        let end = Self.rangeEnd(prefix)
-        var at = revision ?? 0
-        var clusterID: UInt64 = 0
-        while true {
+        let end = Data(Self.rangeEnd(prefix))
+        func request(from: Data, at: Int64) -> Task<Etcdserverpb_RangeResponse, any Error> {
             var r = Etcdserverpb_RangeRequest()
-            r.key = Data(from)
-            r.rangeEnd = Data(end)
+            r.key = from
+            r.rangeEnd = end
             r.limit = Int64(pageSize)
             r.revision = at
-            let response = try await call("list \(prefix)") { try await kv.range(r, options: unary) }
+            return Task { try await call("list \(prefix)") { try await kv.range(r, options: unary) } }
+        }
+        var at = revision ?? 0
+        var clusterID: UInt64 = 0
+        var next: Task<Etcdserverpb_RangeResponse, any Error>? = request(from: Data(prefix.utf8), at: at)
+        defer { next?.cancel() }
+        while let current = next {
+            let response = try await current.value
             // Every page reads the revision of the first, so the listing is one state.
             if at == 0 { at = response.header.revision }
             clusterID = response.header.clusterID
+            next = nil
+            if response.more, let last = response.kvs.last { next = request(from: last.key + [0], at: at) }
             try page(response.kvs.map(Self.entry))
-            guard response.more, let last = response.kvs.last else { break }
-            from = Array(last.key) + [0]
         }
         return (at, clusterID)
     }

@@ -161,7 +161,10 @@ public final class ReplicaDatabase {
         do { try db.execute("BEGIN IMMEDIATE") } catch { throw DatabaseError(error) }
         do {
             // Inside this transaction only: the listing is logged as one reset, not row by row.
-            try execute(Schema.dropChangeTriggers)
+            try execute(Schema.dropChangeTriggers + Schema.dropRebuiltIndexes)
+            // A million rows overflow SQLite's default 2,000-page cache: it would write pages
+            // out to the WAL and read them back, again and again, before the commit.
+            try execute("PRAGMA cache_size = -\(Self.replacementCacheKiB)")
             try run("DELETE FROM orgs")
             try run("DELETE FROM hosts")
         } catch {
@@ -231,8 +234,9 @@ public final class ReplicaDatabase {
         listed = nil
         _ = try applyEach([], position)
         do {
-            try execute(Schema.changeTriggers + Schema.logReset)
+            try execute(Schema.rebuiltIndexes + Schema.changeTriggers + Schema.logReset)
             try execute("COMMIT")
+            try execute("PRAGMA cache_size = -2000")
         } catch {
             abandonReplacement()
             throw error
@@ -242,7 +246,11 @@ public final class ReplicaDatabase {
     public func abandonReplacement() {
         listed = nil
         try? db.execute("ROLLBACK")
+        try? db.execute("PRAGMA cache_size = -2000")
     }
+
+    /// The page cache a replacement uses (KiB); back to SQLite's default afterwards.
+    static let replacementCacheKiB = 256 * 1024
 
     /// Every host row, for tests and `sixpn agent`'s log: (host ID, alive).
     public func hosts() throws(DatabaseError) -> [(UInt32, Bool)] {

@@ -39,25 +39,6 @@ in_ns() { ip netns exec "$ns" "$@"; }
 } > "$dir/fwd.test.zone"
 
 nsd_conf "$dir" 10.53.0.2 53 fwd.test
-server:
-  ip-address: 10.53.0.2
-  port: 53
-  username: ""
-  chroot: ""
-  zonesdir: "$dir"
-  pidfile: "$dir/nsd.pid"
-  database: ""
-  xfrdfile: "$dir/xfrd.state"
-  zonelistfile: "$dir/zone.list"
-  logfile: "$dir/nsd.log"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: fwd.test
-  zonefile: fwd.test.zone
-EOF
 
 cat > "$dir/unbound.conf" <<EOF
 server:
