@@ -15,6 +15,7 @@ public final class WorkerHarness: @unchecked Sendable {
     private enum Worker {
         case batches(UDPWorker)
         case ring(UringWorker)
+        case queued(DispatchUDPWorker)
     }
     private let worker: Worker
     /// The worker's socket, bound as `sixpn serve` binds it.
@@ -38,6 +39,10 @@ public final class WorkerHarness: @unchecked Sendable {
         switch io {
         case .recvmmsg:
             worker = .batches(UDPWorker(sockets: [fd], service: service))
+        case .dispatch:
+            let queued = DispatchUDPWorker(sockets: [fd], service: service, index: 0)
+            queued.start()
+            worker = .queued(queued)
         case .uring:
             do {
                 let ring = try UringWorker(sockets: [fd], service: service)
@@ -51,16 +56,23 @@ public final class WorkerHarness: @unchecked Sendable {
     }
 
     deinit {
-        if case .ring(let w) = worker { w.finish() }
+        switch worker {
+        case .ring(let w): w.finish()
+        case .queued(let w): w.stop()
+        case .batches: break
+        }
         Syscalls.close(fd)
     }
 
     /// One turn of the worker's loop: waits (up to 250 ms) for datagrams,
     /// answers the batch and sends the answers. With io_uring: rounds until
     /// a datagram came (a round may reap only the last round's send), then
-    /// submits its answer at once instead of at the next round.
+    /// submits its answer at once instead of at the next round. With Dispatch:
+    /// nothing, the worker's read source answers by itself.
     public func serveOneBatch() {
         switch worker {
+        case .queued:
+            break
         case .batches(let w):
             w.serveBatch(fd, wait: true)
         case .ring(let w):
@@ -75,6 +87,7 @@ public final class WorkerHarness: @unchecked Sendable {
         switch worker {
         case .batches(let w): w.counters
         case .ring(let w): w.counters
+        case .queued(let w): w.counters
         }
     }
 }

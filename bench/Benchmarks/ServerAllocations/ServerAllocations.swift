@@ -107,9 +107,10 @@ let benchmarks: @Sendable () -> Void = {
                                            scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 1_000,
                                            thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p90: 0, .p100: 0])])
 
-    // Each benchmark once per UDP backend: recvmmsg (no suffix, the default) and io_uring ("Uring").
+    // Each benchmark once per UDP backend: recvmmsg (no suffix, the default), io_uring ("Uring")
+    // and the Dispatch experiment ("Dispatch": the process's mallocs, libdispatch's included).
     for io in IOBackend.allCases {
-        let suffix = io == .recvmmsg ? "" : "Uring"
+        let suffix = switch io { case .recvmmsg: ""; case .uring: "Uring"; case .dispatch: "Dispatch" }
 
         // `web.internal AAAA`: three records from the snapshot.
         Benchmark("ServerInternalAAAA" + suffix) { benchmark in
