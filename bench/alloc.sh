@@ -42,5 +42,4 @@ sed -n '/^=* *$/,$p' bench/results/server-alloc.log | sed -n '/ServerAllocations
 cat bench/results/server-alloc.txt
 python3 bench/alloc_gate.py bench/results/server-alloc.txt \
   ServerInternalAAAA ServerReversePTR ServerCachedForward \
-  ServerInternalAAAAUring ServerReversePTRUring ServerCachedForwardUring \
-  ServerInternalAAAADispatch ServerReversePTRDispatch ServerCachedForwardDispatch
+  ServerInternalAAAAUring ServerReversePTRUring ServerCachedForwardUring

@@ -18,12 +18,10 @@
 #                             instances, in one peers.sh run (no peers)
 #   bench/run.sh serve-fwd    serves an empty database, forwarding to $BENCH_UPSTREAM
 #   bench/run.sh io           the recvmmsg and io_uring backends side by side (Knot, Unbound anchors)
-#   bench/run.sh workers      issue 18: the pthread recvmmsg workers and the Dispatch ones (--io dispatch)
-#                             side by side: saturation, latency at 20,000 and 2,000 qps, callgrind
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 self="$root/bench/run.sh"
-bin=${SIXPN_BIN:-$root/.build/release/sixpn}
+bin="$root/.build/release/sixpn"
 peers=${PEERS_SH:-$root/../shared/bench/peers.sh}
 
 case "${1:-}" in
@@ -50,9 +48,7 @@ for n, line in enumerate(open(sys.argv[1]), start=1):
               f"VALUES ({n}, '{instance:08x}', 'bench', {host}, '{ipaddress.IPv6Address(a).compressed}');")
 print("COMMIT;")
 EOF
-  # SIXPN_WRAP: a command to run the server under (bench/run.sh workers: valgrind).
-  exec ${SIXPN_WRAP:-} "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --threads "$BENCH_THREADS" \
-    ${SIXPN_SERVE_ARGS:-}
+  exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --threads "$BENCH_THREADS" ${SIXPN_SERVE_ARGS:-}
   ;;
 serve-fwd)
   db="$BENCH_WORKDIR/sixpn.db"
@@ -74,71 +70,6 @@ io)
     --server "uring=SIXPN_SERVE_ARGS='--io uring' $self serve-auth" \
     --server-fwd "recvmmsg-fwd=SIXPN_SERVE_ARGS='--io recvmmsg' $self serve-fwd" \
     --server-fwd "uring-fwd=SIXPN_SERVE_ARGS='--io uring' $self serve-fwd" "$@"
-  exit 0
-  ;;
-workers)
-  # Issue 18: the pthread recvmmsg workers (--io recvmmsg) against the Dispatch
-  # ones (--io dispatch), one binary, interleaved (A, B, A, B, ...), medians:
-  #   1. answers per server CPU-second at saturation (peers.sh, BENCH_WORKERS_ROUNDS x 10 s each);
-  #   2. p50/p99 and server CPU per answer at a fixed 20,000 and 2,000 qps (latency.sh, 4 x 5 s each);
-  #   3. callgrind instructions per answer, the whole process counted (Dispatch's own threads
-  #      included) only while a load runs: 20,000 queries at saturation, then 10 s at 1,000 qps.
-  [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh workers: needs root (network namespaces)" >&2; exit 2; }
-  shift
-  out="$root/bench/results/workers-$(date -u +%Y%m%d-%H%M%S)"
-  mkdir -p "$out"
-  export BENCH_NS=sxd-workers BENCH_WORK="$out.work"
-  rounds=${BENCH_WORKERS_ROUNDS:-3}
-  servers=()
-  for _ in $(seq 1 "$rounds"); do
-    servers+=(--server "pthread=SIXPN_SERVE_ARGS='--io recvmmsg' $self serve-auth"
-              --server "dispatch=SIXPN_SERVE_ARGS='--io dispatch' $self serve-auth")
-  done
-  "$peers" --out "$out/peers" --peers "" --no-fwd -r 1 --keep-netns "${servers[@]}" "$@"
-  ip netns del "$BENCH_NS" 2>/dev/null || true
-  for qps in 20000 2000; do
-    BENCH_LATENCY_NS=sxd-lat BENCH_LATENCY_QPS=$qps BENCH_LATENCY_SERVERS="sixpn-recvmmsg sixpn-dispatch" \
-      "$root/bench/latency.sh" "$BENCH_WORK" | tee "$out/latency-$qps.txt"
-  done
-
-  ns=sxd-cg client=fdaa:0:1:0:1:0:1:2
-  w=$(mktemp -d /tmp/sxd-cg.XXXXXX)
-  pid=""
-  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
-  . "$root/bench/lib.sh"
-  bench_netns $ns $client
-  # Valgrind 3.19 cannot read Swift's DWARF 5: a copy without debug info (the symbols stay).
-  objcopy --strip-debug "$bin" "$w/sixpn"
-  load() { ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$BENCH_WORK/queries-internal.txt" "$@" > "$w/dnsperf" 2>&1; }
-  answered() { sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$w/dnsperf"; }
-  irs() { sed -n 's/^summary: *\([0-9]*\).*/\1/p;s/^totals: *\([0-9]*\).*/\1/p' "$1" | head -1; }
-  for io in recvmmsg dispatch recvmmsg dispatch; do
-    rm -f "$w"/cg.out*
-    ip netns exec $ns env BENCH_WORKDIR="$w" BENCH_APPS_TSV="$BENCH_WORK/apps.tsv" BENCH_ADDR=fdaa::3 BENCH_PORT=53 \
-      BENCH_THREADS=2 SIXPN_BIN="$w/sixpn" SIXPN_SERVE_ARGS="--io $io" \
-      SIXPN_WRAP="valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$w/cg.out" \
-      bash "$self" serve-auth > "$w/serve.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 120); do
-      ip netns exec $ns dig +short +time=1 +tries=1 -b $client @fdaa::3 app-0001.internal AAAA 2>/dev/null | grep -q : && break
-      sleep 1
-    done
-    callgrind_control -i on "$pid" > /dev/null
-    load -n 20 -c 8 -q 64 -l 240
-    busy=$(answered)
-    callgrind_control -d "$pid" > /dev/null
-    load -l 10 -Q 1000 -c 8 -q 64
-    slow=$(answered)
-    callgrind_control -d "$pid" > /dev/null
-    callgrind_control -i off "$pid" > /dev/null
-    kill -INT "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-    echo "callgrind $io: saturated $(( $(irs "$w/cg.out.1") / busy )) instructions per answer ($busy answers)," \
-         "1,000 qps $(( $(irs "$w/cg.out.2") / slow )) ($slow answers)" | tee -a "$out/callgrind.txt"
-    cp "$w/cg.out.1" "$out/callgrind-$io-saturated.out"; cp "$w/cg.out.2" "$out/callgrind-$io-1000qps.out"
-  done
-  rm -rf "$BENCH_WORK"
-  { cat "$out/peers/summary.md"; cat "$out"/latency-*.txt "$out/callgrind.txt"; } > "$out/summary.txt"
-  echo "bench/run.sh workers: $out/summary.txt"
   exit 0
   ;;
 allocations)

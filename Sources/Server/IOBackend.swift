@@ -9,9 +9,6 @@ public enum IOBackend: String, Sendable, CaseIterable {
     /// io_uring: multishot receives into provided buffers, sends queued on
     /// the same ring, one system call per round (``UringWorker``).
     case uring
-    /// Experiment (issue 18): recvmmsg/sendmmsg batches from a serial
-    /// DispatchQueue's read sources instead of a thread (``DispatchUDPWorker``).
-    case dispatch
 }
 
 /// A UDP worker of either backend, as the server starts and reads it.

@@ -114,9 +114,6 @@ public final class Server: @unchecked Sendable {
         let c = configuration
         guard c.threads >= 1 else { throw ServerError("--threads must be at least 1") }
         guard !c.listen.isEmpty else { throw ServerError("no listen address") }
-        if c.io == .dispatch && c.pin {
-            throw ServerError("--pin: --io dispatch workers run on Dispatch's threads, which cannot be pinned")
-        }
         if c.io == .uring {
             // Refused before anything starts, and said why: the kernel's answer first.
             let support = UringSupport.probe()
@@ -176,13 +173,11 @@ public final class Server: @unchecked Sendable {
         }
 
         let trust = ClientTrust(developmentNetwork: c.developmentNetwork)
-        for (index, sockets) in perWorker.enumerated() {
+        for sockets in perWorker {
             let service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state)
             switch c.io {
             case .recvmmsg:
                 workers.append(UDPWorker(sockets: sockets, service: service))
-            case .dispatch:
-                workers.append(DispatchUDPWorker(sockets: sockets, service: service, index: index))
             case .uring:
                 do {
                     workers.append(try UringWorker(sockets: sockets, service: service))
@@ -204,10 +199,7 @@ public final class Server: @unchecked Sendable {
         self.collector = collector
 
         do {
-            for worker in workers {
-                if let queued = worker as? DispatchUDPWorker { queued.start(); continue }
-                threads.append(try ServerThread.start { worker.run() })
-            }
+            for worker in workers { threads.append(try ServerThread.start { worker.run() }) }
         } catch {
             throw ServerError("cannot start threads: \(error)")
         }
@@ -368,7 +360,6 @@ public final class Server: @unchecked Sendable {
         state.stopping.store(true, ordering: .relaxed)
         for t in threads { t.join() }
         threads.removeAll()
-        for case let queued as DispatchUDPWorker in workers { queued.stop() }
         tcp?.poke()
         tcpThread?.join()
         tcpThread = nil

@@ -94,20 +94,19 @@ final class UDPWorker: DatagramWorker, @unchecked Sendable {
         }
     }
 
-    /// Receives one batch on `fd`, answers it and sends the answers; returns
-    /// how many datagrams it took (a drain stops at a short batch: the socket was empty).
+    /// Receives one batch on `fd`, answers it and sends the answers.
     /// Internal (not private) so that ``WorkerHarness`` drives this very code in the allocation benchmark.
-    @inline(__always) @discardableResult
-    func serveBatch(_ fd: Int32, wait: Bool) -> Int {
+    @inline(__always)
+    func serveBatch(_ fd: Int32, wait: Bool) {
         for i in 0..<Self.batchSize {
             receiveHeaders[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
         }
         let received: Int
         do { received = try Syscalls.receiveBatch(fd, receiveHeaders, count: Self.batchSize, wait: wait) } catch {
             counters.add(WorkerCounters.Slot.socketErrors)
-            return 0
+            return
         }
-        guard received > 0 else { return 0 }
+        guard received > 0 else { return }
         let started = monotonicNanoseconds()
         let snapshot = service.zone.current
         var replies = 0
@@ -138,6 +137,5 @@ final class UDPWorker: DatagramWorker, @unchecked Sendable {
         if replies > 0 {
             counters.countLatency(nanoseconds: monotonicNanoseconds() &- started, answers: UInt64(replies))
         }
-        return received
     }
 }

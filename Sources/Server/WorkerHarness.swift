@@ -15,7 +15,6 @@ public final class WorkerHarness: @unchecked Sendable {
     private enum Worker {
         case batches(UDPWorker)
         case ring(UringWorker)
-        case queued(DispatchUDPWorker)
     }
     private let worker: Worker
     /// The worker's socket, bound as `sixpn serve` binds it.
@@ -39,10 +38,6 @@ public final class WorkerHarness: @unchecked Sendable {
         switch io {
         case .recvmmsg:
             worker = .batches(UDPWorker(sockets: [fd], service: service))
-        case .dispatch:
-            let queued = DispatchUDPWorker(sockets: [fd], service: service, index: 0)
-            queued.start()
-            worker = .queued(queued)
         case .uring:
             do {
                 let ring = try UringWorker(sockets: [fd], service: service)
@@ -56,23 +51,16 @@ public final class WorkerHarness: @unchecked Sendable {
     }
 
     deinit {
-        switch worker {
-        case .ring(let w): w.finish()
-        case .queued(let w): w.stop()
-        case .batches: break
-        }
+        if case .ring(let w) = worker { w.finish() }
         Syscalls.close(fd)
     }
 
     /// One turn of the worker's loop: waits (up to 250 ms) for datagrams,
     /// answers the batch and sends the answers. With io_uring: rounds until
     /// a datagram came (a round may reap only the last round's send), then
-    /// submits its answer at once instead of at the next round. With Dispatch:
-    /// nothing, the worker's read source answers by itself.
+    /// submits its answer at once instead of at the next round.
     public func serveOneBatch() {
         switch worker {
-        case .queued:
-            break
         case .batches(let w):
             w.serveBatch(fd, wait: true)
         case .ring(let w):
@@ -87,7 +75,6 @@ public final class WorkerHarness: @unchecked Sendable {
         switch worker {
         case .batches(let w): w.counters
         case .ring(let w): w.counters
-        case .queued(let w): w.counters
         }
     }
 }

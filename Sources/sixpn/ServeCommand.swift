@@ -91,7 +91,7 @@ struct ServeCommand: ParsableCommand {
         config.upstreamInFlight = try upstreamInFlight.map { try within("--upstream-inflight", $0, 1...1_000_000, "queries") }
         config.ttl = ttl
         config.pin = pin
-        guard let backend = IOBackend(rawValue: io) else { throw fatal("--io: \"\(io)\" is not recvmmsg, uring or dispatch") }
+        guard let backend = IOBackend(rawValue: io) else { throw fatal("--io: \"\(io)\" is not recvmmsg or uring") }
         config.io = backend
         config.metrics = try metrics.map(address)
         if let devOrg {

@@ -107,10 +107,9 @@ let benchmarks: @Sendable () -> Void = {
                                            scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 1_000,
                                            thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p90: 0, .p100: 0])])
 
-    // Each benchmark once per UDP backend: recvmmsg (no suffix, the default), io_uring ("Uring")
-    // and the Dispatch experiment ("Dispatch": the process's mallocs, libdispatch's included).
+    // Each benchmark once per UDP backend: recvmmsg (no suffix, the default) and io_uring ("Uring").
     for io in IOBackend.allCases {
-        let suffix = switch io { case .recvmmsg: ""; case .uring: "Uring"; case .dispatch: "Dispatch" }
+        let suffix = io == .recvmmsg ? "" : "Uring"
 
         // `web.internal AAAA`: three records from the snapshot.
         Benchmark("ServerInternalAAAA" + suffix) { benchmark in
