@@ -11,7 +11,7 @@ import Sockets
 /// shared pool they would starve the signal sources and timers that run
 /// there, so each gets a thread of its own and Dispatch keeps the rest.
 /// (Non-blocking Dispatch workers, a read source per socket, were measured
-/// and cost 1.4-1.8x the CPU per answer: docs/performance.md, issue 18.)
+/// and cost 1.2-1.9x the CPU per answer: docs/performance.md, issue 18.)
 struct ServerThread: @unchecked Sendable {
     let handle: pthread_t
 
