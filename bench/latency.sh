@@ -9,7 +9,10 @@
 # queries and the same fixed rate (-Q, default 20,000 qps: well below either
 # one's maximum, so the figures are service time rather than queueing behind
 # a saturated server), 2 workers each, 4 rounds each (BENCH_LATENCY_ROUNDS),
-# alternated; the median of the rounds' percentiles.
+# alternated; the median of the rounds' percentiles, and the server's CPU
+# (utime+stime) per answer over the rounds.
+# BENCH_LATENCY_SERVERS (default "knot sixpn") picks the servers, in turn, the
+# first the base of the ratios; `sixpn-IO` is sixpn with `--io IO`.
 # bench/run.sh runs it after peers.sh, so that `make bench` prints it too.
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "bench/latency.sh: needs root (a network namespace)" >&2; exit 2; }
@@ -17,8 +20,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(cd "${1:?usage: bench/latency.sh WORK (the work folder of peers.sh)}" && pwd)
 rate=${BENCH_LATENCY_QPS:-20000}
 secs=${BENCH_LATENCY_SECS:-5}
-ns=sx-srv-lat client=fdaa:0:1:0:1:0:1:2
-w=$(mktemp -d /tmp/sx-srv-lat.XXXXXX)
+servers=${BENCH_LATENCY_SERVERS:-knot sixpn}
+ns=${BENCH_LATENCY_NS:-sx-srv-lat} client=fdaa:0:1:0:1:0:1:2
+w=$(mktemp -d /tmp/$ns.XXXXXX)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
 . "$root/bench/lib.sh"
@@ -51,8 +55,10 @@ CONF
 start() {
   case $1 in
   knot) ip netns exec $ns knotd -c "$w/knot/knot.conf" >"$w/knot.log" 2>&1 & ;;
-  sixpn) ip netns exec $ns env BENCH_WORKDIR="$w/sixpn" BENCH_APPS_TSV="$work/apps.tsv" BENCH_ADDR=fdaa::3 \
-           BENCH_PORT=53 BENCH_THREADS=2 bash "$root/bench/run.sh" serve-auth >"$w/sixpn.log" 2>&1 & ;;
+  sixpn*) io=${1#sixpn}
+         ip netns exec $ns env BENCH_WORKDIR="$w/sixpn" BENCH_APPS_TSV="$work/apps.tsv" BENCH_ADDR=fdaa::3 \
+           BENCH_PORT=53 BENCH_THREADS=2 SIXPN_SERVE_ARGS="${io:+--io ${io#-}}" bash "$root/bench/run.sh" serve-auth \
+           >"$w/$1.log" 2>&1 & ;;
   esac
   pid=$!
   for _ in $(seq 1 100); do
@@ -64,15 +70,20 @@ start() {
   exit 1
 }
 
+# utime+stime of the server process, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
 for round in $(seq 1 "${BENCH_LATENCY_ROUNDS:-4}"); do
-  for server in knot sixpn; do
+  for server in $servers; do
     start $server
+    t0=$(ticks)
     ip netns exec $ns dnsperf -v -s fdaa::3 -a $client -d "$work/queries-internal.txt" -l "$secs" -Q "$rate" \
       -c 8 -q 200 > "$w/$server.round$round" 2>&1
+    echo $(($(ticks) - t0)) "$(getconf CLK_TCK)" > "$w/$server.round$round.cpu"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     pid=""
   done
 done
 
-python3 "$root/bench/latency.py" "$w" "$rate" "$secs"
+python3 "$root/bench/latency.py" "$w" "$rate" "$secs" $servers

@@ -10,6 +10,8 @@ import Sockets
 /// Workers block in recvmmsg and poll for their whole life; on Dispatch's
 /// shared pool they would starve the signal sources and timers that run
 /// there, so each gets a thread of its own and Dispatch keeps the rest.
+/// (Non-blocking Dispatch workers, a read source per socket, were measured
+/// and cost 1.2-1.9x the CPU per answer: docs/performance.md, issue 18.)
 struct ServerThread: @unchecked Sendable {
     let handle: pthread_t
 
