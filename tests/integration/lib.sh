@@ -79,6 +79,10 @@ server:
   logfile: "$dir/nsd.log"
   server-count: 1
   verbosity: 1
+  # An upstream for sixpn's tests, not a public authoritative: Debian's NSD limits each /24 (or /56)
+  # to 200 answers a second by default (RRL), and would drop or truncate a storm's queries.
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
 remote-control:
   control-enable: no
 zone:
