@@ -49,13 +49,12 @@ public struct SystemdNotify: Sendable {
         guard bytes.count < capacity else { return false }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
         let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes.first == 0 ? 0 : 1))
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard let fd = try? Syscalls.socket(family: AF_UNIX, stream: false, nonBlocking: false) else { return false }
+        defer { Syscalls.close(fd) }
         let message = Array(state.utf8)
         let sent = withUnsafePointer(to: &address) { a in
             a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, length) }
+                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, length) }
             }
         }
         return sent == message.count
