@@ -3,7 +3,7 @@
 SWIFT ?= swift
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: deps build release demo test unit integration fuzz bench clean
+.PHONY: deps build release deb demo test unit integration fuzz bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -14,6 +14,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product sixpn
 
+# sixpn_<version>_amd64.deb in this folder: the binary (Swift runtime linked in statically),
+# the systemd units, /etc/default/sixpn, man pages and completions (packaging/build-deb.sh).
+deb: deps
+	./packaging/build-deb.sh
+
 # Runs the server on a demo database (loopback, port 5353) and prints dig commands.
 demo: release
 	./.build/release/sixpn demo
@@ -22,12 +27,14 @@ demo: release
 # thread of Swift's 2-thread cooperative pool starved the others for up to 100 s, failing
 # timing checks and etcd RPCs; serially they take 85 s), the zero-allocation gate on the query path
 # (ordo-one/benchmark's malloc counter), a short run of both fuzzers that also
-# replays every input that once crashed, then the namespace tests with real tools.
+# replays every input that once crashed, the Debian package built, then the namespace tests
+# with real tools (test_package.sh installs and purges that package).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	./bench/alloc.sh
 	FUZZ_RUNS=200000 FUZZ_SECONDS=120 ./fuzz/run.sh
+	./packaging/build-deb.sh
 	./tests/integration/run.sh .build/debug/sixpn
 
 unit: deps

@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Server", targets: ["Server"]),
         .library(name: "NetSetup", targets: ["NetSetup"]),
         .library(name: "Cluster", targets: ["Cluster"]),
+        .library(name: "Operations", targets: ["Operations"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -90,14 +91,21 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ], exclude: ["Proto"]),
+
+        // What operators poll beside DNS: the --metrics listeners' HTTP (serve's /metrics,
+        // /health, /ready; the agent's /metrics) on swift-nio. Kept out of Server so that the
+        // query path (and the fuzzer's instrumented build) never links NIO.
+        .target(name: "Operations", dependencies: [
+            "Sockets",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ], exclude: ["Proto"]),
+        ]),
 
         // The command line: argument parsing only.
         .executableTarget(name: "sixpn", dependencies: [
-            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Server", "NetSetup", "Cluster",
+            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Server", "NetSetup", "Cluster", "Operations",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -116,6 +124,7 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["Server", "Forwarder", "Sockets", "ZoneEngine", "DNSWire"]),
         .testTarget(name: "NetSetupTests", dependencies: ["NetSetup", "ZoneEngine"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZoneEngine", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "Sockets"]),
     ],
     swiftLanguageModes: [.v6]
 )

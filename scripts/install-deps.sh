@@ -13,6 +13,9 @@ PKGS=(
   # the cluster: a real etcd (3.4) and the certificates its TLS test makes
   etcd-server etcd-client openssl
   python3
+  # the Debian package: built with dpkg-deb (dpkg-shlibdeps for Depends), checked with lintian
+  # and systemd-analyze, installed with apt-get and run with setpriv (util-linux)
+  dpkg-dev lintian systemd adduser util-linux
 )
 
 missing=()

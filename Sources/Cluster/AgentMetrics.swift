@@ -1,7 +1,4 @@
 import Metrics
-import NIOCore
-import NIOHTTP1
-import NIOPosix
 import Prometheus
 
 /// `sixpn agent --metrics ADDR:PORT`: the agent's counters for Prometheus,
@@ -31,53 +28,13 @@ public enum AgentMetrics {
         return (String(host), port)
     }
 
-    /// Binds `host:port` (errors are start-up errors) and serves until the process ends.
-    public static func serve(host: String, port: Int) async throws {
-        _ = registry
-        _ = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler())
-                }
-            }
-            .bind(host: host, port: port).get()
-    }
-}
-
-/// One response per connection, then close: scrapers, not the public.
-private final class MetricsHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-    private var head: HTTPRequestHead?
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            head = h
-        case .body:
-            break
-        case .end:
-            guard let h = head else { return }
-            let status: HTTPResponseStatus
-            var body: [UInt8] = []
-            if h.method != .GET {
-                status = .methodNotAllowed
-            } else if h.uri == "/metrics" || h.uri.hasPrefix("/metrics?") {
-                status = .ok
-                body = AgentMetrics.registry.emitToBuffer()
-            } else {
-                status = .notFound
-            }
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
-            headers.add(name: "Content-Length", value: "\(body.count)")
-            headers.add(name: "Connection", value: "close")
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in ctx.value.close(promise: nil) }
-        }
+    /// `GET /metrics` in the text exposition format; any other path 404, any other method 405
+    /// (the executable serves it with `Operations.HTTPEndpoint`).
+    @Sendable
+    public static func respond(method: String, uri: String) -> (status: Int, contentType: String, body: String) {
+        let text = "text/plain; charset=utf-8"
+        guard method == "GET" else { return (405, text, "only GET\n") }
+        guard uri.prefix(while: { $0 != "?" }) == "/metrics" else { return (404, text, "not found: GET /metrics\n") }
+        return (200, "text/plain; version=0.0.4; charset=utf-8", registry.emitToString())
     }
 }

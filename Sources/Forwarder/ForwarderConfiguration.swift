@@ -64,12 +64,3 @@ public struct ForwarderConfiguration: Sendable {
         self.upstreamInFlight = upstreamInFlight
     }
 }
-
-extension Duration {
-    /// Whole nanoseconds (saturating), for arithmetic with ``System/now()``.
-    var nanoseconds: Int64 {
-        let (s, a) = components
-        return s.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max
-            : s * 1_000_000_000 + a / 1_000_000_000
-    }
-}

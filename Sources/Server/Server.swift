@@ -33,6 +33,13 @@ public struct ServerConfiguration: Sendable {
     public var io = IOBackend.recvmmsg
     /// `--upstream-inflight`: the most queries to upstreams in flight; nil sizes it from the open-file limit.
     public var upstreamInFlight: Int?
+    /// `--lameduck`: after SIGTERM, how long it goes on answering with `GET /health` at 503 before it stops.
+    public var lameduck: Duration = .zero
+    /// `--wait-for-db`: a database that cannot be loaded at start-up is waited for (`GET /ready`
+    /// 503 meanwhile, no READY=1 to systemd) instead of being a start-up error.
+    public var waitForDatabase = false
+    /// Serves ``metrics``'s HTTP (`GET /metrics`, `/health`, `/ready`); required when ``metrics`` is set.
+    public var statusEndpoint: StatusEndpointFactory?
 
     /// `[fdaa::3]:53`: the address every instance's resolv.conf names.
     public static let defaultListen = SocketAddress.ipv6(IPv6Address("fdaa::3")!, port: 53)
@@ -63,13 +70,22 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
 /// database watcher, started together and stopped together.
 ///
 /// Threads: `threads` UDP workers (see ``UDPWorker``), one TCP thread (see
-/// ``TCPServer``), one metrics HTTP thread; all are dedicated pthreads.
+/// ``TCPServer``), the ``Liveness`` watcher; all are dedicated pthreads.
+/// The status endpoint's HTTP runs on its own event loop (swift-nio), and
 /// Dispatch runs the once-a-second metrics collector. Signals are taken with
-/// sigwait(2) by the thread that calls ``runUntilStopped()``.
+/// sigwait(2) by the thread that calls ``runUntilStopped()``, which also
+/// tells systemd (``SystemdNotify``): READY=1 once everything answers,
+/// RELOADING=1 and READY=1 around SIGHUP, STOPPING=1 on SIGTERM.
 public final class Server: @unchecked Sendable {
     public let configuration: ServerConfiguration
     let logger: Logger
     let state = ServerState()
+    /// What `GET /health` and `GET /ready` say.
+    public let health = ServerHealth()
+    private let notify = SystemdNotify()
+    private var liveness: Liveness?
+    /// SIGTERM or SIGINT came while it waited for the database: ``runUntilStopped()`` returns at once.
+    private var stoppedBeforeServing = false
     private var zone: ZoneStore?
     private var forwarder: Forwarder?
     /// The addresses it answers on: the configuration's, each wildcard replaced by the host's addresses.
@@ -78,11 +94,10 @@ public final class Server: @unchecked Sendable {
     private var tcpListeners: [Int32] = []
     private var workers: [any DatagramWorker] = []
     private var tcp: TCPServer?
-    private var metricsEndpoint: MetricsEndpoint?
+    private var statusEndpoint: (any StatusEndpoint)?
     private var collector: MetricsCollector?
     private var threads: [ServerThread] = []
     private var tcpThread: ServerThread?
-    private var metricsThread: ServerThread?
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -121,13 +136,20 @@ public final class Server: @unchecked Sendable {
         }
         do {
             try open()
+        } catch is StopRequested {
+            logger.info("stopping before the database loaded")
+            stoppedBeforeServing = true
+            stopEverything()
         } catch {
             stopEverything()
-            throw error
+            throw error as? ServerError ?? ServerError("\(error)")
         }
     }
 
-    private func open() throws(ServerError) {
+    /// SIGTERM or SIGINT while waiting for the database.
+    private struct StopRequested: Error {}
+
+    private func open() throws {
         let c = configuration
         Self.blockSignals()
         _ = ServerMetrics.registry  // bootstrapped before ZoneStore and the Forwarder make their metrics
@@ -150,17 +172,12 @@ public final class Server: @unchecked Sendable {
             }
         }
         if let m = c.metrics {
-            metricsEndpoint = try bound(m, "metrics HTTP") { () throws(Errno) in
-                try MetricsEndpoint(address: m, exposition: ServerMetrics.exposition, state: state)
-            }
+            guard let factory = c.statusEndpoint else { throw ServerError("--metrics: no HTTP endpoint in this build") }
+            let pages = StatusPages(exposition: ServerMetrics.exposition, health: health)
+            statusEndpoint = try bound(m, "metrics HTTP") { () throws(Errno) in try factory(m, pages) }
         }
 
-        let zone: ZoneStore
-        do {
-            zone = try ZoneStore(path: c.databasePath, ttl: c.ttl, logger: logger)
-        } catch {
-            throw ServerError("\(error)")  // ZoneStore says what and where: "cannot serve PATH: ..."
-        }
+        let zone = try loadDatabase()
         self.zone = zone
         if !c.upstreams.isEmpty {
             var forwarding = c.forwarding
@@ -217,13 +234,19 @@ public final class Server: @unchecked Sendable {
         }
         do {
             tcpThread = try ServerThread.start { tcp.run() }
-            if let endpoint = metricsEndpoint { metricsThread = try ServerThread.start { endpoint.run() } }
         } catch {
             throw ServerError("cannot start threads: \(error)")
         }
         do { try zone.start() } catch { throw ServerError("cannot start the database watcher: \(error)") }
         logger.info("\(budget)")
         collector.start()
+        let liveness = Liveness(workers: workers.map(\.counters) + [tcp.counters], health: health, notify: notify)
+        self.liveness = liveness
+        do { try liveness.start() } catch { throw ServerError("cannot start threads: \(error)") }
+        if !liveness.waitUntilAnswering(timeout: 5_000_000_000) {
+            throw ServerError("the worker threads did not start within 5 s")
+        }
+        health.enter(.serving)
         var metadata: Logger.Metadata = [
             "listen": .array(listening.map { .string($0.description) }),
             "threads": .stringConvertible(c.threads),
@@ -233,6 +256,8 @@ public final class Server: @unchecked Sendable {
             "dev-org": .string(c.developmentNetwork.map { String($0) } ?? "off"),
             "pin": .stringConvertible(c.pin),
             "io": .string(c.io.rawValue),
+            "lameduck": .stringConvertible(c.lameduck),
+            "systemd": .string(notify.socketPath == nil ? "no" : notify.watchdogInterval.map { "watchdog \($0)" } ?? "yes"),
         ]
         if forwarder != nil {
             let f = c.forwarding
@@ -243,6 +268,40 @@ public final class Server: @unchecked Sendable {
             metadata["stale-client-timeout"] = .stringConvertible(f.clientResponseTimer)
         }
         logger.info("serving", metadata: metadata)
+        notify.send("READY=1\nSTATUS=serving")
+    }
+
+    /// The first snapshot. A database that cannot be loaded is a start-up error, or with
+    /// `--wait-for-db` is tried again every 250 ms (the status endpoint already answers,
+    /// /ready with 503) until it loads or SIGTERM or SIGINT comes.
+    private func loadDatabase() throws -> ZoneStore {
+        let c = configuration
+        var warned = false
+        while true {
+            do {
+                let zone = try ZoneStore(path: c.databasePath, ttl: c.ttl, logger: logger)
+                if warned { logger.notice("the database loaded", metadata: ["database": .string(c.databasePath)]) }
+                return zone
+            } catch {
+                // ZoneStore says what and where: "cannot serve PATH: ..."
+                guard c.waitForDatabase else { throw ServerError("\(error)") }
+                if !warned {
+                    logger.warning("waiting for the database (--wait-for-db); /ready answers 503 until it loads",
+                                   metadata: ["error": .string("\(error)")])
+                    notify.send("STATUS=waiting for the database \(c.databasePath)")
+                    warned = true
+                }
+            }
+            if let signal = Self.waitForSignal(milliseconds: 250), signal != SIGHUP { throw StopRequested() }
+        }
+    }
+
+    /// A blocked SIGTERM, SIGINT or SIGHUP taken within `milliseconds`, or nil.
+    private static func waitForSignal(milliseconds: Int) -> Int32? {
+        var set = signalSet
+        var timeout = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+        let signal = sigtimedwait(&set, nil, &timeout)
+        return signal > 0 ? signal : nil
     }
 
     /// `listen` with each wildcard (`[::]`, `0.0.0.0`) replaced by this host's
@@ -335,19 +394,40 @@ public final class Server: @unchecked Sendable {
     /// Waits for SIGTERM or SIGINT (reloading the database on SIGHUP), then
     /// stops: no new queries, the ones in flight answered, then return.
     public func runUntilStopped() {
+        if stoppedBeforeServing { return }
         var set = Self.signalSet
         while true {
             var signal: Int32 = 0
             guard sigwait(&set, &signal) == 0 else { continue }
             if signal == SIGHUP {
                 logger.info("SIGHUP: reloading the database")
+                notify.reloading()
                 zone?.reloadNow()
+                notify.send("READY=1\nSTATUS=serving")
                 continue
             }
             logger.info("stopping", metadata: ["signal": .string(signal == SIGTERM ? "SIGTERM" : "SIGINT")])
             break
         }
+        notify.send("STOPPING=1\nSTATUS=stopping")
+        health.enter(.stopping)
+        lameduck()
         stop()
+    }
+
+    /// Goes on answering for `--lameduck` while /health says 503, so that load balancers
+    /// take this server out first; a second SIGTERM or SIGINT ends it early.
+    private func lameduck() {
+        let total = configuration.lameduck.nanoseconds
+        guard total > 0 else { return }
+        logger.info("lameduck: answering on while /health says 503", metadata: ["for": .stringConvertible(configuration.lameduck)])
+        let end = monotonicNanoseconds() + UInt64(total)
+        while true {
+            let now = monotonicNanoseconds()
+            guard now < end else { return }
+            let left = Int((end - now) / 1_000_000) + 1
+            if let signal = Self.waitForSignal(milliseconds: min(left, 250)), signal != SIGHUP { return }
+        }
     }
 
     /// Stops accepting, finishes what is in flight, and releases everything.
@@ -357,7 +437,10 @@ public final class Server: @unchecked Sendable {
     }
 
     private func stopEverything() {
+        health.enter(.stopping)
         state.stopping.store(true, ordering: .relaxed)
+        liveness?.stop()
+        liveness = nil
         for t in threads { t.join() }
         threads.removeAll()
         tcp?.poke()
@@ -370,12 +453,13 @@ public final class Server: @unchecked Sendable {
         }
         forwarder?.shutdown()
         forwarder = nil
-        metricsThread?.join()
-        metricsThread = nil
         for fd in udpSockets + tcpListeners { Syscalls.close(fd) }
         udpSockets.removeAll()
         tcpListeners.removeAll()
         collector?.stop()
         zone?.stop()
+        // Last: /health says 503 until the very end.
+        statusEndpoint?.close()
+        statusEndpoint = nil
     }
 }

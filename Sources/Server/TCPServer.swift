@@ -97,6 +97,7 @@ final class TCPServer: @unchecked Sendable {
         var listening = true
         var drainDeadline: UInt64 = 0
         while true {
+            counters.add(WorkerCounters.Slot.heartbeat)
             let now = monotonicNanoseconds()
             if state.stopping.load(ordering: .relaxed) {
                 if listening {

@@ -81,6 +81,7 @@ final class UDPWorker: DatagramWorker, @unchecked Sendable {
     /// with several it polls them first.
     func run() {
         while !state.stopping.load(ordering: .relaxed) {
+            counters.add(WorkerCounters.Slot.heartbeat)
             if sockets.count == 1 {
                 serveBatch(sockets[0], wait: true)
                 continue

@@ -89,6 +89,7 @@ final class UringWorker: DatagramWorker, @unchecked Sendable {
         startedSignal.signal()
         guard case .success = result else { return }
         while !service.state.stopping.load(ordering: .relaxed) {
+            counters.add(WorkerCounters.Slot.heartbeat)
             serveRound()
         }
         finish()

@@ -134,6 +134,9 @@ public final class WorkerCounters: @unchecked Sendable {
         public static let socketErrors = droppedUntrustedUDP + 9
         /// TCP accepts that failed for want of a file descriptor (EMFILE, ENFILE).
         public static let descriptorErrors = droppedUntrustedUDP + 10
-        public static let count = droppedUntrustedUDP + 11
+        /// Turns of the thread's loop (at least one every 250 ms while it runs): what
+        /// ``Liveness`` reads to tell a worker that answers from one that is stuck. Not exported.
+        public static let heartbeat = droppedUntrustedUDP + 11
+        public static let count = droppedUntrustedUDP + 12
     }
 }

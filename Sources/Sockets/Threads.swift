@@ -43,3 +43,13 @@ extension Syscalls {
         (UInt(pthread_self()) >> 12) &* 0x9E37_79B9_7F4A_7C15
     }
 }
+
+extension Duration {
+    /// Whole nanoseconds (saturating), for arithmetic with ``Syscalls/now()``.
+    @inlinable
+    public var nanoseconds: Int64 {
+        let (s, a) = components
+        return s.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max
+            : s * 1_000_000_000 + a / 1_000_000_000
+    }
+}

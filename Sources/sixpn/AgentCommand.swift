@@ -1,6 +1,8 @@
 import ArgumentParser
 import Cluster
 import Logging
+import Operations
+import Sockets
 import ZoneEngine
 
 /// `sixpn agent`: one per host; keeps the host's database, membership and mesh in step with etcd.
@@ -50,8 +52,13 @@ struct AgentCommand: ParsableCommand {
                 databasePath: db, hostID: host, region: region?.lowercased(), leaseTTL: leaseTTL,
                 wireGuardDevice: wgDev, wireGuardEndpoint: wgEndpoint, peerGateway: peerGateway)
             let listen = try metrics.map { m throws(ClusterError) in try AgentMetrics.parseListen(m) }
+            // Serves until the process ends.
+            let endpoint = try listen.map { l throws(Errno) in
+                _ = AgentMetrics.registry  // bootstrapped before the agent makes its metrics
+                return try HTTPEndpoint(host: l.host, port: l.port, respond: AgentMetrics.respond)
+            }
+            defer { endpoint?.close() }
             try runBlocking {
-                if let listen { try await AgentMetrics.serve(host: listen.host, port: listen.port) }
                 try await EtcdClient.with(etcdConfiguration) { client in
                     try await ClusterAgent(store: client, configuration: configuration, logger: logger).run()
                 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Forwarder
 import Glibc
 import Logging
+import Operations
 import Server
 import Sockets
 import ZoneEngine
@@ -15,6 +16,8 @@ struct ServeCommand: ParsableCommand {
         discussion: """
             Only sources in fdaa::/16 are answered, each for its own organization (the address's network ID).
             SIGHUP reloads the database at once (it is also watched); SIGTERM finishes what is in flight and exits 0.
+            Under systemd (Type=notify) it sends READY=1 once it answers, RELOADING=1 and READY=1 around SIGHUP,
+            STOPPING=1 on SIGTERM, and WATCHDOG=1 while every worker thread turns when WatchdogSec= is set.
             """)
 
     @Option(name: .customLong("db"), help: "The SQLite database (docs/schema.md).")
@@ -67,8 +70,16 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "TTL of .internal answers, in seconds.")
     var ttl: UInt32 = 5
 
-    @Option(help: "ADDR:PORT or [ADDR]:PORT for Prometheus: GET /metrics.")
+    @Option(help: "ADDR:PORT or [ADDR]:PORT for HTTP: GET /metrics (Prometheus), GET /health (200; 503 from SIGTERM on) and GET /ready (200 once the database is loaded and the workers answer).")
     var metrics: String?
+
+    @Option(help: ArgumentHelp(
+        "Milliseconds it goes on answering after SIGTERM, with GET /health at 503, before it stops (default 0).",
+        valueName: "ms"))
+    var lameduck: Int?
+
+    @Flag(name: .customLong("wait-for-db"), help: "When the database is missing or unreadable at start-up, wait for it (GET /ready answers 503, systemd gets no READY=1) instead of exiting 1.")
+    var waitForDatabase = false
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp(
         "The least severe log message written: trace, debug, info, notice, warning, error or critical.",
@@ -94,6 +105,10 @@ struct ServeCommand: ParsableCommand {
         guard let backend = IOBackend(rawValue: io) else { throw fatal("--io: \"\(io)\" is not recvmmsg or uring") }
         config.io = backend
         config.metrics = try metrics.map(address)
+        if let ms = try lameduck.map({ try within("--lameduck", $0, 0...600_000, "milliseconds") }) {
+            config.lameduck = .milliseconds(ms)
+        }
+        config.waitForDatabase = waitForDatabase
         if let devOrg {
             do { config.developmentNetwork = try NetworkID.parse(devOrg) } catch { throw fatal("--dev-org: \(error.message)") }
         }
@@ -158,6 +173,10 @@ struct ServeCommand: ParsableCommand {
 func serve(_ configuration: ServerConfiguration, command: String, logLevel: Logger.Level = .info,
            whenReady: () -> Void = {}) throws {
     bootstrapLogging(level: logLevel)
+    var configuration = configuration
+    configuration.statusEndpoint = { address, pages throws(Errno) in
+        try HTTPEndpoint(host: address.hostDescription, port: Int(address.port), respond: pages.reply)
+    }
     let server = Server(configuration: configuration, logger: Logger(label: "sixpn"))
     do {
         try server.start()
@@ -184,3 +203,5 @@ func bootstrapLogging(level: Logger.Level) {
         return handler
     }
 }
+
+extension HTTPEndpoint: StatusEndpoint {}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds sixpn_<version>_amd64.deb in the repository root (`make deb`) with dpkg-deb:
+# a release binary with the Swift runtime linked in statically (so it needs only Debian's
+# own libraries, which dpkg-shlibdeps turns into Depends:), the systemd units and
+# /etc/default/sixpn from this folder, maintainer scripts that add and (on purge) remove
+# the sixpn user and /var/lib/sixpn, and man pages and bash/zsh/fish completions that
+# swift-argument-parser writes from the command's own definitions.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+SWIFT=${SWIFT:-swift}
+here=packaging
+
+$SWIFT build -c release --product sixpn --static-swift-stdlib
+# swift-argument-parser's man-page writer (its generate-manual plugin runs the same tool,
+# but builds every product first).
+$SWIFT build -c release --product generate-manual
+bin=$($SWIFT build -c release --show-bin-path)
+
+version=$("$here/version.sh")
+arch=$(dpkg --print-architecture)
+deb="sixpn_${version}_${arch}.deb"
+# Reproducible dates: the last commit's, or SOURCE_DATE_EPOCH.
+# Who the package and changelog name, as Debian's tools take it (DEBFULLNAME, DEBEMAIL).
+maintainer="${DEBFULLNAME:-sixpn maintainers} <${DEBEMAIL:-sixpn@example.org}>"
+epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+day=$(date -u -d "@$epoch" +%Y-%m-%d)
+
+stage=.build/deb/sixpn
+rm -rf .build/deb
+mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/etc/default" \
+  "$stage/usr/share/man/man1" "$stage/usr/share/doc/sixpn" "$stage/usr/share/bash-completion/completions" \
+  "$stage/usr/share/zsh/vendor-completions" "$stage/usr/share/fish/vendor_completions.d"
+
+install -m 0755 "$bin/sixpn" "$stage/usr/bin/sixpn"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/sixpn"
+install -m 0644 "$here/sixpn.service" "$here/sixpn-agent.service" "$stage/lib/systemd/system/"
+install -m 0644 "$here/default" "$stage/etc/default/sixpn"
+
+# One page per command (sixpn.1, sixpn.serve.1, sixpn.db.add-instance.1, ...).
+"$bin/generate-manual" "$stage/usr/bin/sixpn" --multi-page --date "$day" --output-directory "$stage/usr/share/man/man1"
+"$stage/usr/bin/sixpn" --generate-completion-script bash | sed '1{/^#!/d}' > "$stage/usr/share/bash-completion/completions/sixpn"
+"$stage/usr/bin/sixpn" --generate-completion-script zsh > "$stage/usr/share/zsh/vendor-completions/_sixpn"
+"$stage/usr/bin/sixpn" --generate-completion-script fish > "$stage/usr/share/fish/vendor_completions.d/sixpn.fish"
+
+install -m 0644 "$here/copyright" "$stage/usr/share/doc/sixpn/copyright"
+install -m 0644 README.md docs/operations.md "$stage/usr/share/doc/sixpn/"
+printf 'sixpn (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- %s  %s\n' \
+  "$version" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$maintainer" "$(date -u -R -d "@$epoch")" \
+  > "$stage/usr/share/doc/sixpn/changelog"
+gzip -9n "$stage/usr/share/doc/sixpn/changelog" "$stage/usr/share/doc/sixpn/operations.md" "$stage"/usr/share/man/man1/*.1
+
+# Depends: what the binary links (dpkg-shlibdeps reads the libraries' shlibs files), and adduser for postinst.
+mkdir -p .build/deb/shlibs/debian
+printf 'Source: sixpn\n\nPackage: sixpn\nArchitecture: any\n' > .build/deb/shlibs/debian/control
+shlibs=$(cd .build/deb/shlibs && dpkg-shlibdeps -O "$root/$stage/usr/bin/sixpn" | sed -n 's/^shlibs:Depends=//p')
+
+install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$stage/DEBIAN/"
+echo /etc/default/sixpn > "$stage/DEBIAN/conffiles"
+size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+cat > "$stage/DEBIAN/control" <<CONTROL
+Package: sixpn
+Version: $version
+Architecture: $arch
+Maintainer: $maintainer
+Installed-Size: $size
+Depends: adduser, $shlibs
+Section: net
+Priority: optional
+Description: DNS server for private IPv6 (6PN) networks
+ sixpn answers .internal names for the instances of each organization on a
+ private IPv6 network (fdaa::/16) from a SQLite database that service
+ discovery writes, forwards every other name through a cache, and sets up
+ the BPF programs and WireGuard peers that network runs on.
+ .
+ This package runs "sixpn serve" under systemd (sixpn.service) as the sixpn
+ user with only CAP_NET_BIND_SERVICE; "sixpn agent" (sixpn-agent.service)
+ keeps the database in step with a cluster's etcd.
+CONTROL
+(cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
+find "$stage" -type d -exec chmod 0755 {} +
+
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+echo "$root/$deb"
