@@ -34,7 +34,7 @@ test: deps
 	$(SWIFT) test --skip-build --no-parallel
 	./bench/alloc.sh
 	FUZZ_RUNS=200000 FUZZ_SECONDS=120 ./fuzz/run.sh
-	./packaging/build-deb.sh
+	SIXPN_DEB_CONFIG=debug ./packaging/build-deb.sh
 	./tests/integration/run.sh .build/debug/sixpn
 
 unit: deps

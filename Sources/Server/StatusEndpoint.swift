@@ -33,7 +33,7 @@ public struct StatusPages: Sendable {
     @Sendable
     public func reply(method: String, uri: String) -> (status: Int, contentType: String, body: String) {
         guard method == "GET" else { return (405, Self.text, "only GET\n") }
-        switch uri.prefix { $0 != "?" } {
+        switch uri.prefix(while: { $0 != "?" }) {
         case "/metrics": return (200, "text/plain; version=0.0.4; charset=utf-8", exposition())
         case "/health":
             let (status, body) = health.health
