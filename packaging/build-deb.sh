@@ -10,16 +10,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 SWIFT=${SWIFT:-swift}
 here=packaging
-# release for `make deb`; `make test` packages its debug build instead (SIXPN_DEB_CONFIG=debug):
-# the test checks the package, not the code's speed, and relinking the debug binary with the
-# static runtime takes a minute where a release build takes half an hour on two cores.
-config=${SIXPN_DEB_CONFIG:-release}
 
-$SWIFT build -c "$config" --product sixpn --static-swift-stdlib
+$SWIFT build -c release --product sixpn --static-swift-stdlib
 # swift-argument-parser's man-page writer (its generate-manual plugin runs the same tool,
 # but builds every product first).
-$SWIFT build -c "$config" --product generate-manual
-bin=$($SWIFT build -c "$config" --show-bin-path)
+$SWIFT build -c release --product generate-manual
+bin=$($SWIFT build -c release --show-bin-path)
 
 version=$("$here/version.sh")
 arch=$(dpkg --print-architecture)

@@ -7,9 +7,10 @@
 # /etc/default/sixpn's flags) answering on port 53 in a namespace, then a purge that
 # leaves nothing of what the install added. DEB= names the package; by default the
 # newest sixpn_*.deb in the repository root, built by packaging/build-deb.sh when absent.
+# Run by `make deb-test` (root), not by `make test`: see docs/testing.md.
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
+root=$(cd "$here/.." && pwd)
+. "$root/tests/integration/lib.sh"
 
 deb=${DEB:-$(ls -t "$root"/sixpn_*.deb 2>/dev/null | head -1)}
 if [ -z "$deb" ]; then
@@ -112,3 +113,6 @@ expect_eq "the users are those before the install" "$before_users" "$(getent pas
 expect_eq "no path the install added is left (/etc, /lib/systemd, /usr, /var/lib)" "" \
   "$(diff <(cat "$root/.build/sxo-paths-before") <(paths) | grep '^[<>]')"
 check "dpkg no longer knows sixpn" sh -c "! dpkg-query -W -f='\${Status}' sixpn 2>/dev/null | grep -q ."
+
+# make deb-test fails when a check did.
+[ "$FAILED" -eq 0 ]
