@@ -41,5 +41,5 @@ swift package --package-path bench benchmark --target ServerAllocations --no-pro
 sed -n '/^=* *$/,$p' bench/results/server-alloc.log | sed -n '/ServerAllocations/,$p' >bench/results/server-alloc.txt
 cat bench/results/server-alloc.txt
 python3 bench/alloc_gate.py bench/results/server-alloc.txt \
-  ServerInternalAAAA ServerReversePTR ServerCachedForward \
-  ServerInternalAAAAUring ServerReversePTRUring ServerCachedForwardUring
+  ServerInternalAAAA ServerReversePTR ServerCachedForward ServerInternalAAAALimiter \
+  ServerInternalAAAAUring ServerReversePTRUring ServerCachedForwardUring ServerInternalAAAALimiterUring

@@ -137,6 +137,11 @@ public final class WorkerCounters: @unchecked Sendable {
         /// Turns of the thread's loop (at least one every 250 ms while it runs): what
         /// ``Liveness`` reads to tell a worker that answers from one that is stuck. Not exported.
         public static let heartbeat = droppedUntrustedUDP + 11
-        public static let count = droppedUntrustedUDP + 12
+        /// UDP queries over their instance's budget (`--instance-qps`), over their organization's (`--org-qps`),
+        /// and how many of those were answered with TC (the rest were dropped).
+        public static let limitedInstanceUDP = droppedUntrustedUDP + 12
+        public static let limitedOrganizationUDP = droppedUntrustedUDP + 13
+        public static let limitedSlipped = droppedUntrustedUDP + 14
+        public static let count = droppedUntrustedUDP + 15
     }
 }

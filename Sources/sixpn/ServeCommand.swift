@@ -58,6 +58,16 @@ struct ServeCommand: ParsableCommand {
         valueName: "n"))
     var upstreamInFlight: Int?
 
+    @Option(name: .customLong("instance-qps"), help: ArgumentHelp(
+        "UDP queries per second one instance (its /112) may send, with a burst of one second's worth; past it one query in 2 is answered with TC (the client retries over TCP) and the rest dropped (default 2000; 0: no limit).",
+        valueName: "n"))
+    var instanceQPS: Int?
+
+    @Option(name: .customLong("org-qps"), help: ArgumentHelp(
+        "UDP queries per second one organization (its /48, all its instances on this host) may send, as --instance-qps (default 10000; 0: no limit).",
+        valueName: "n"))
+    var orgQPS: Int?
+
     @Option(help: "UDP worker threads (default: the number of cores).")
     var threads: Int?
 
@@ -100,6 +110,12 @@ struct ServeCommand: ParsableCommand {
         try applyForwardingOptions(to: &config.forwarding)
         if let threads { config.threads = threads }
         config.upstreamInFlight = try upstreamInFlight.map { try within("--upstream-inflight", $0, 1...1_000_000, "queries") }
+        if let n = try instanceQPS.map({ try within("--instance-qps", $0, 0...10_000_000, "queries per second") }) {
+            config.budgets.instanceQPS = n
+        }
+        if let n = try orgQPS.map({ try within("--org-qps", $0, 0...10_000_000, "queries per second") }) {
+            config.budgets.organizationQPS = n
+        }
         config.ttl = ttl
         config.pin = pin
         guard let backend = IOBackend(rawValue: io) else { throw fatal("--io: \"\(io)\" is not recvmmsg or uring") }
