@@ -93,6 +93,9 @@ final class MetricsCollector: @unchecked Sendable {
             (S.limitedOrganizationUDP, CoreMetrics.Counter(label: "sixpn_limited_total",
                                                dimensions: [("reason", "organization"), ("transport", "udp")])),
             (S.limitedSlipped, CoreMetrics.Counter(label: "sixpn_limited_truncated_total")),
+            (S.limitedTCPPerSource, CoreMetrics.Counter(label: "sixpn_limited_total",
+                                            dimensions: [("reason", "tcp_per_source"), ("transport", "tcp")])),
+            (S.tcpRefusedFull, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "refused_full")])),
         ]
     }
 

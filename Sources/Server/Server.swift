@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     public var upstreamInFlight: Int?
     /// `--instance-qps`, `--org-qps`: UDP queries per second per instance and per organization (0: off).
     public var budgets = QueryBudgets.defaults
+    /// `--tcp-per-source`: TCP connections one instance (/112) may hold at once (0: no limit).
+    public var tcpPerSource = 32
     /// `--lameduck`: after SIGTERM, how long it goes on answering with `GET /health` at 503 before it stops.
     public var lameduck: Duration = .zero
     /// `--wait-for-db`: a database that cannot be loaded at start-up is waited for (`GET /ready`
@@ -211,7 +213,8 @@ public final class Server: @unchecked Sendable {
         let tcp: TCPServer
         do {
             tcp = try TCPServer(listeners: tcpListeners, zone: zone, forwarder: forwarder, trust: trust, state: state,
-                                limits: TCPServer.Limits(maxConnections: budget.tcpConnections), logger: logger)
+                                limits: TCPServer.Limits(maxConnections: budget.tcpConnections, perSource: c.tcpPerSource),
+                                logger: logger)
         } catch {
             throw ServerError("cannot start the TCP thread: \(error)")
         }
@@ -265,6 +268,7 @@ public final class Server: @unchecked Sendable {
             "lameduck": .stringConvertible(c.lameduck),
             "instance-qps": .string(c.budgets.instanceQPS == 0 ? "off" : String(c.budgets.instanceQPS)),
             "org-qps": .string(c.budgets.organizationQPS == 0 ? "off" : String(c.budgets.organizationQPS)),
+            "tcp-per-source": .string(c.tcpPerSource == 0 ? "off" : String(c.tcpPerSource)),
             "systemd": .string(notify.socketPath == nil ? "no" : notify.watchdogInterval.map { "watchdog \($0)" } ?? "yes"),
         ]
         if forwarder != nil {

@@ -142,6 +142,10 @@ public final class WorkerCounters: @unchecked Sendable {
         public static let limitedInstanceUDP = droppedUntrustedUDP + 12
         public static let limitedOrganizationUDP = droppedUntrustedUDP + 13
         public static let limitedSlipped = droppedUntrustedUDP + 14
-        public static let count = droppedUntrustedUDP + 15
+        /// TCP connections closed on accept: past `--tcp-per-source` for their instance, and with
+        /// every slot taken and nothing the newcomer may evict.
+        public static let limitedTCPPerSource = droppedUntrustedUDP + 15
+        public static let tcpRefusedFull = droppedUntrustedUDP + 16
+        public static let count = droppedUntrustedUDP + 17
     }
 }

@@ -68,6 +68,11 @@ struct ServeCommand: ParsableCommand {
         valueName: "n"))
     var orgQPS: Int?
 
+    @Option(name: .customLong("tcp-per-source"), help: ArgumentHelp(
+        "TCP connections one instance (its /112) may hold open at once; a new one past it is closed (default 32; 0: no limit).",
+        valueName: "n"))
+    var tcpPerSource: Int?
+
     @Option(help: "UDP worker threads (default: the number of cores).")
     var threads: Int?
 
@@ -115,6 +120,9 @@ struct ServeCommand: ParsableCommand {
         }
         if let n = try orgQPS.map({ try within("--org-qps", $0, 0...10_000_000, "queries per second") }) {
             config.budgets.organizationQPS = n
+        }
+        if let n = try tcpPerSource.map({ try within("--tcp-per-source", $0, 0...65_535, "connections") }) {
+            config.tcpPerSource = n
         }
         config.ttl = ttl
         config.pin = pin

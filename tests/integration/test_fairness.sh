@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Tenant fairness (issue 15), the UDP budgets: sixpn serve in namespace sxf-<pid> with small
+# Tenant fairness (issue 15), the UDP budgets and the TCP limits: sixpn serve in namespace sxf-<pid> with small
 # budgets (--instance-qps 100 --org-qps 300), dnsperf flooding from four instances of organization
 # A (.internal names, then random names under a zone NSD serves upstream), and a well-behaved client
 # of organization B at 20 rounds a second throughout. B must lose nothing and get every answer
 # right; A is limited (counted by reason, the log warns once), what goes upstream stays within A's
-# budget, an instance over its budget still gets its answer over TCP after a TC, and with both
-# budgets 0 nothing is limited or counted. Every query is sent inside the namespace.
+# budget, an instance over its budget still gets its answer over TCP after a TC, one instance
+# cannot hold more than --tcp-per-source connections and A's hundreds of connections do not stop
+# B's TCP queries, and with both budgets 0 nothing is limited or counted. Every query is sent inside the namespace.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -87,7 +88,7 @@ flood() {
 }
 
 # --- 1. Budgets on: .internal flood, then a random-subdomain storm ---------
-serve limited 9161 --instance-qps $INSTANCE_QPS --org-qps $ORG_QPS
+serve limited 9161 --instance-qps $INSTANCE_QPS --org-qps $ORG_QPS --tcp-per-source 64
 flood internal "$dir/internal-names" 1500
 check "internal: A was limited (replies $DONE of $SENT)" test "$DONE" -lt "$SENT"
 check "internal: limited queries counted by reason" test "$(metric 9161 '/^sixpn_limited_total\{.*transport="udp"/')" -gt 0
@@ -123,6 +124,42 @@ check "an instance over its budget gets a TC reply over UDP" test "$tc" -eq 1
 expect_eq "... and its answer over TCP" "$(printf '%s\n' fdaa:0:1:0:1:0:1:2 fdaa:0:1:0:2:0:3:2)" \
   "$(in_ns dig +short +tcp +time=2 +tries=1 -b $A1 @fdaa::3 web.internal AAAA | sort)"
 wait $over
+
+# TCP: each of A's four instances opens 100 connections and holds them: 64 each are kept
+# (--tcp-per-source 64), which fills all 256; B's TCP queries still get through, evicting A's idle ones.
+cat > "$dir/hold.py" <<'PY'
+import socket, sys, time
+source, n, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+held = []
+for _ in range(n):
+    try: held.append(socket.create_connection(("fdaa::3", 53), timeout=2, source_address=(source, 0)))
+    except OSError: pass
+time.sleep(seconds)
+open_ = 0
+for c in held:
+    c.setblocking(False)
+    try: open_ += c.recv(1) != b""
+    except BlockingIOError: open_ += 1
+    except OSError: pass
+print(open_)
+PY
+holders=()
+for a in $A1 $A2 $A3 $A4; do
+  in_ns python3 "$dir/hold.py" $a 100 5 > "$dir/hold-$a" 2>&1 &
+  holders+=($!)
+done
+sleep 3
+tcp_ok=0
+for i in 1 2 3; do
+  [ "$(in_ns dig +short +tcp +time=2 +tries=1 -b $B @fdaa::3 web.internal AAAA)" = "$B" ] && tcp_ok=$((tcp_ok + 1))
+done
+wait "${holders[@]}"
+echo "  (TCP: A's instances still held $(cat "$dir"/hold-* | tr '\n' ' ')connections after 5 s)"
+expect_eq "B's TCP queries are answered while A holds every connection it may" "3" "$tcp_ok"
+check "one instance holds at most --tcp-per-source connections" \
+  bash -c "for f in $dir/hold-*; do [ \$(cat \$f) -le 64 ] || exit 1; done"
+check "connections past --tcp-per-source counted" \
+  test "$(metric 9161 '/^sixpn_limited_total\{.*reason="tcp_per_source"/')" -gt 0
 check "sixpn is still running" kill -0 "$PID"
 
 # --- 2. Budgets 0: no limiting, nothing counted -----------------------------
