@@ -95,6 +95,8 @@ final class MetricsCollector: @unchecked Sendable {
             (S.limitedSlipped, CoreMetrics.Counter(label: "sixpn_limited_truncated_total")),
             (S.limitedTCPPerSource, CoreMetrics.Counter(label: "sixpn_limited_total",
                                             dimensions: [("reason", "tcp_per_source"), ("transport", "tcp")])),
+            (S.limitedUpstream, CoreMetrics.Counter(label: "sixpn_limited_total",
+                                        dimensions: [("reason", "org_upstream"), ("transport", "any")])),
             (S.tcpRefusedFull, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "refused_full")])),
         ]
     }
@@ -179,11 +181,18 @@ final class TenantStatistics {
     /// first time, and publishes the top organizations by rate over the last minute.
     func collect(_ limiter: TenantLimiter, logger: Logger) {
         var now: [UInt32: UInt64] = [:]
-        limiter.takeOrganizationCounts { network, queries, limitedInstance, limitedOrganization in
+        limiter.takeOrganizationCounts { network, queries, limitedInstance, limitedOrganization, limitedUpstream in
             now[network, default: 0] &+= queries
-            guard limitedInstance + limitedOrganization > 0, warned.insert(network).inserted else { return }
+            guard limitedInstance + limitedOrganization + limitedUpstream > 0, warned.insert(network).inserted else { return }
+            let b = limiter.budgets
+            if limitedUpstream > 0 && limitedInstance + limitedOrganization == 0 {
+                logger.warning("an organization is over its upstream caps: its misses past them get a stale answer or SERVFAIL at once",
+                               metadata: ["org": .string(NetworkID.format(network)),
+                                          "inflight": .stringConvertible(b.upstreamInFlight), "qps": .stringConvertible(b.upstreamQPS)])
+                return
+            }
             let reason = limitedOrganization > 0 ? "organization" : "instance"
-            let budget = reason == "organization" ? limiter.budgets.organizationQPS : limiter.budgets.instanceQPS
+            let budget = reason == "organization" ? b.organizationQPS : b.instanceQPS
             logger.warning("an organization is over its UDP query budget: queries past it are dropped or answered with TC",
                            metadata: ["org": .string(NetworkID.format(network)), "reason": .string(reason),
                                       "qps": .stringConvertible(budget)])

@@ -127,7 +127,13 @@ final class QueryService: @unchecked Sendable {
             case .drop:
                 return .none
             case .forward:
-                forward(q, route: route)
+                var upstreamSlot: Int? = nil
+                if let limiter, limiter.budgets.limitsUpstream {
+                    let (admitted, slot) = limiter.admitUpstream(origin, now: monotonicNanoseconds())
+                    guard admitted else { return overUpstreamCap(q, into: out) }
+                    upstreamSlot = slot
+                }
+                forward(q, route: route, upstreamSlot: upstreamSlot)
                 return .forwarded
             }
         }
@@ -151,9 +157,22 @@ final class QueryService: @unchecked Sendable {
         return .reply(w.finish())
     }
 
+    /// A miss past its organization's upstream caps (`--org-upstream-inflight`, `--org-upstream-qps`):
+    /// answered at once as when every upstream slot is taken, stale or SERVFAIL with an Extended DNS
+    /// Error, and nothing goes upstream.
+    private func overUpstreamCap(_ q: AdmittedQuery, into out: UnsafeMutableRawBufferPointer) -> QueryResult {
+        guard let forwarder else { return .none }
+        counters.add(WorkerCounters.Slot.limitedUpstream)
+        let n = forwarder.answerAtCapacity(query: q.query, bytes: q.packet, name: q.name, edns: q.edns, into: out,
+                                           limit: q.limit)
+        counters.countAnswer(type: q.query.type, rcode: RCode(UInt16(out[3] & 0xf)))
+        return .reply(n)
+    }
+
     /// The slow path: the query goes to the forwarder (parsed once, as a
     /// ``ForwardRequest``), and its reply, when it comes, along `route`.
-    private func forward(_ q: AdmittedQuery, route: ReplyRoute) {
+    /// `upstreamSlot`: its organization's slot in the limiter, given back when the reply comes.
+    private func forward(_ q: AdmittedQuery, route: ReplyRoute, upstreamSlot: Int?) {
         guard let forwarder else { return }
         counters.add(WorkerCounters.Slot.forwarded)
         let request = ForwardRequest(query: q.query, bytes: q.packet, lowercasedName: q.name, edns: q.edns, limit: q.limit)
@@ -174,7 +193,7 @@ final class QueryService: @unchecked Sendable {
         case .stream(let connection, let server):
             deliver = { reply in server.complete(connection: connection, reply: reply) }
         }
-        let state = self.state, type = q.query.type, started = monotonicNanoseconds()
+        let state = self.state, type = q.query.type, started = monotonicNanoseconds(), limiter = self.limiter
         state.inFlight.wrappingIncrement(ordering: .relaxed)
         forwarder.resolve(request) { reply in
             deliver(reply)
@@ -185,6 +204,7 @@ final class QueryService: @unchecked Sendable {
             c.addShared(WorkerCounters.Slot.latencyBase
                         + WorkerCounters.Slot.latencyBucket(nanoseconds: monotonicNanoseconds() &- started))
             state.inFlight.wrappingDecrement(ordering: .relaxed)
+            if let upstreamSlot, let limiter { limiter.releaseUpstream(upstreamSlot) }
         }
     }
 }

@@ -214,7 +214,7 @@ public final class Server: @unchecked Sendable {
         do {
             tcp = try TCPServer(listeners: tcpListeners, zone: zone, forwarder: forwarder, trust: trust, state: state,
                                 limits: TCPServer.Limits(maxConnections: budget.tcpConnections, perSource: c.tcpPerSource),
-                                logger: logger)
+                                limiter: limiter, logger: logger)
         } catch {
             throw ServerError("cannot start the TCP thread: \(error)")
         }
@@ -269,6 +269,8 @@ public final class Server: @unchecked Sendable {
             "instance-qps": .string(c.budgets.instanceQPS == 0 ? "off" : String(c.budgets.instanceQPS)),
             "org-qps": .string(c.budgets.organizationQPS == 0 ? "off" : String(c.budgets.organizationQPS)),
             "tcp-per-source": .string(c.tcpPerSource == 0 ? "off" : String(c.tcpPerSource)),
+            "org-upstream-inflight": .string(c.budgets.upstreamInFlight == 0 ? "off" : String(c.budgets.upstreamInFlight)),
+            "org-upstream-qps": .string(c.budgets.upstreamQPS == 0 ? "off" : String(c.budgets.upstreamQPS)),
             "systemd": .string(notify.socketPath == nil ? "no" : notify.watchdogInterval.map { "watchdog \($0)" } ?? "yes"),
         ]
         if forwarder != nil {

@@ -78,9 +78,10 @@ final class TCPServer: @unchecked Sendable {
     static let acceptPause: UInt64 = 100_000_000
 
     init(listeners: [Int32], zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
-         limits: Limits = Limits(), logger: Logger) throws(Errno) {
+         limits: Limits = Limits(), limiter: TenantLimiter? = nil, logger: Logger) throws(Errno) {
         self.listeners = listeners
-        self.service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state)
+        // The limiter's UDP budgets do not apply here (TCP is where a TC sends a client); its upstream caps do.
+        self.service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state, limiter: limiter)
         self.limits = limits
         self.logger = logger
         self.wake = try Syscalls.wakePipe()

@@ -3,21 +3,30 @@ import Atomics
 /// `--instance-qps` and `--org-qps` (0: off): the UDP queries per second an
 /// instance (/112) and an organization (/48) may send, each bucket holding
 /// `burstSeconds` of its rate (at least one query).
+///
+/// `--org-upstream-inflight` and `--org-upstream-qps` (0: off): the forwarded
+/// queries one organization may have in flight, and send per second.
 public struct QueryBudgets: Sendable, Equatable {
     public var instanceQPS: Int
     public var organizationQPS: Int
     public var burstSeconds: Double
+    public var upstreamInFlight: Int
+    public var upstreamQPS: Int
 
-    public init(instanceQPS: Int, organizationQPS: Int, burstSeconds: Double = 1) {
+    public init(instanceQPS: Int, organizationQPS: Int, burstSeconds: Double = 1, upstreamInFlight: Int = 0,
+                upstreamQPS: Int = 0) {
         self.instanceQPS = instanceQPS
         self.organizationQPS = organizationQPS
         self.burstSeconds = burstSeconds
+        self.upstreamInFlight = upstreamInFlight
+        self.upstreamQPS = upstreamQPS
     }
 
     /// Generous enough that no well-behaved app meets them.
     public static let defaults = QueryBudgets(instanceQPS: 2_000, organizationQPS: 10_000)
     public static let off = QueryBudgets(instanceQPS: 0, organizationQPS: 0)
-    public var isOff: Bool { instanceQPS == 0 && organizationQPS == 0 }
+    public var isOff: Bool { instanceQPS == 0 && organizationQPS == 0 && !limitsUpstream }
+    public var limitsUpstream: Bool { upstreamInFlight > 0 || upstreamQPS > 0 }
 }
 
 /// Per-instance (/112) and per-organization (/48) budgets for UDP queries
@@ -69,7 +78,7 @@ final class TenantLimiter: @unchecked Sendable {
     init(_ budgets: QueryBudgets) {
         self.budgets = budgets
         organizations = BucketTable(slots: Self.organizationSlots, qps: budgets.organizationQPS,
-                                    burstSeconds: budgets.burstSeconds)
+                                    burstSeconds: budgets.burstSeconds, upstreamQPS: budgets.upstreamQPS)
         instances = budgets.instanceQPS > 0
             ? BucketTable(slots: Self.instanceSlots, qps: budgets.instanceQPS, burstSeconds: budgets.burstSeconds) : nil
     }
@@ -96,6 +105,32 @@ final class TenantLimiter: @unchecked Sendable {
         return .admitted
     }
 
+    /// Charges one forwarded query of `origin`'s organization at `now` to its upstream caps: the
+    /// organization's slot, whose in-flight count now includes it (give it back with
+    /// ``releaseUpstream(_:)`` when the reply comes), or nil when it is over either cap (counted
+    /// on the slot) or its slots are crowded (then not limited, and there is nothing to release).
+    /// Used only when ``QueryBudgets/limitsUpstream``.
+    func admitUpstream(_ origin: ClientOrigin, now: UInt64) -> (admitted: Bool, slot: Int?) {
+        let orgKey = UInt64(origin.network) | 1 << 63
+        guard let org = organizations.slot(for: orgKey, now: now) else { return (true, nil) }
+        if budgets.upstreamInFlight > 0,
+           organizations.load(org, BucketTable.Word.inFlight) >= UInt64(budgets.upstreamInFlight) {
+            organizations.count(org, BucketTable.Word.limitedUpstream)
+            return (false, nil)
+        }
+        if organizations.upstreamInterval > 0, !organizations.take(org, now: now, upstream: true) {
+            organizations.count(org, BucketTable.Word.limitedUpstream)
+            return (false, nil)
+        }
+        organizations.count(org, BucketTable.Word.inFlight)
+        return (true, org)
+    }
+
+    /// A forwarded query's reply came (or it failed): its organization has one fewer in flight.
+    func releaseUpstream(_ slot: Int) {
+        organizations.release(slot, BucketTable.Word.inFlight)
+    }
+
     /// A 64-bit key for an instance's /112 (network, host, instance: 96 bits,
     /// mixed down; never 0, which marks an empty slot).
     @inline(__always)
@@ -108,12 +143,13 @@ final class TenantLimiter: @unchecked Sendable {
     /// a slot, its queries and limited queries since the last call (the
     /// counts are taken and reset).
     func takeOrganizationCounts(_ body: (_ network: UInt32, _ queries: UInt64, _ limitedInstance: UInt64,
-                                         _ limitedOrganization: UInt64) -> Void) {
+                                         _ limitedOrganization: UInt64, _ limitedUpstream: UInt64) -> Void) {
         organizations.forEachKey { slot, key in
             let q = organizations.take(slot, BucketTable.Word.queries)
             let i = organizations.take(slot, BucketTable.Word.limitedInstance)
             let o = organizations.take(slot, BucketTable.Word.limitedOrganization)
-            if q > 0 || i > 0 || o > 0 { body(UInt32(truncatingIfNeeded: key), q, i, o) }
+            let u = organizations.take(slot, BucketTable.Word.limitedUpstream)
+            if q > 0 || i > 0 || o > 0 || u > 0 { body(UInt32(truncatingIfNeeded: key), q, i, o, u) }
         }
     }
 
@@ -133,6 +169,10 @@ final class BucketTable: @unchecked Sendable {
         static let queries = 2
         static let limitedInstance = 3
         static let limitedOrganization = 4
+        /// The organization's forwarded queries: its upstream GCRA time, in flight, over a cap.
+        static let upstreamArrival = 5
+        static let inFlight = 6
+        static let limitedUpstream = 7
         static let stride = 8
     }
 
@@ -143,21 +183,26 @@ final class BucketTable: @unchecked Sendable {
     /// How far ahead of now the arrival time may run: the burst, less one query.
     let tolerance: UInt64
     var limits: Bool { interval > 0 }
+    /// The same for `--org-upstream-qps` (organization table only; 0: off).
+    let upstreamInterval: UInt64
+    let upstreamTolerance: UInt64
     let crowded = ManagedAtomic<UInt64>(0)
 
-    init(slots: Int, qps: Int, burstSeconds: Double) {
+    init(slots: Int, qps: Int, burstSeconds: Double, upstreamQPS: Int = 0) {
         precondition(slots > 0 && slots & (slots - 1) == 0, "a power of two")
         mask = slots - 1
         words = .allocate(capacity: slots * Word.stride)
         words.initialize(repeating: UnsafeAtomic<UInt64>.Storage(0), count: slots * Word.stride)
-        if qps > 0 {
-            interval = max(1, 1_000_000_000 / UInt64(qps))
-            let burst = max(1, UInt64((Double(qps) * burstSeconds).rounded()))
-            tolerance = interval * (burst - 1)
-        } else {
-            interval = 0
-            tolerance = 0
-        }
+        (interval, tolerance) = Self.gcra(qps: qps, burstSeconds: burstSeconds)
+        (upstreamInterval, upstreamTolerance) = Self.gcra(qps: upstreamQPS, burstSeconds: burstSeconds)
+    }
+
+    /// GCRA's interval and tolerance for `qps` with a burst of `burstSeconds` of it (0: off).
+    static func gcra(qps: Int, burstSeconds: Double) -> (interval: UInt64, tolerance: UInt64) {
+        guard qps > 0 else { return (0, 0) }
+        let interval = max(1, 1_000_000_000 / UInt64(qps))
+        let burst = max(1, UInt64((Double(qps) * burstSeconds).rounded()))
+        return (interval, interval * (burst - 1))
     }
 
     deinit { words.deallocate() }
@@ -180,11 +225,18 @@ final class BucketTable: @unchecked Sendable {
         for p in 0..<TenantLimiter.probes {
             let s = (start + p) & mask
             let held = word(s, Word.key).load(ordering: .relaxed)
-            guard held == 0 || word(s, Word.arrival).load(ordering: .relaxed) <= now else { continue }
+            // Idle: full again, nothing forwarded in flight (its release finds the slot it left).
+            guard held == 0 || (word(s, Word.arrival).load(ordering: .relaxed) <= now
+                                && word(s, Word.upstreamArrival).load(ordering: .relaxed) <= now
+                                && word(s, Word.inFlight).load(ordering: .relaxed) == 0) else { continue }
             if word(s, Word.key).compareExchange(expected: held, desired: key, ordering: .relaxed).exchanged {
                 // A new owner starts full, with none of the last owner's counts.
                 word(s, Word.arrival).store(now, ordering: .relaxed)
-                for w in Word.queries...Word.limitedOrganization { word(s, w).store(0, ordering: .relaxed) }
+                word(s, Word.upstreamArrival).store(now, ordering: .relaxed)
+                word(s, Word.queries).store(0, ordering: .relaxed)
+                word(s, Word.limitedInstance).store(0, ordering: .relaxed)
+                word(s, Word.limitedOrganization).store(0, ordering: .relaxed)
+                word(s, Word.limitedUpstream).store(0, ordering: .relaxed)
                 return s
             }
         }
@@ -195,9 +247,11 @@ final class BucketTable: @unchecked Sendable {
     /// Takes one query's token from `slot`'s bucket: false when it is empty.
     /// A compare-and-swap lost to another worker is tried again a few times,
     /// then the query is let through (the race is rare and costs at most a query).
+    /// `upstream`: the organization's forwarded-query bucket instead (`--org-upstream-qps`).
     @inline(__always)
-    func take(_ slot: Int, now: UInt64) -> Bool {
-        let arrival = word(slot, Word.arrival)
+    func take(_ slot: Int, now: UInt64, upstream: Bool = false) -> Bool {
+        let arrival = word(slot, upstream ? Word.upstreamArrival : Word.arrival)
+        let (interval, tolerance) = upstream ? (upstreamInterval, upstreamTolerance) : (self.interval, self.tolerance)
         var old = arrival.load(ordering: .relaxed)
         for _ in 0..<4 {
             let t = max(old, now)
@@ -212,6 +266,15 @@ final class BucketTable: @unchecked Sendable {
     @inline(__always)
     func count(_ slot: Int, _ w: Int) {
         word(slot, w).wrappingIncrement(ordering: .relaxed)
+    }
+
+    @inline(__always)
+    func release(_ slot: Int, _ w: Int) {
+        word(slot, w).wrappingDecrement(ordering: .relaxed)
+    }
+
+    func load(_ slot: Int, _ w: Int) -> UInt64 {
+        word(slot, w).load(ordering: .relaxed)
     }
 
     /// The word's count, reset to 0.

@@ -146,6 +146,8 @@ public final class WorkerCounters: @unchecked Sendable {
         /// every slot taken and nothing the newcomer may evict.
         public static let limitedTCPPerSource = droppedUntrustedUDP + 15
         public static let tcpRefusedFull = droppedUntrustedUDP + 16
-        public static let count = droppedUntrustedUDP + 17
+        /// Forwarded queries past their organization's upstream caps, answered stale or SERVFAIL at once.
+        public static let limitedUpstream = droppedUntrustedUDP + 17
+        public static let count = droppedUntrustedUDP + 18
     }
 }

@@ -73,6 +73,16 @@ struct ServeCommand: ParsableCommand {
         valueName: "n"))
     var tcpPerSource: Int?
 
+    @Option(name: .customLong("org-upstream-inflight"), help: ArgumentHelp(
+        "Forwarded queries one organization may have waiting on the upstreams at once; past it a miss gets a stale answer or SERVFAIL with an Extended DNS Error at once (default 0: no cap but --upstream-inflight).",
+        valueName: "n"))
+    var orgUpstreamInFlight: Int?
+
+    @Option(name: .customLong("org-upstream-qps"), help: ArgumentHelp(
+        "Forwarded queries per second one organization may send upstream, as --org-upstream-inflight (default 0: no cap).",
+        valueName: "n"))
+    var orgUpstreamQPS: Int?
+
     @Option(help: "UDP worker threads (default: the number of cores).")
     var threads: Int?
 
@@ -120,6 +130,12 @@ struct ServeCommand: ParsableCommand {
         }
         if let n = try orgQPS.map({ try within("--org-qps", $0, 0...10_000_000, "queries per second") }) {
             config.budgets.organizationQPS = n
+        }
+        if let n = try orgUpstreamInFlight.map({ try within("--org-upstream-inflight", $0, 0...1_000_000, "queries") }) {
+            config.budgets.upstreamInFlight = n
+        }
+        if let n = try orgUpstreamQPS.map({ try within("--org-upstream-qps", $0, 0...10_000_000, "queries per second") }) {
+            config.budgets.upstreamQPS = n
         }
         if let n = try tcpPerSource.map({ try within("--tcp-per-source", $0, 0...65_535, "connections") }) {
             config.tcpPerSource = n

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import DNSWire
+import Forwarder
 import Logging
 import Testing
 import ZoneEngine
@@ -130,4 +131,55 @@ private func limitedService(_ zone: ZoneStore, counters: WorkerCounters, _ budge
     stats.collect(limiter, logger: logger)
     #expect(stats.warned == [0xa], "warned once, not again")
     #expect(stats.minute[0xa] == 16 && stats.minute[0x100] == 1)
+}
+
+@Test func anOrganizationsForwardedQueriesAreCappedInFlightAndPerSecond() {
+    let inFlight = TenantLimiter(QueryBudgets(instanceQPS: 0, organizationQPS: 0, upstreamInFlight: 2))
+    let t = 5 * second
+    let first = inFlight.admitUpstream(orgA, now: t), second_ = inFlight.admitUpstream(orgA, now: t)
+    #expect(first.admitted && second_.admitted && first.slot != nil)
+    #expect(!inFlight.admitUpstream(orgA, now: t).admitted, "a third in flight is over the cap")
+    #expect(inFlight.admitUpstream(orgB, now: t).admitted, "another organization has its own")
+    inFlight.releaseUpstream(first.slot!)
+    #expect(inFlight.admitUpstream(orgA, now: t).admitted, "a reply came: room for one more")
+
+    let perSecond = TenantLimiter(QueryBudgets(instanceQPS: 0, organizationQPS: 0, upstreamQPS: 3))
+    for _ in 0..<3 {
+        let a = perSecond.admitUpstream(orgA, now: t)
+        #expect(a.admitted)
+        perSecond.releaseUpstream(a.slot!)
+    }
+    #expect(!perSecond.admitUpstream(orgA, now: t).admitted)
+    #expect(perSecond.admitUpstream(orgA, now: t + second).admitted)
+}
+
+@Test func aMissPastItsOrganizationsUpstreamCapGetsSERVFAILWithAnEDEAtOnce() throws {
+    let (zone, path) = try testZone()
+    defer { removeDatabase(path) }
+    // Port 9 (discard): the forwarded queries stay in flight.
+    let forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: [.ipv4(127, 0, 0, 1, port: 9)]),
+                                  logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+    defer { forwarder.shutdown() }
+    let counters = WorkerCounters()
+    let service = QueryService(zone: zone, forwarder: forwarder, trust: ClientTrust(), state: ServerState(),
+                               counters: counters,
+                               limiter: TenantLimiter(QueryBudgets(instanceQPS: 0, organizationQPS: 0, upstreamInFlight: 1)))
+    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
+    defer { out.deallocate() }
+    let edns: (UInt16, UInt8, UInt16, [UInt8]) = (1232, 0, 0, [])
+    guard case .forwarded = answer(service, TestQuery(name: "a.example.com", opt: edns).bytes, from: orgA, into: out) else {
+        Issue.record("the first miss was not forwarded"); return
+    }
+    for transport in [Transport.udp, .tcp] {
+        guard case .reply(let n) = answer(service, TestQuery(name: "b.example.com", opt: edns).bytes, from: orgA, transport,
+                                          into: out) else { Issue.record("past the cap: no reply at once"); return }
+        let m = try Message(parsing: Array(UnsafeRawBufferPointer(rebasing: out[0..<n])))
+        #expect(m.rcode == .servFail)
+        #expect(m.edns?.options.first?.code == 15, "an Extended DNS Error (RFC 8914)")
+    }
+    // Another organization is not held back by A's cap.
+    guard case .forwarded = answer(service, TestQuery(name: "c.example.com", opt: edns).bytes, from: orgB, into: out) else {
+        Issue.record("org B's miss was not forwarded"); return
+    }
+    #expect(counters.value(WorkerCounters.Slot.limitedUpstream) == 2)
 }

@@ -6,7 +6,8 @@
 # right; A is limited (counted by reason, the log warns once), what goes upstream stays within A's
 # budget, an instance over its budget still gets its answer over TCP after a TC, one instance
 # cannot hold more than --tcp-per-source connections and A's hundreds of connections do not stop
-# B's TCP queries, and with both budgets 0 nothing is limited or counted. Every query is sent inside the namespace.
+# B's TCP queries; with --org-upstream-qps alone, A's storm sends no more than that upstream while
+# A's misses past it are answered at once; and with both budgets 0 nothing is limited or counted. Every query is sent inside the namespace.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -162,7 +163,22 @@ check "connections past --tcp-per-source counted" \
   test "$(metric 9161 '/^sixpn_limited_total\{.*reason="tcp_per_source"/')" -gt 0
 check "sixpn is still running" kill -0 "$PID"
 
-# --- 2. Budgets 0: no limiting, nothing counted -----------------------------
+# --- 2. Upstream caps alone: A's random-subdomain storm, 100 forwarded a second at most --------
+kill "$PID"; wait "$PID" 2>/dev/null
+serve upstream 9163 --instance-qps 0 --org-qps 0 --org-upstream-qps 100 --org-upstream-inflight 50
+forwarded_before=$(metric 9163 '/^sixpn_forwarded_total/')
+flood capped "$dir/random-names" 1500
+forwarded=$(( $(metric 9163 '/^sixpn_forwarded_total/') - forwarded_before ))
+echo "  (capped: sixpn forwarded $forwarded of A's queries upstream; --org-upstream-qps 100 allows $((100 * (FLOOD_SECONDS + 2))), a second of burst and one of slack)"
+check "capped: what went upstream stayed within --org-upstream-qps" test "$forwarded" -le $((100 * (FLOOD_SECONDS + 2)))
+check "capped: A's misses past the cap counted" test "$(metric 9163 '/^sixpn_limited_total\{.*reason="org_upstream"/')" -gt 0
+check "capped: ... and answered at once (A's dnsperf got most replies: $DONE of $SENT)" test $((DONE * 10)) -ge $((SENT * 9))
+expect_eq "capped: B's new uncached name still goes upstream" "192.0.2.1" \
+  "$(in_ns dig +short +time=2 +tries=1 -b $B @fdaa::3 after-capped.fair.test A)"
+expect_match "capped: the log warns about A's upstream caps" 'over its upstream caps.*org=00000001|org=00000001.*over its upstream caps' \
+  "$(grep 'upstream caps' "$dir/serve-upstream.log")"
+
+# --- 3. Budgets 0: no limiting, nothing counted -----------------------------
 # The first server stops first: both would bind port 53 with SO_REUSEPORT and share the datagrams.
 kill "$PID"; wait "$PID" 2>/dev/null
 serve off 9162 --instance-qps 0 --org-qps 0
