@@ -175,7 +175,8 @@ final class QueryService: @unchecked Sendable {
     private func forward(_ q: AdmittedQuery, route: ReplyRoute, upstreamSlot: Int?) {
         guard let forwarder else { return }
         counters.add(WorkerCounters.Slot.forwarded)
-        let request = ForwardRequest(query: q.query, bytes: q.packet, lowercasedName: q.name, edns: q.edns, limit: q.limit)
+        var request = ForwardRequest(query: q.query, bytes: q.packet, lowercasedName: q.name, edns: q.edns, limit: q.limit)
+        request.organization = q.origin.network
         let deliver: @Sendable ([UInt8]) -> Void
         switch route {
         case .datagram(let fd, let source, let sourceLength):

@@ -83,6 +83,11 @@ struct ServeCommand: ParsableCommand {
         valueName: "n"))
     var orgUpstreamQPS: Int?
 
+    @Option(name: .customLong("org-cache-share"), help: ArgumentHelp(
+        "Percent of the forwarder's cache one organization's answers may hold once it is full and shared; past it, its own newest entries make room (default 50; 100: no share).",
+        valueName: "percent"))
+    var orgCacheShare: Int?
+
     @Option(help: "UDP worker threads (default: the number of cores).")
     var threads: Int?
 
@@ -162,6 +167,9 @@ struct ServeCommand: ParsableCommand {
     private func applyForwardingOptions(to f: inout ForwarderConfiguration) throws {
         if let ms = try upstreamTimeout.map({ try within("--upstream-timeout", $0, 10...60_000, "milliseconds") }) {
             f.timeout = .milliseconds(ms)
+        }
+        if let n = try orgCacheShare.map({ try within("--org-cache-share", $0, 1...100, "percent") }) {
+            f.organizationCacheShare = n
         }
         if let n = try cacheEntries.map({ try within("--cache-entries", $0, 1...10_000_000, "entries") }) {
             f.cacheEntries = n

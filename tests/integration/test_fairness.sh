@@ -165,7 +165,8 @@ check "sixpn is still running" kill -0 "$PID"
 
 # --- 2. Upstream caps alone: A's random-subdomain storm, 100 forwarded a second at most --------
 kill "$PID"; wait "$PID" 2>/dev/null
-serve upstream 9163 --instance-qps 0 --org-qps 0 --org-upstream-qps 100 --org-upstream-inflight 50
+# A cache of 200 entries: A's storm answers (about 900) overflow it, B's entry must stay (--org-cache-share 50).
+serve upstream 9163 --instance-qps 0 --org-qps 0 --org-upstream-qps 100 --org-upstream-inflight 50 --cache-entries 200
 forwarded_before=$(metric 9163 '/^sixpn_forwarded_total/')
 flood capped "$dir/random-names" 1500
 forwarded=$(( $(metric 9163 '/^sixpn_forwarded_total/') - forwarded_before ))
@@ -173,6 +174,10 @@ echo "  (capped: sixpn forwarded $forwarded of A's queries upstream; --org-upstr
 check "capped: what went upstream stayed within --org-upstream-qps" test "$forwarded" -le $((100 * (FLOOD_SECONDS + 2)))
 check "capped: A's misses past the cap counted" test "$(metric 9163 '/^sixpn_limited_total\{.*reason="org_upstream"/')" -gt 0
 check "capped: ... and answered at once (A's dnsperf got most replies: $DONE of $SENT)" test $((DONE * 10)) -ge $((SENT * 9))
+expect_eq "capped: B's cached name is still cached after A's storm overflowed the cache" "2001:db8::b" \
+  "$(in_ns dig +short +time=2 +tries=1 -b $B @fdaa::3 hot.fair.test AAAA)"
+check "capped: ... answered from the cache (sixpn_forwarder_cache_entries at most 200)" \
+  test "$(metric 9163 '/^sixpn_forwarder_cache_entries/')" -le 200
 expect_eq "capped: B's new uncached name still goes upstream" "192.0.2.1" \
   "$(in_ns dig +short +time=2 +tries=1 -b $B @fdaa::3 after-capped.fair.test A)"
 expect_match "capped: the log warns about A's upstream caps" 'over its upstream caps.*org=00000001|org=00000001.*over its upstream caps' \
