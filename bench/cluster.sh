@@ -51,7 +51,8 @@ agent() {  # agent HOST DB LOG
 for h in 2 3; do
   "$bin" db init --db "$tmp/h$h.db" >/dev/null
   agent $h "$tmp/h$h.db" "$tmp/agent$h.log"; eval "agent_pid_$h=\$LAST"
-  bg "$tmp/serve$h.log" ip netns exec "$ns" "$bin" serve --db "$tmp/h$h.db" --threads 1 --listen "[fdaa::$((h + 1))]:53" --upstream '[::1]:9'
+  bg "$tmp/serve$h.log" ip netns exec "$ns" "$bin" serve --db "$tmp/h$h.db" --threads 1 --listen "[fdaa::$((h + 1))]:53" --upstream '[::1]:9' \
+    --instance-qps 0 --org-qps 0
   eval "serve_pid_$h=\$LAST"
 done
 wait_for 10 grep -q "host registered" "$tmp/agent2.log"

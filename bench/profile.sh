@@ -13,6 +13,9 @@
 #                                         the cache (those counts dumped apart), then the load; the
 #                                         function list is inclusive (the dump loses the exclusive split)
 #   SIXPN_BIN=PATH bench/profile.sh ...   profiles another build (e.g. the commit before a change)
+#   PROFILE_LIMITER=on bench/profile.sh   with the tenant budgets on but far above the load
+#                                         (--instance-qps and --org-qps 10,000,000: every query is
+#                                         charged, none limited); off (0) by default, so runs compare
 #
 # Then, where perf works (software cpu-clock sampling, so also in a VM without
 # hardware counters), the kernel/user share and the top symbols of the server
@@ -81,7 +84,9 @@ fi
 
 # Valgrind 3.19 cannot read Swift's DWARF 5: profile a copy without debug info (the symbols stay).
 objcopy --strip-debug "$bin" "$w/sixpn"
-serve() { ip netns exec $ns "$@" "$w/sixpn" serve --db "$w/db" --listen "[fdaa::3]:53" --threads 1 "${upstream[@]}" 2>"$w/serve.log" & pid=$!; }
+budget=0; [ "${PROFILE_LIMITER:-off}" = on ] && budget=10000000
+serve() { ip netns exec $ns "$@" "$w/sixpn" serve --db "$w/db" --listen "[fdaa::3]:53" --threads 1 "${upstream[@]}" \
+  --instance-qps $budget --org-qps $budget 2>"$w/serve.log" & pid=$!; }
 # With --forward, one pass over the names first, so that the load is answered from the cache.
 warm() { [ "$mode" = --forward ] || return 0; ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -n 1 -c 1 -q 16 > /dev/null 2>&1; }
 load() { ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -n $((n / 1000)) -c 4 -q 64 -l 240 "$@" > "$w/dnsperf" 2>&1; }

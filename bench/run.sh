@@ -48,14 +48,16 @@ for n, line in enumerate(open(sys.argv[1]), start=1):
               f"VALUES ({n}, '{instance:08x}', 'bench', {host}, '{ipaddress.IPv6Address(a).compressed}');")
 print("COMMIT;")
 EOF
-  exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --threads "$BENCH_THREADS" ${SIXPN_SERVE_ARGS:-}
+  # One dnsperf source (one instance) at the highest rate: the tenant budgets off, or they are what is measured.
+  exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --threads "$BENCH_THREADS" \
+    --instance-qps 0 --org-qps 0 ${SIXPN_SERVE_ARGS:-}
   ;;
 serve-fwd)
   db="$BENCH_WORKDIR/sixpn.db"
   rm -f "$db" "$db-wal" "$db-shm"
   "$bin" db init --db "$db" >/dev/null
   exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --upstream "[$BENCH_UPSTREAM]:53" \
-    --threads "$BENCH_THREADS" ${SIXPN_SERVE_ARGS:-}
+    --threads "$BENCH_THREADS" --instance-qps 0 --org-qps 0 ${SIXPN_SERVE_ARGS:-}
   ;;
 io)
   # The two UDP backends side by side in one run, with Knot (auth) and
@@ -108,7 +110,8 @@ EOF
   for i in 1 2 3; do "$bin" db add-instance --db "$w/db" --app web --region ams --address "fdaa:0:1:0:$i:0:$i:2" >/dev/null; done
   for _ in $(seq 1 100); do printf 'web.internal AAAA\nams.web.internal AAAA\n_apps.internal TXT\nnope.internal AAAA\n'; done > "$w/queries"
   ip netns exec $ns env LD_PRELOAD="$w/count.so" SIXPN_ALLOC_OUT="$w/count" \
-    "$bin" serve --db "$w/db" --listen "[fdaa::3]:53" --upstream "[fdaa::53]:53" --threads 2 2>"$w/serve.log" &
+    "$bin" serve --db "$w/db" --listen "[fdaa::3]:53" --upstream "[fdaa::53]:53" --threads 2 \
+      --instance-qps 0 --org-qps 0 2>"$w/serve.log" &
   pid=$!
   sleep 2
   count() { kill -USR2 "$pid"; sleep 0.3; cat "$w/count"; }

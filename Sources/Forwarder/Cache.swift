@@ -34,9 +34,18 @@ final class Cache: @unchecked Sendable {
     private(set) var count = 0
     private(set) var bytes = 0
 
-    init(maxEntries: Int, maxBytes: Int) {
+    /// Each organization's entries and octets (the writer's), and the most it may hold when the
+    /// cache is full and shared (``insert(_:key:)``).
+    private(set) var held: [UInt64: (entries: Int, bytes: Int)] = [:]
+    let shareEntries: Int
+    let shareBytes: Int
+
+    init(maxEntries: Int, maxBytes: Int, organizationShare: Int = 100) {
         self.maxEntries = max(1, maxEntries)
         self.maxBytes = max(1, maxBytes)
+        let share = min(100, max(1, organizationShare))
+        shareEntries = share == 100 ? Int.max : max(1, self.maxEntries * share / 100)
+        shareBytes = share == 100 ? Int.max : max(1, self.maxBytes * share / 100)
         var n = 16
         while n < self.maxEntries { n <<= 1 }
         buckets = .allocate(capacity: n)
@@ -127,6 +136,15 @@ final class Cache: @unchecked Sendable {
         let f = entry.fields.pointee
         if let old = find(key, hash: f.hash) { remove(old) }
         guard f.byteCount <= maxBytes else { return false }
+        // Full, and the newcomer's organization past its share while another's answers are in the
+        // cache too: its own newest entries make room (a storm of one organization's misses evicts
+        // its own, not other tenants' hot entries; its older, hot ones stay too).
+        while f.owner != 0, count > 0, count + 1 > maxEntries || bytes + f.byteCount > maxBytes,
+              let mine = held[f.owner], held.count > 1,
+              mine.entries + 1 > shareEntries || mine.bytes + f.byteCount > shareBytes,
+              let own = newestEntry(of: f.owner) {
+            remove(own)
+        }
         while count > 0, count + 1 > maxEntries || bytes + f.byteCount > maxBytes { evictOne() }
         let head = bucket(f.hash)
         entry.next.store(head.load(ordering: .relaxed), ordering: .relaxed)
@@ -138,7 +156,22 @@ final class Cache: @unchecked Sendable {
         if oldest == nil { oldest = entry }
         count += 1
         bytes += f.byteCount
+        if f.owner != 0 {
+            let h = held[f.owner] ?? (0, 0)
+            held[f.owner] = (h.entries + 1, h.bytes + f.byteCount)
+        }
         return true
+    }
+
+    /// The newest entry `owner` brought in (a walk from the newest end: an organization past its
+    /// share is the one inserting, so its entries are near it).
+    private func newestEntry(of owner: UInt64) -> CacheEntry? {
+        var e = newest
+        while let entry = e {
+            if entry.fields.pointee.owner == owner { return entry }
+            e = entry.fields.pointee.older.map(CacheEntry.init)
+        }
+        return nil
     }
 
     /// Unlinks `entry` from its chain and the LRU list, and retires it.
@@ -162,6 +195,9 @@ final class Cache: @unchecked Sendable {
         unlinkFromList(entry)
         count -= 1
         bytes -= f.byteCount
+        if f.owner != 0, let h = held[f.owner] {
+            held[f.owner] = h.entries == 1 ? nil : (h.entries - 1, h.bytes - f.byteCount)
+        }
         epochs.retire(entry.base)
     }
 

@@ -39,6 +39,8 @@ struct CacheEntry: Equatable {
         var additionalCount: UInt16
         var rcode: UInt16
         var replyFlags: UInt16
+        /// The organization whose miss brought it in, as `network | 1 << 32`; 0: none known.
+        var owner: UInt64 = 0
     }
 
     private static let atomicsSize = 2 * MemoryLayout<Int>.stride

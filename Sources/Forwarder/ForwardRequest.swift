@@ -15,6 +15,8 @@ public struct ForwardRequest: Sendable {
     public let limit: Int
     /// The question as the cache and the upstream see it (the lowercased name, type, class, DO and CD).
     let key: CacheKey
+    /// The organization that asked (its network ID), whose share of the cache its answer counts in.
+    public var organization: UInt32? = nil
 
     /// `lowercasedName` is the question name in wire form, lowercased (the Server has it already).
     public init(query: Query, bytes: UnsafeRawBufferPointer, lowercasedName: UnsafeRawBufferPointer,

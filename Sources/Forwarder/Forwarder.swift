@@ -25,7 +25,8 @@ public final class Forwarder: Sendable {
     /// answered REFUSED (and a warning says so once).
     public init(configuration: ForwarderConfiguration, logger: Logger) throws {
         self.configuration = configuration
-        cache = Cache(maxEntries: configuration.cacheEntries, maxBytes: configuration.cacheBytes)
+        cache = Cache(maxEntries: configuration.cacheEntries, maxBytes: configuration.cacheBytes,
+                      organizationShare: configuration.organizationCacheShare)
         counters = ForwarderCounters(inFlightLimit: configuration.upstreamInFlight)
         inbox = try Inbox()
         let resolver = Resolver(configuration: configuration, cache: cache, inbox: inbox, counters: counters,

@@ -41,6 +41,10 @@ public struct ForwarderConfiguration: Sendable {
     /// stale answer if there is one, else SERVFAIL with an Extended DNS Error,
     /// at once. The Server sizes it from the open-file limit.
     public var upstreamInFlight: Int
+    /// `--org-cache-share`: the percentage of the cache's entries and octets one organization's
+    /// answers may hold once the cache is full and another organization's answers are in it too;
+    /// past it, its own newest entry makes room for its new one (100: no share, CLOCK for all).
+    public var organizationCacheShare = 50
 
     public init(upstreams: [SocketAddress], timeout: Duration = .milliseconds(1500),
                 cacheEntries: Int = 100_000, cacheBytes: Int = 64 << 20,

@@ -182,6 +182,7 @@ final class Resolver: @unchecked Sendable {
         }
         let entry = CacheEntry(key: t.key, hash: t.hash, message: message, reply: reply, now: now,
                                staleWindow: staleWindow)
+        if let org = t.waiters.first?.request.organization { entry.fields.pointee.owner = UInt64(org) | 1 << 32 }
         finish(t)
         // Into the cache first: a client that has its answer may ask again at once.
         failedRecently.removeValue(forKey: t.key)

@@ -11,11 +11,14 @@ public struct ClientOrigin: Hashable, Sendable {
     public let network: UInt32
     /// The host ID (address bits 48-79).
     public let host: UInt32
+    /// The instance ID (address bits 80-111): with the two above, the instance's /112.
+    public let instance: UInt32
 
     @inlinable
-    public init(network: UInt32, host: UInt32) {
+    public init(network: UInt32, host: UInt32, instance: UInt32 = 0) {
         self.network = network
         self.host = host
+        self.instance = instance
     }
 }
 
@@ -41,7 +44,8 @@ public struct ClientTrust: Sendable {
             let high = UInt64(bigEndian: address.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             let low = UInt64(bigEndian: address.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
             if SixPNAddress.isSixPN(high: high) {
-                return ClientOrigin(network: SixPNAddress.network(high: high), host: SixPNAddress.host(high: high, low: low))
+                return ClientOrigin(network: SixPNAddress.network(high: high), host: SixPNAddress.host(high: high, low: low),
+                                    instance: UInt32(truncatingIfNeeded: low >> 16))
             }
             // ::1, or ::ffff:127.0.0.0/104.
             guard let dev = developmentNetwork, high == 0, low == 1 || low >> 24 == 0xffff_7f else { return nil }

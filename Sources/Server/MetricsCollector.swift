@@ -13,7 +13,10 @@ import ZoneEngine
 /// `sixpn_query_duration_seconds` (histogram), `sixpn_dropped_total{reason,transport}`,
 /// `sixpn_truncated_total`, `sixpn_forwarded_total`, `sixpn_forwarder_cache_hits_total`,
 /// `sixpn_forwarder_in_flight`, `sixpn_tcp_connections_total{event}`, `sixpn_socket_errors_total`,
-/// `sixpn_snapshot_age_seconds`, `sixpn_reload_errors_total`, and the forwarder's cache,
+/// `sixpn_snapshot_age_seconds`, `sixpn_reload_errors_total`,
+/// `sixpn_limited_total{reason,transport}`, `sixpn_limited_truncated_total` (the limited queries
+/// answered with TC), `sixpn_top_organization_queries_per_second{org}` (the 10 organizations that
+/// sent the most UDP queries over the last minute, and no other), and the forwarder's cache,
 /// EDNS-fallback and serve-stale figures as `sixpn_forwarder_*` (it publishes its
 /// per-upstream figures itself).
 final class MetricsCollector: @unchecked Sendable {
@@ -22,6 +25,8 @@ final class MetricsCollector: @unchecked Sendable {
     private let state: ServerState
     private let logger: Logger
     private let forwarder: Forwarder?
+    private let limiter: TenantLimiter?
+    private let tenants = TenantStatistics()
     private var lastForwarder: ForwarderStatistics?
     private let forwarderCounters: [(KeyPath<ForwarderStatistics, Int>, CoreMetrics.Counter)] = [
         (\.cacheMisses, CoreMetrics.Counter(label: "sixpn_forwarder_cache_misses_total")),
@@ -52,8 +57,10 @@ final class MetricsCollector: @unchecked Sendable {
     private let reloadErrors = CoreMetrics.Counter(label: "sixpn_reload_errors_total")
     private let inFlight = CoreMetrics.Gauge(label: "sixpn_forwarder_in_flight")
 
-    init(sources: [WorkerCounters], zone: ZoneStore, forwarder: Forwarder?, state: ServerState, logger: Logger) {
+    init(sources: [WorkerCounters], zone: ZoneStore, forwarder: Forwarder?, state: ServerState,
+         limiter: TenantLimiter? = nil, logger: Logger) {
         self.sources = sources
+        self.limiter = limiter
         self.forwarder = forwarder
         self.zone = zone
         self.state = state
@@ -81,6 +88,16 @@ final class MetricsCollector: @unchecked Sendable {
             (S.tcpTimedOut, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "timed_out")])),
             (S.socketErrors, CoreMetrics.Counter(label: "sixpn_socket_errors_total")),
             (S.descriptorErrors, CoreMetrics.Counter(label: "sixpn_descriptor_errors_total", dimensions: [("where", "accept")])),
+            (S.limitedInstanceUDP, CoreMetrics.Counter(label: "sixpn_limited_total",
+                                           dimensions: [("reason", "instance"), ("transport", "udp")])),
+            (S.limitedOrganizationUDP, CoreMetrics.Counter(label: "sixpn_limited_total",
+                                               dimensions: [("reason", "organization"), ("transport", "udp")])),
+            (S.limitedSlipped, CoreMetrics.Counter(label: "sixpn_limited_truncated_total")),
+            (S.limitedTCPPerSource, CoreMetrics.Counter(label: "sixpn_limited_total",
+                                            dimensions: [("reason", "tcp_per_source"), ("transport", "tcp")])),
+            (S.limitedUpstream, CoreMetrics.Counter(label: "sixpn_limited_total",
+                                        dimensions: [("reason", "org_upstream"), ("transport", "any")])),
+            (S.tcpRefusedFull, CoreMetrics.Counter(label: "sixpn_tcp_connections_total", dimensions: [("event", "refused_full")])),
         ]
     }
 
@@ -131,6 +148,7 @@ final class MetricsCollector: @unchecked Sendable {
         }
         lastReloadErrors = errors
         inFlight.record(state.inFlight.load(ordering: .relaxed))
+        if let limiter { tenants.collect(limiter, logger: logger) }
 
         if let f = forwarder?.statistics {
             for (field, counter) in forwarderCounters {
@@ -143,6 +161,61 @@ final class MetricsCollector: @unchecked Sendable {
             upstreamInFlight.record(f.upstreamInFlight)
             upstreamInFlightLimit.record(f.upstreamInFlightLimit)
             lastForwarder = f
+        }
+    }
+}
+
+/// What the collector keeps of the organizations' UDP queries: the last
+/// minute's counts, for the top-10 gauge, and which organizations were
+/// already warned about (one warning line each, the first time it is limited).
+/// Only the collector's queue touches it.
+final class TenantStatistics {
+    static let top = 10
+    static let window = 60
+    private var seconds: [[UInt32: UInt64]] = []
+    private(set) var minute: [UInt32: UInt64] = [:]
+    private var gauges: [UInt32: CoreMetrics.Gauge] = [:]
+    private(set) var warned: Set<UInt32> = []
+
+    /// One second's round: takes the limiter's counts, warns about each organization limited for the
+    /// first time, and publishes the top organizations by rate over the last minute.
+    func collect(_ limiter: TenantLimiter, logger: Logger) {
+        var now: [UInt32: UInt64] = [:]
+        limiter.takeOrganizationCounts { network, queries, limitedInstance, limitedOrganization, limitedUpstream in
+            now[network, default: 0] &+= queries
+            guard limitedInstance + limitedOrganization + limitedUpstream > 0, warned.insert(network).inserted else { return }
+            let b = limiter.budgets
+            if limitedUpstream > 0 && limitedInstance + limitedOrganization == 0 {
+                logger.warning("an organization is over its upstream caps: its misses past them get a stale answer or SERVFAIL at once",
+                               metadata: ["org": .string(NetworkID.format(network)),
+                                          "inflight": .stringConvertible(b.upstreamInFlight), "qps": .stringConvertible(b.upstreamQPS)])
+                return
+            }
+            let reason = limitedOrganization > 0 ? "organization" : "instance"
+            let budget = reason == "organization" ? b.organizationQPS : b.instanceQPS
+            logger.warning("an organization is over its UDP query budget: queries past it are dropped or answered with TC",
+                           metadata: ["org": .string(NetworkID.format(network)), "reason": .string(reason),
+                                      "qps": .stringConvertible(budget)])
+        }
+        for (network, n) in now { minute[network, default: 0] &+= n }
+        seconds.append(now)
+        if seconds.count > Self.window {
+            for (network, n) in seconds.removeFirst() {
+                let left = (minute[network] ?? 0) &- n
+                minute[network] = left == 0 ? nil : left
+            }
+        }
+        let top = minute.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.prefix(Self.top)
+        let keep = Set(top.map(\.key))
+        for (network, gauge) in gauges where !keep.contains(network) {
+            gauge.destroy()
+            gauges[network] = nil
+        }
+        for (network, n) in top {
+            let gauge = gauges[network] ?? CoreMetrics.Gauge(label: "sixpn_top_organization_queries_per_second",
+                                                             dimensions: [("org", NetworkID.format(network))])
+            gauges[network] = gauge
+            gauge.record(Double(n) / Double(max(1, seconds.count)))
         }
     }
 }

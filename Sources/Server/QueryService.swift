@@ -43,6 +43,12 @@ final class QueryService: @unchecked Sendable {
     let counters: WorkerCounters
     let state: ServerState
     let forwarder: Forwarder?
+    /// The UDP budgets per instance and organization (nil: `--instance-qps 0 --org-qps 0`), shared by every worker.
+    let limiter: TenantLimiter?
+    /// Limited queries so far on this thread: every ``slip``-th one is answered with TC, the rest dropped.
+    private var limitedSoFar: UInt32 = 0
+    /// One limited query in this many is answered with TC (so a real client retries over TCP); the rest are dropped.
+    static let slip: UInt32 = 2
     private let recursionAvailable: Bool
     private let name: UnsafeMutableRawBufferPointer
     private let internalAnswers: InternalAnswers
@@ -51,8 +57,10 @@ final class QueryService: @unchecked Sendable {
     private let forwardZone: ForwardZone
 
     init(zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
-         counters: WorkerCounters = WorkerCounters(), chaos: ChaosAnswers = .thisServer) {
+         counters: WorkerCounters = WorkerCounters(), chaos: ChaosAnswers = .thisServer,
+         limiter: TenantLimiter? = nil) {
         self.zone = zone
+        self.limiter = limiter
         self.trust = trust
         self.counters = counters
         self.state = state
@@ -95,6 +103,12 @@ final class QueryService: @unchecked Sendable {
             counters.countAnswer(type: type, rcode: rcode)
             return .reply(length)
         case .query(let query, let limit, let edns):
+            if transport == .udp, let limiter {
+                let verdict = limiter.admit(origin, now: monotonicNanoseconds())
+                if verdict != .admitted {
+                    return overBudget(verdict, query: query, packet: packet, limit: limit, edns: edns, into: out)
+                }
+            }
             let nameLength = query.lowercasedName(from: packet, into: name)
             let q = AdmittedQuery(query: query, packet: packet, name: UnsafeRawBufferPointer(rebasing: name[0..<nameLength]),
                                   limit: limit, edns: edns, origin: origin)
@@ -113,18 +127,56 @@ final class QueryService: @unchecked Sendable {
             case .drop:
                 return .none
             case .forward:
-                forward(q, route: route)
+                var upstreamSlot: Int? = nil
+                if let limiter, limiter.budgets.limitsUpstream {
+                    let (admitted, slot) = limiter.admitUpstream(origin, now: monotonicNanoseconds())
+                    guard admitted else { return overUpstreamCap(q, into: out) }
+                    upstreamSlot = slot
+                }
+                forward(q, route: route, upstreamSlot: upstreamSlot)
                 return .forwarded
             }
         }
     }
 
+    /// A UDP query over its instance's or organization's budget: counted by
+    /// reason, and every ``slip``-th one answered with an empty TC reply (the
+    /// question, no records: a real client asks again over TCP, which is not
+    /// limited), the others dropped.
+    private func overBudget(_ verdict: TenantLimiter.Verdict, query: Query, packet: UnsafeRawBufferPointer,
+                            limit: Int, edns: EDNS?, into out: UnsafeMutableRawBufferPointer) -> QueryResult {
+        counters.add(verdict == .instance ? WorkerCounters.Slot.limitedInstanceUDP
+                                          : WorkerCounters.Slot.limitedOrganizationUDP)
+        limitedSoFar &+= 1
+        guard limitedSoFar % Self.slip == 0 else { return .none }
+        var w = ResponseWriter(buffer: out, limit: limit)
+        _ = w.start(query: query, bytes: packet, rcode: .noError, authoritative: false,
+                    recursionAvailable: recursionAvailable, edns: edns)
+        w.setFlag(Header.tcBit, true)
+        counters.add(WorkerCounters.Slot.limitedSlipped)
+        return .reply(w.finish())
+    }
+
+    /// A miss past its organization's upstream caps (`--org-upstream-inflight`, `--org-upstream-qps`):
+    /// answered at once as when every upstream slot is taken, stale or SERVFAIL with an Extended DNS
+    /// Error, and nothing goes upstream.
+    private func overUpstreamCap(_ q: AdmittedQuery, into out: UnsafeMutableRawBufferPointer) -> QueryResult {
+        guard let forwarder else { return .none }
+        counters.add(WorkerCounters.Slot.limitedUpstream)
+        let n = forwarder.answerAtCapacity(query: q.query, bytes: q.packet, name: q.name, edns: q.edns, into: out,
+                                           limit: q.limit)
+        counters.countAnswer(type: q.query.type, rcode: RCode(UInt16(out[3] & 0xf)))
+        return .reply(n)
+    }
+
     /// The slow path: the query goes to the forwarder (parsed once, as a
     /// ``ForwardRequest``), and its reply, when it comes, along `route`.
-    private func forward(_ q: AdmittedQuery, route: ReplyRoute) {
+    /// `upstreamSlot`: its organization's slot in the limiter, given back when the reply comes.
+    private func forward(_ q: AdmittedQuery, route: ReplyRoute, upstreamSlot: Int?) {
         guard let forwarder else { return }
         counters.add(WorkerCounters.Slot.forwarded)
-        let request = ForwardRequest(query: q.query, bytes: q.packet, lowercasedName: q.name, edns: q.edns, limit: q.limit)
+        var request = ForwardRequest(query: q.query, bytes: q.packet, lowercasedName: q.name, edns: q.edns, limit: q.limit)
+        request.organization = q.origin.network
         let deliver: @Sendable ([UInt8]) -> Void
         switch route {
         case .datagram(let fd, let source, let sourceLength):
@@ -142,7 +194,7 @@ final class QueryService: @unchecked Sendable {
         case .stream(let connection, let server):
             deliver = { reply in server.complete(connection: connection, reply: reply) }
         }
-        let state = self.state, type = q.query.type, started = monotonicNanoseconds()
+        let state = self.state, type = q.query.type, started = monotonicNanoseconds(), limiter = self.limiter
         state.inFlight.wrappingIncrement(ordering: .relaxed)
         forwarder.resolve(request) { reply in
             deliver(reply)
@@ -153,6 +205,7 @@ final class QueryService: @unchecked Sendable {
             c.addShared(WorkerCounters.Slot.latencyBase
                         + WorkerCounters.Slot.latencyBucket(nanoseconds: monotonicNanoseconds() &- started))
             state.inFlight.wrappingDecrement(ordering: .relaxed)
+            if let upstreamSlot, let limiter { limiter.releaseUpstream(upstreamSlot) }
         }
     }
 }

@@ -33,6 +33,10 @@ public struct ServerConfiguration: Sendable {
     public var io = IOBackend.recvmmsg
     /// `--upstream-inflight`: the most queries to upstreams in flight; nil sizes it from the open-file limit.
     public var upstreamInFlight: Int?
+    /// `--instance-qps`, `--org-qps`: UDP queries per second per instance and per organization (0: off).
+    public var budgets = QueryBudgets.defaults
+    /// `--tcp-per-source`: TCP connections one instance (/112) may hold at once (0: no limit).
+    public var tcpPerSource = 32
     /// `--lameduck`: after SIGTERM, how long it goes on answering with `GET /health` at 503 before it stops.
     public var lameduck: Duration = .zero
     /// `--wait-for-db`: a database that cannot be loaded at start-up is waited for (`GET /ready`
@@ -190,8 +194,11 @@ public final class Server: @unchecked Sendable {
         }
 
         let trust = ClientTrust(developmentNetwork: c.developmentNetwork)
+        // One table of buckets shared by every UDP worker (see TenantLimiter: one client socket lands on
+        // one worker, so a budget split per worker would give it a fraction of its budget).
+        let limiter = c.budgets.isOff ? nil : TenantLimiter(c.budgets)
         for sockets in perWorker {
-            let service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state)
+            let service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state, limiter: limiter)
             switch c.io {
             case .recvmmsg:
                 workers.append(UDPWorker(sockets: sockets, service: service))
@@ -206,13 +213,15 @@ public final class Server: @unchecked Sendable {
         let tcp: TCPServer
         do {
             tcp = try TCPServer(listeners: tcpListeners, zone: zone, forwarder: forwarder, trust: trust, state: state,
-                                limits: TCPServer.Limits(maxConnections: budget.tcpConnections), logger: logger)
+                                limits: TCPServer.Limits(maxConnections: budget.tcpConnections, perSource: c.tcpPerSource),
+                                limiter: limiter, logger: logger)
         } catch {
             throw ServerError("cannot start the TCP thread: \(error)")
         }
         self.tcp = tcp
         let collector = MetricsCollector(sources: workers.map(\.counters) + [tcp.counters, state.sharedCounters],
-                                         zone: zone, forwarder: forwarder, state: state, logger: logger)
+                                         zone: zone, forwarder: forwarder, state: state, limiter: limiter,
+                                         logger: logger)
         self.collector = collector
 
         do {
@@ -257,6 +266,11 @@ public final class Server: @unchecked Sendable {
             "pin": .stringConvertible(c.pin),
             "io": .string(c.io.rawValue),
             "lameduck": .stringConvertible(c.lameduck),
+            "instance-qps": .string(c.budgets.instanceQPS == 0 ? "off" : String(c.budgets.instanceQPS)),
+            "org-qps": .string(c.budgets.organizationQPS == 0 ? "off" : String(c.budgets.organizationQPS)),
+            "tcp-per-source": .string(c.tcpPerSource == 0 ? "off" : String(c.tcpPerSource)),
+            "org-upstream-inflight": .string(c.budgets.upstreamInFlight == 0 ? "off" : String(c.budgets.upstreamInFlight)),
+            "org-upstream-qps": .string(c.budgets.upstreamQPS == 0 ? "off" : String(c.budgets.upstreamQPS)),
             "systemd": .string(notify.socketPath == nil ? "no" : notify.watchdogInterval.map { "watchdog \($0)" } ?? "yes"),
         ]
         if forwarder != nil {

@@ -14,12 +14,18 @@ import Sockets
 /// Each connection reads length-prefixed queries, possibly pipelined, and
 /// answers each as soon as it is ready: `internal.` names and cache hits at
 /// once, forwarded ones when the upstream replies (so out of order). A
-/// connection idle for `idleTimeout` is closed; when `maxConnections` are
-/// open, a new one evicts the connection idle the longest (or is closed
-/// itself when none is idle). Untrusted peers are closed on accept.
+/// connection idle for `idleTimeout` is closed. One instance (/112) may hold
+/// at most `perSource` connections (`--tcp-per-source`); a new one past that
+/// is closed. When `maxConnections` are open, a new one evicts an idle
+/// connection of the organization that holds the most, never of one that
+/// holds fewer than the newcomer's (``evictionChoice``), so a flooder's new
+/// connections only ever push out its own; none such: the new one is closed.
+/// Untrusted peers are closed on accept.
 final class TCPServer: @unchecked Sendable {
     struct Limits: Sendable {
         var maxConnections = 256
+        /// `--tcp-per-source`: connections one instance (/112) may hold at once; 0: no limit.
+        var perSource = 32
         var idleTimeoutNanoseconds: UInt64 = 10_000_000_000
         /// Replies queued for a client that does not read: stop reading its queries past this.
         var maxQueuedOutput = 256 * 1024
@@ -72,9 +78,10 @@ final class TCPServer: @unchecked Sendable {
     static let acceptPause: UInt64 = 100_000_000
 
     init(listeners: [Int32], zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
-         limits: Limits = Limits(), logger: Logger) throws(Errno) {
+         limits: Limits = Limits(), limiter: TenantLimiter? = nil, logger: Logger) throws(Errno) {
         self.listeners = listeners
-        self.service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state)
+        // The limiter's UDP budgets do not apply here (TCP is where a TC sends a client); its upstream caps do.
+        self.service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state, limiter: limiter)
         self.limits = limits
         self.logger = logger
         self.wake = try Syscalls.wakePipe()
@@ -178,20 +185,54 @@ final class TCPServer: @unchecked Sendable {
                 continue
             }
             let now = monotonicNanoseconds()
+            if limits.perSource > 0,
+               connections.lazy.filter({ Self.sameInstance($0.origin, origin) }).count >= limits.perSource {
+                counters.add(WorkerCounters.Slot.limitedTCPPerSource)
+                Syscalls.close(fd)
+                continue
+            }
             if connections.count >= limits.maxConnections {
-                counters.add(WorkerCounters.Slot.tcpEvicted)
-                guard let oldest = connections.indices.filter({ connections[$0].isIdle })
-                    .min(by: { connections[$0].lastActivity < connections[$1].lastActivity }) else {
+                guard let victim = Self.evictionChoice(
+                    connections.map { (organization: $0.origin.network, idle: $0.isIdle, lastActivity: $0.lastActivity) },
+                    newcomer: origin.network) else {
+                    counters.add(WorkerCounters.Slot.tcpRefusedFull)
                     Syscalls.close(fd)
                     continue
                 }
-                Syscalls.close(connections[oldest].fd)
-                connections.remove(at: oldest)
+                counters.add(WorkerCounters.Slot.tcpEvicted)
+                Syscalls.close(connections[victim].fd)
+                connections.remove(at: victim)
             }
             counters.add(WorkerCounters.Slot.tcpAccepted)
             connections.append(Connection(id: nextID, fd: fd, origin: origin, now: now))
             nextID += 1
         }
+    }
+
+    /// Whether two origins are the same instance (/112).
+    static func sameInstance(_ a: ClientOrigin, _ b: ClientOrigin) -> Bool {
+        a.network == b.network && a.host == b.host && a.instance == b.instance
+    }
+
+    /// Which open connection a newcomer of organization `newcomer` evicts when every slot is
+    /// taken: an idle one (nothing pending, queued or half-read), of the organization that holds
+    /// the most connections (the newcomer's counted with the newcomer in), the one idle longest.
+    /// Another organization's connection only when that organization holds at least as many as
+    /// the newcomer's will, so a flooder's newcomers evict only its own connections. Nil: the
+    /// newcomer is closed instead.
+    static func evictionChoice(_ open: [(organization: UInt32, idle: Bool, lastActivity: UInt64)],
+                               newcomer: UInt32) -> Int? {
+        var held: [UInt32: Int] = [:]
+        for c in open { held[c.organization, default: 0] += 1 }
+        held[newcomer, default: 0] += 1
+        let newcomers = held[newcomer]!
+        var best: Int? = nil
+        for (i, c) in open.enumerated() where c.idle && (c.organization == newcomer || held[c.organization]! >= newcomers) {
+            guard let b = best else { best = i; continue }
+            let (mine, theirs) = (held[c.organization]!, held[open[b].organization]!)
+            if mine > theirs || (mine == theirs && c.lastActivity < open[b].lastActivity) { best = i }
+        }
+        return best
     }
 
     /// Reads what the socket has and answers every complete query in it.

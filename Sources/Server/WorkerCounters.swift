@@ -137,6 +137,17 @@ public final class WorkerCounters: @unchecked Sendable {
         /// Turns of the thread's loop (at least one every 250 ms while it runs): what
         /// ``Liveness`` reads to tell a worker that answers from one that is stuck. Not exported.
         public static let heartbeat = droppedUntrustedUDP + 11
-        public static let count = droppedUntrustedUDP + 12
+        /// UDP queries over their instance's budget (`--instance-qps`), over their organization's (`--org-qps`),
+        /// and how many of those were answered with TC (the rest were dropped).
+        public static let limitedInstanceUDP = droppedUntrustedUDP + 12
+        public static let limitedOrganizationUDP = droppedUntrustedUDP + 13
+        public static let limitedSlipped = droppedUntrustedUDP + 14
+        /// TCP connections closed on accept: past `--tcp-per-source` for their instance, and with
+        /// every slot taken and nothing the newcomer may evict.
+        public static let limitedTCPPerSource = droppedUntrustedUDP + 15
+        public static let tcpRefusedFull = droppedUntrustedUDP + 16
+        /// Forwarded queries past their organization's upstream caps, answered stale or SERVFAIL at once.
+        public static let limitedUpstream = droppedUntrustedUDP + 17
+        public static let count = droppedUntrustedUDP + 18
     }
 }

@@ -25,8 +25,9 @@ public final class WorkerHarness: @unchecked Sendable {
     /// Binds `address` as a server UDP socket and builds a worker over it.
     /// `developmentNetwork` is `--dev-org` (loopback clients are that organization).
     /// With io_uring, the calling thread becomes the ring's submitter: drive it from this thread only.
+    /// `budgets`: `--instance-qps` and `--org-qps` (off unless given).
     public init(address: SocketAddress, zone: ZoneStore, forwarder: Forwarder?,
-                developmentNetwork: UInt32?, io: IOBackend = .recvmmsg) throws(ServerError) {
+                developmentNetwork: UInt32?, io: IOBackend = .recvmmsg, budgets: QueryBudgets = .off) throws(ServerError) {
         do {
             fd = try Server.udpSocket(address)
             port = try Syscalls.localAddress(fd).port
@@ -34,7 +35,8 @@ public final class WorkerHarness: @unchecked Sendable {
             throw ServerError("cannot bind \(address): \(error)")
         }
         let service = QueryService(zone: zone, forwarder: forwarder,
-                                   trust: ClientTrust(developmentNetwork: developmentNetwork), state: ServerState())
+                                   trust: ClientTrust(developmentNetwork: developmentNetwork), state: ServerState(),
+                                   limiter: budgets.isOff ? nil : TenantLimiter(budgets))
         switch io {
         case .recvmmsg:
             worker = .batches(UDPWorker(sockets: [fd], service: service))

@@ -58,6 +58,36 @@ struct ServeCommand: ParsableCommand {
         valueName: "n"))
     var upstreamInFlight: Int?
 
+    @Option(name: .customLong("instance-qps"), help: ArgumentHelp(
+        "UDP queries per second one instance (its /112) may send, with a burst of one second's worth; past it one query in 2 is answered with TC (the client retries over TCP) and the rest dropped (default 2000; 0: no limit).",
+        valueName: "n"))
+    var instanceQPS: Int?
+
+    @Option(name: .customLong("org-qps"), help: ArgumentHelp(
+        "UDP queries per second one organization (its /48, all its instances on this host) may send, as --instance-qps (default 10000; 0: no limit).",
+        valueName: "n"))
+    var orgQPS: Int?
+
+    @Option(name: .customLong("tcp-per-source"), help: ArgumentHelp(
+        "TCP connections one instance (its /112) may hold open at once; a new one past it is closed (default 32; 0: no limit).",
+        valueName: "n"))
+    var tcpPerSource: Int?
+
+    @Option(name: .customLong("org-upstream-inflight"), help: ArgumentHelp(
+        "Forwarded queries one organization may have waiting on the upstreams at once; past it a miss gets a stale answer or SERVFAIL with an Extended DNS Error at once (default 0: no cap but --upstream-inflight).",
+        valueName: "n"))
+    var orgUpstreamInFlight: Int?
+
+    @Option(name: .customLong("org-upstream-qps"), help: ArgumentHelp(
+        "Forwarded queries per second one organization may send upstream, as --org-upstream-inflight (default 0: no cap).",
+        valueName: "n"))
+    var orgUpstreamQPS: Int?
+
+    @Option(name: .customLong("org-cache-share"), help: ArgumentHelp(
+        "Percent of the forwarder's cache one organization's answers may hold once it is full and shared; past it, its own newest entries make room (default 50; 100: no share).",
+        valueName: "percent"))
+    var orgCacheShare: Int?
+
     @Option(help: "UDP worker threads (default: the number of cores).")
     var threads: Int?
 
@@ -100,6 +130,21 @@ struct ServeCommand: ParsableCommand {
         try applyForwardingOptions(to: &config.forwarding)
         if let threads { config.threads = threads }
         config.upstreamInFlight = try upstreamInFlight.map { try within("--upstream-inflight", $0, 1...1_000_000, "queries") }
+        if let n = try instanceQPS.map({ try within("--instance-qps", $0, 0...10_000_000, "queries per second") }) {
+            config.budgets.instanceQPS = n
+        }
+        if let n = try orgQPS.map({ try within("--org-qps", $0, 0...10_000_000, "queries per second") }) {
+            config.budgets.organizationQPS = n
+        }
+        if let n = try orgUpstreamInFlight.map({ try within("--org-upstream-inflight", $0, 0...1_000_000, "queries") }) {
+            config.budgets.upstreamInFlight = n
+        }
+        if let n = try orgUpstreamQPS.map({ try within("--org-upstream-qps", $0, 0...10_000_000, "queries per second") }) {
+            config.budgets.upstreamQPS = n
+        }
+        if let n = try tcpPerSource.map({ try within("--tcp-per-source", $0, 0...65_535, "connections") }) {
+            config.tcpPerSource = n
+        }
         config.ttl = ttl
         config.pin = pin
         guard let backend = IOBackend(rawValue: io) else { throw fatal("--io: \"\(io)\" is not recvmmsg or uring") }
@@ -122,6 +167,9 @@ struct ServeCommand: ParsableCommand {
     private func applyForwardingOptions(to f: inout ForwarderConfiguration) throws {
         if let ms = try upstreamTimeout.map({ try within("--upstream-timeout", $0, 10...60_000, "milliseconds") }) {
             f.timeout = .milliseconds(ms)
+        }
+        if let n = try orgCacheShare.map({ try within("--org-cache-share", $0, 1...100, "percent") }) {
+            f.organizationCacheShare = n
         }
         if let n = try cacheEntries.map({ try within("--cache-entries", $0, 1...10_000_000, "entries") }) {
             f.cacheEntries = n

@@ -32,14 +32,14 @@ func ipv4Source(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> sockaddr_stor
     return s
 }
 
-@Test func sixPNSourceGivesItsNetworkAndHost() {
+@Test func sixPNSourceGivesItsNetworkHostAndInstance() {
     let address = SixPNAddress(network: 0x1234_5678, host: 0x9abc_def0, instance: 7, low: 2)
     let origin = ClientTrust().origin(of: ipv6Source(address.description))
-    #expect(origin == ClientOrigin(network: 0x1234_5678, host: 0x9abc_def0))
+    #expect(origin == ClientOrigin(network: 0x1234_5678, host: 0x9abc_def0, instance: 7))
 }
 
 @Test func benchClientIsOrganizationOne() {
-    #expect(ClientTrust().origin(of: ipv6Source("fdaa:0:1:0:1:0:1:2")) == ClientOrigin(network: 1, host: 1))
+    #expect(ClientTrust().origin(of: ipv6Source("fdaa:0:1:0:1:0:1:2")) == ClientOrigin(network: 1, host: 1, instance: 1))
 }
 
 @Test func sourcesOutsideSixPNAreUntrusted() {

@@ -91,6 +91,23 @@ zone:
 NSD
 }
 
+# nsd_wildcard NS DIR ZONE RECORD...: NSD in namespace NS on [::1]:5300 serving ZONE from DIR: its
+# SOA and NS, the RECORDs given (zone-file lines), and `* IN A 192.0.2.1`; checked to answer.
+nsd_wildcard() {
+  local ns=$1 dir=$2 zone=$3 r; shift 3
+  {
+    echo '$TTL 3600'
+    echo "@ IN SOA ns.$zone. hostmaster.$zone. 1 3600 600 86400 60"
+    echo '@ IN NS ns'
+    echo 'ns IN AAAA ::1'
+    for r in "$@"; do echo "$r"; done
+    echo '* IN A 192.0.2.1'
+  } > "$dir/$zone.zone"
+  nsd_conf "$dir" ::1 5300 "$zone"
+  start_bg "nsd.$ns" ip netns exec "$ns" nsd -d -c "$dir/nsd.conf"
+  check "NSD answers the wildcard zone" wait_for 10 ip netns exec "$ns" dig +short +time=1 +tries=1 -p 5300 @::1 "x.$zone" A
+}
+
 # instance_link INSTANCE-NS HOST-NS VETH ADDR: an instance namespace behind a veth from a host
 # namespace: its address on lo, everything 6PN routed to the host (fe80::1), and the host
 # routing the instance's /112 back over the veth.

@@ -62,7 +62,9 @@ echo "nameserver fdaa::3" > /etc/netns/$NS/resolv.conf
 echo "nameserver fdaa::3" > /etc/netns/$CL/resolv.conf
 
 # --- the server (no --upstream: resolv.conf names only sixpn itself, so nothing is forwarded)
-start_bg sixpn-srv ip netns exec $NS "$SIXPN" serve --db "$db" --threads 2 --metrics "[fdaa::3]:9153" --io "${SIXPN_IO:-recvmmsg}"
+# --tcp-per-source 0: the eviction check below opens 257 connections from one instance.
+start_bg sixpn-srv ip netns exec $NS "$SIXPN" serve --db "$db" --threads 2 --metrics "[fdaa::3]:9153" --io "${SIXPN_IO:-recvmmsg}" \
+  --tcp-per-source 0
 SERVER=$LAST_PID
 dq() { ip netns exec $NS dig @fdaa::3 +time=1 +tries=1 "$@" 2>&1; }
 kq() { ip netns exec $NS kdig @fdaa::3 +time=1 +retry=0 "$@" 2>&1; }

@@ -78,11 +78,12 @@ struct Client {
 }
 
 /// Runs `body` over a worker of backend `io` on 127.0.0.1 (`--dev-org 0000000a`) and a client.
-func withWorker(forwarder: Forwarder?, io: IOBackend, _ body: (WorkerHarness, inout Client) -> Void) {
+func withWorker(forwarder: Forwarder?, io: IOBackend, budgets: QueryBudgets = .off,
+                _ body: (WorkerHarness, inout Client) -> Void) {
     let (zone, path) = benchZone()
     defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
     let worker = try! WorkerHarness(address: .ipv4(127, 0, 0, 1, port: 0), zone: zone, forwarder: forwarder,
-                                    developmentNetwork: 0xa, io: io)
+                                    developmentNetwork: 0xa, io: io, budgets: budgets)
     var client = Client(port: worker.port)
     defer { client.close() }
     body(worker, &client)
@@ -119,6 +120,18 @@ let benchmarks: @Sendable () -> Void = {
                 // Outside the measurement: each query got the three records.
                 require(length > 0 && client.answer[7] == 3,
                         "the worker did not answer with 3 records (last answer: \(length) octets, \(length > 7 ? client.answer[7] : 0) records)")
+            }
+        }
+
+        // The same with the tenant budgets on (far above this load: every query charged to its
+        // instance's and organization's buckets, none limited).
+        Benchmark("ServerInternalAAAALimiter" + suffix) { benchmark in
+            withWorker(forwarder: nil, io: io, budgets: QueryBudgets(instanceQPS: 10_000_000, organizationQPS: 10_000_000)) {
+                worker, client in
+                let q = query("Web.Internal")
+                let length = q.withUnsafeBytes { measureRoundTrips(benchmark, &client, worker, $0) }
+                require(length > 0 && client.answer[7] == 3, "the worker did not answer with 3 records under the budgets")
+                require(worker.counters.value(WorkerCounters.Slot.limitedInstanceUDP) == 0, "a query was limited")
             }
         }
 
