@@ -45,6 +45,8 @@ final class QueryService: @unchecked Sendable {
     let forwarder: Forwarder?
     /// The UDP budgets per instance and organization (nil: `--instance-qps 0 --org-qps 0`), shared by every worker.
     let limiter: TenantLimiter?
+    /// The limiter's tables as the query path reads them (no reference counting per query).
+    private let buckets: TenantBuckets?
     /// Limited queries so far on this thread: every ``slip``-th one is answered with TC, the rest dropped.
     private var limitedSoFar: UInt32 = 0
     /// One limited query in this many is answered with TC (so a real client retries over TCP); the rest are dropped.
@@ -61,6 +63,7 @@ final class QueryService: @unchecked Sendable {
          limiter: TenantLimiter? = nil) {
         self.zone = zone
         self.limiter = limiter
+        self.buckets = limiter?.buckets
         self.trust = trust
         self.counters = counters
         self.state = state
@@ -103,8 +106,8 @@ final class QueryService: @unchecked Sendable {
             counters.countAnswer(type: type, rcode: rcode)
             return .reply(length)
         case .query(let query, let limit, let edns):
-            if transport == .udp, let limiter {
-                let verdict = limiter.admit(origin, now: monotonicNanoseconds())
+            if transport == .udp, let buckets {
+                let verdict = buckets.admit(origin, now: monotonicNanoseconds())
                 if verdict != .admitted {
                     return overBudget(verdict, query: query, packet: packet, limit: limit, edns: edns, into: out)
                 }
@@ -128,8 +131,8 @@ final class QueryService: @unchecked Sendable {
                 return .none
             case .forward:
                 var upstreamSlot: Int? = nil
-                if let limiter, limiter.budgets.limitsUpstream {
-                    let (admitted, slot) = limiter.admitUpstream(origin, now: monotonicNanoseconds())
+                if let buckets, buckets.limitsUpstream {
+                    let (admitted, slot) = buckets.admitUpstream(origin, now: monotonicNanoseconds())
                     guard admitted else { return overUpstreamCap(q, into: out) }
                     upstreamSlot = slot
                 }

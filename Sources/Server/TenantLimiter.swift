@@ -72,21 +72,66 @@ final class TenantLimiter: @unchecked Sendable {
     static let probes = 4
 
     let budgets: QueryBudgets
-    let organizations: BucketTable
-    let instances: BucketTable?
+    /// What the query path uses: plain pointers and numbers, copied without
+    /// reference counting (this object owns the memory and frees it).
+    let buckets: TenantBuckets
 
     init(_ budgets: QueryBudgets) {
         self.budgets = budgets
-        organizations = BucketTable(slots: Self.organizationSlots, qps: budgets.organizationQPS,
-                                    burstSeconds: budgets.burstSeconds, upstreamQPS: budgets.upstreamQPS)
-        instances = budgets.instanceQPS > 0
-            ? BucketTable(slots: Self.instanceSlots, qps: budgets.instanceQPS, burstSeconds: budgets.burstSeconds) : nil
+        buckets = TenantBuckets(
+            organizations: BucketTable(slots: Self.organizationSlots, qps: budgets.organizationQPS,
+                                       burstSeconds: budgets.burstSeconds, upstreamQPS: budgets.upstreamQPS),
+            instances: budgets.instanceQPS > 0
+                ? BucketTable(slots: Self.instanceSlots, qps: budgets.instanceQPS, burstSeconds: budgets.burstSeconds) : nil,
+            upstreamInFlight: UInt64(max(0, budgets.upstreamInFlight)))
     }
+
+    deinit {
+        buckets.organizations.deallocate()
+        buckets.instances?.deallocate()
+    }
+
+    func admit(_ origin: ClientOrigin, now: UInt64) -> Verdict { buckets.admit(origin, now: now) }
+    func admitUpstream(_ origin: ClientOrigin, now: UInt64) -> (admitted: Bool, slot: Int?) {
+        buckets.admitUpstream(origin, now: now)
+    }
+    func releaseUpstream(_ slot: Int) { buckets.releaseUpstream(slot) }
+
+    /// What ``MetricsCollector`` reads once a second: each organization with
+    /// a slot, its queries and limited queries since the last call (the
+    /// counts are taken and reset).
+    func takeOrganizationCounts(_ body: (_ network: UInt32, _ queries: UInt64, _ limitedInstance: UInt64,
+                                         _ limitedOrganization: UInt64, _ limitedUpstream: UInt64) -> Void) {
+        let organizations = buckets.organizations
+        organizations.forEachKey { slot, key in
+            let q = organizations.take(slot, BucketTable.Word.queries)
+            let i = organizations.take(slot, BucketTable.Word.limitedInstance)
+            let o = organizations.take(slot, BucketTable.Word.limitedOrganization)
+            let u = organizations.take(slot, BucketTable.Word.limitedUpstream)
+            if q > 0 || i > 0 || o > 0 || u > 0 { body(UInt32(truncatingIfNeeded: key), q, i, o, u) }
+        }
+    }
+
+    /// Queries admitted unlimited because every slot of their key was busy.
+    var crowded: UInt64 {
+        buckets.organizations.crowded.load(ordering: .relaxed) &+ (buckets.instances?.crowded.load(ordering: .relaxed) ?? 0)
+    }
+}
+
+/// The query path's side of ``TenantLimiter``: every field a number or a
+/// pointer into the limiter's tables, so a worker holds a copy and charges
+/// a query without touching a reference count.
+struct TenantBuckets: @unchecked Sendable {
+    let organizations: BucketTable
+    let instances: BucketTable?
+    /// `--org-upstream-inflight` (0: off).
+    let upstreamInFlight: UInt64
+    var limitsUpstream: Bool { upstreamInFlight > 0 || organizations.upstreamInterval > 0 }
 
     /// Charges one UDP query from `origin` at `now` (monotonic nanoseconds)
     /// to its instance's and its organization's buckets.
     @inline(__always)
-    func admit(_ origin: ClientOrigin, now: UInt64) -> Verdict {
+    func admit(_ origin: ClientOrigin, now: UInt64) -> TenantLimiter.Verdict {
         // The organization's slot is found even when only instances are limited: it counts.
         let orgKey = UInt64(origin.network) | 1 << 63
         let org = organizations.slot(for: orgKey, now: now)
@@ -109,12 +154,11 @@ final class TenantLimiter: @unchecked Sendable {
     /// organization's slot, whose in-flight count now includes it (give it back with
     /// ``releaseUpstream(_:)`` when the reply comes), or nil when it is over either cap (counted
     /// on the slot) or its slots are crowded (then not limited, and there is nothing to release).
-    /// Used only when ``QueryBudgets/limitsUpstream``.
+    /// Used only when ``limitsUpstream``.
     func admitUpstream(_ origin: ClientOrigin, now: UInt64) -> (admitted: Bool, slot: Int?) {
         let orgKey = UInt64(origin.network) | 1 << 63
         guard let org = organizations.slot(for: orgKey, now: now) else { return (true, nil) }
-        if budgets.upstreamInFlight > 0,
-           organizations.load(org, BucketTable.Word.inFlight) >= UInt64(budgets.upstreamInFlight) {
+        if upstreamInFlight > 0, organizations.load(org, BucketTable.Word.inFlight) >= upstreamInFlight {
             organizations.count(org, BucketTable.Word.limitedUpstream)
             return (false, nil)
         }
@@ -138,31 +182,13 @@ final class TenantLimiter: @unchecked Sendable {
         let a = (UInt64(o.network) << 32 | UInt64(o.host)) &* 0x9e37_79b9_7f4a_7c15
         return (a ^ (a >> 29) ^ UInt64(o.instance) &* 0xbf58_476d_1ce4_e5b9) | 1
     }
-
-    /// What ``MetricsCollector`` reads once a second: each organization with
-    /// a slot, its queries and limited queries since the last call (the
-    /// counts are taken and reset).
-    func takeOrganizationCounts(_ body: (_ network: UInt32, _ queries: UInt64, _ limitedInstance: UInt64,
-                                         _ limitedOrganization: UInt64, _ limitedUpstream: UInt64) -> Void) {
-        organizations.forEachKey { slot, key in
-            let q = organizations.take(slot, BucketTable.Word.queries)
-            let i = organizations.take(slot, BucketTable.Word.limitedInstance)
-            let o = organizations.take(slot, BucketTable.Word.limitedOrganization)
-            let u = organizations.take(slot, BucketTable.Word.limitedUpstream)
-            if q > 0 || i > 0 || o > 0 || u > 0 { body(UInt32(truncatingIfNeeded: key), q, i, o, u) }
-        }
-    }
-
-    /// Queries admitted unlimited because every slot of their key was busy.
-    var crowded: UInt64 {
-        organizations.crowded.load(ordering: .relaxed) &+ (instances?.crowded.load(ordering: .relaxed) ?? 0)
-    }
 }
 
 /// A fixed table of GCRA buckets, each slot one cache line of 64-bit
 /// atomics (``Word``), found by open addressing over ``TenantLimiter/probes``
-/// slots from the key's hash.
-final class BucketTable: @unchecked Sendable {
+/// slots from the key's hash. A value of pointers and numbers: its owner
+/// (``TenantLimiter``) calls ``deallocate()`` once no worker can use it.
+struct BucketTable: @unchecked Sendable {
     enum Word {
         static let key = 0
         static let arrival = 1
@@ -186,7 +212,7 @@ final class BucketTable: @unchecked Sendable {
     /// The same for `--org-upstream-qps` (organization table only; 0: off).
     let upstreamInterval: UInt64
     let upstreamTolerance: UInt64
-    let crowded = ManagedAtomic<UInt64>(0)
+    let crowded: UnsafeAtomic<UInt64>
 
     init(slots: Int, qps: Int, burstSeconds: Double, upstreamQPS: Int = 0) {
         precondition(slots > 0 && slots & (slots - 1) == 0, "a power of two")
@@ -195,6 +221,7 @@ final class BucketTable: @unchecked Sendable {
         words.initialize(repeating: UnsafeAtomic<UInt64>.Storage(0), count: slots * Word.stride)
         (interval, tolerance) = Self.gcra(qps: qps, burstSeconds: burstSeconds)
         (upstreamInterval, upstreamTolerance) = Self.gcra(qps: upstreamQPS, burstSeconds: burstSeconds)
+        crowded = .create(0)
     }
 
     /// GCRA's interval and tolerance for `qps` with a burst of `burstSeconds` of it (0: off).
@@ -205,7 +232,10 @@ final class BucketTable: @unchecked Sendable {
         return (interval, interval * (burst - 1))
     }
 
-    deinit { words.deallocate() }
+    func deallocate() {
+        words.deallocate()
+        crowded.destroy()
+    }
 
     @inline(__always)
     private func word(_ slot: Int, _ w: Int) -> UnsafeAtomic<UInt64> {
