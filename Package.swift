@@ -32,7 +32,7 @@ let package = Package(
     targets: [
         // Thin system-library modules: one C library each, wrapped once in Swift.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        // recvmmsg/sendmmsg, which Glibc's Swift module hides behind _GNU_SOURCE.
+        // recvmmsg/sendmmsg and affinity, which Glibc's Swift module hides behind _GNU_SOURCE, and mallopt.
         .systemLibrary(name: "CSocketBatch"),
         .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
         .systemLibrary(name: "CMNL", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),

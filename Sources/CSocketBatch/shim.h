@@ -19,3 +19,6 @@ int sixpn_sendmmsg(int fd, struct sixpn_mmsghdr *vec, unsigned int vlen, int fla
 #include <sys/types.h>
 int sixpn_sched_getaffinity(pid_t pid, size_t size, void *set) __asm__("sched_getaffinity");
 int sixpn_pthread_setaffinity_np(pthread_t thread, size_t size, const void *set) __asm__("pthread_setaffinity_np");
+
+// The allocator's knobs, mallopt(3): <malloc.h> is not part of Swift's Glibc module.
+#include <malloc.h>

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CSocketBatch
 import Glibc
 #endif
 
@@ -27,6 +28,16 @@ extension Syscalls {
 
     public static func join(_ thread: pthread_t) {
         _ = pthread_join(thread, nil)
+    }
+
+    /// Lets freed heap memory be reused instead of given back and faulted in
+    /// again (mallopt(3)): up to `keep` bytes free at the top of a heap stay
+    /// with the process, and blocks up to `heapBlocks` bytes (glibc allows
+    /// 32 MiB at most) come from the heap rather than from their own mmap.
+    /// Process-wide.
+    public static func keepFreedHeapMemory(keep: Int32, heapBlocks: Int32) {
+        mallopt(M_MMAP_THRESHOLD, heapBlocks)
+        mallopt(M_TRIM_THRESHOLD, keep)
     }
 
     /// Sleeps the calling thread (nanosleep, resumed after a signal).

@@ -51,8 +51,13 @@ extension GrowableBuffer where Element == UInt8 {
         count += bytes.count
     }
 
-    mutating func append(contentsOf bytes: [UInt8]) {
-        bytes.withUnsafeBytes { append(contentsOf: $0) }
+    /// What was written, as raw octets (valid until the next append or removeAll).
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// The octets of `range`.
+    @inline(__always)
+    func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
     }
 
     @inline(__always)

@@ -22,37 +22,51 @@ struct SnapshotBuilder: ~Copyable {
     private var reverse: GrowableBuffer<ReverseEntry>
     private var hostRegions: [UInt32: UInt32] = [:]
     private var regionIndex: [[UInt8]: UInt32] = [:]
-    private var regionNames: [[UInt8]] = []
+    /// The organization's region names, back to back; `regionSpans[i]` is where region i lies.
+    private var regionText: GrowableBuffer<UInt8>
+    private var regionSpans: GrowableBuffer<Span>
     private var instanceCount = 0
     private var skippedRows = 0
 
-    // The app being read.
-    private var appName: [UInt8] = []
-    private var appInstances: [PendingInstance] = []
-    /// IDs, addresses and process groups of the app's instances, back to back (PendingInstance points in).
-    private var appText: [UInt8] = []
+    // The app being read. Every byte the builder copies from the database
+    // lies in a ``GrowableBuffer`` (memory that never moves), and labels are
+    // passed around as raw views of it: no array is retained, released or
+    // checked for uniqueness per row.
+    private var appName: Span = Span(start: 0, count: 0)
+    private var appInstances: GrowableBuffer<PendingInstance>
+    /// The app's name, then the IDs, addresses and process groups of its instances, back to back
+    /// (``appName`` and PendingInstance point in).
+    private var appText: GrowableBuffer<UInt8>
     private var appValid = false
     private var appStarted = false
 
     // The organization being read.
     private var orgNetwork: UInt32 = 0
-    private var orgApps: [UInt8] = []
-    private var orgInstances: [UInt8] = []
-    private var orgAllInstances: [UInt8] = []
+    private var orgApps: GrowableBuffer<UInt8>
+    private var orgInstances: GrowableBuffer<UInt8>
+    private var orgAllInstances: GrowableBuffer<UInt8>
     /// Metadata of the organization's instances: address -> (key, value) pairs.
     private var metadata: [IPv6Address: [(key: [UInt8], value: [UInt8])]] = [:]
 
     // Scratch, reused.
-    private var name: [UInt8] = []
-    private var text: [UInt8] = []
-    private var lastRegion: [UInt8] = []
-    private var lastRegionIndex: UInt32 = 0
+    /// The name being written, in wire format (at most 255 octets: room to spare).
+    private let name: UnsafeMutablePointer<UInt8>
+    private var nameLength = 0
+    private var text: GrowableBuffer<UInt8>
+    private var lastRegionIndex: UInt32 = .max
 
-    private struct PendingInstance {
-        var id: Range<Int>
+    /// Where some bytes lie in one of the builder's buffers.
+    struct Span: BitwiseCopyable {
+        var start: Int
+        var count: Int
+        var range: Range<Int> { start..<(start + count) }
+    }
+
+    private struct PendingInstance: BitwiseCopyable {
+        var id: Span
         /// The address as the database wrote it (RFC 5952).
-        var addressText: Range<Int>
-        var group: Range<Int>
+        var addressText: Span
+        var group: Span
         var region: UInt32
         var host: UInt32
         var address: IPv6Address
@@ -81,29 +95,51 @@ struct SnapshotBuilder: ~Copyable {
         }
     }
 
+    /// Reserves the scratch (address space only: what is written is backed).
     init(ttl: UInt32) throws(SnapshotError) {
-        let arena = try GrowableBuffer<UInt8>(limit: 1 << 32)
-        let blocks: GrowableBuffer<UInt32>, places: GrowableBuffer<InstancePlace>, reverse: GrowableBuffer<ReverseEntry>
-        do { blocks = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); throw error }
-        do { places = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); throw error }
-        do { reverse = try GrowableBuffer(limit: 1 << 28) } catch { arena.free(); blocks.free(); places.free(); throw error }
-        self.init(ttl: ttl, arena: arena, blocks: blocks, places: places, reverse: reverse)
-    }
-
-    private init(ttl: UInt32, arena: GrowableBuffer<UInt8>, blocks: GrowableBuffer<UInt32>,
-                 places: GrowableBuffer<InstancePlace>, reverse: GrowableBuffer<ReverseEntry>) {
+        var made: [() -> Void] = []
+        func reserve<E: BitwiseCopyable>(_ limit: Int) throws(SnapshotError) -> GrowableBuffer<E> {
+            do {
+                let b = try GrowableBuffer<E>(limit: limit)
+                made.append { b.free() }
+                return b
+            } catch {
+                for free in made { free() }
+                throw error
+            }
+        }
+        let arena: GrowableBuffer<UInt8> = try reserve(1 << 32), blocks: GrowableBuffer<UInt32> = try reserve(1 << 28)
+        let places: GrowableBuffer<InstancePlace> = try reserve(1 << 28)
+        let reverse: GrowableBuffer<ReverseEntry> = try reserve(1 << 28)
+        let regionText: GrowableBuffer<UInt8> = try reserve(1 << 24), regionSpans: GrowableBuffer<Span> = try reserve(1 << 20)
+        let appInstances: GrowableBuffer<PendingInstance> = try reserve(1 << 24)
+        let appText: GrowableBuffer<UInt8> = try reserve(1 << 30), orgApps: GrowableBuffer<UInt8> = try reserve(1 << 30)
+        let orgInstances: GrowableBuffer<UInt8> = try reserve(1 << 30)
+        let orgAllInstances: GrowableBuffer<UInt8> = try reserve(1 << 30), text: GrowableBuffer<UInt8> = try reserve(1 << 30)
         self.ttl = ttl
         self.arena = arena
         self.blocks = blocks
         self.places = places
         self.reverse = reverse
+        self.regionText = regionText
+        self.regionSpans = regionSpans
+        self.appInstances = appInstances
+        self.appText = appText
+        self.orgApps = orgApps
+        self.orgInstances = orgInstances
+        self.orgAllInstances = orgAllInstances
+        self.text = text
+        name = .allocate(capacity: 512)
     }
 
     deinit {
-        arena.free()
+        for b in [arena, orgApps, orgInstances, orgAllInstances, text, appText, regionText] { b.free() }
         blocks.free()
         places.free()
         reverse.free()
+        regionSpans.free()
+        appInstances.free()
+        name.deallocate()
     }
 
     /// Builds a snapshot of everything `db` holds.
@@ -221,7 +257,7 @@ struct SnapshotBuilder: ~Copyable {
         let rows = st.instances
         try rows.bind(.integer(Int64(network)))
         while try rows.step() {
-            if !appStarted || !rows.withTextBytes(0, { $0.elementsEqual(appName) }) {
+            if !isCurrentApp(rows) {
                 finishApp()
                 startApp(rows)
             }
@@ -249,12 +285,13 @@ struct SnapshotBuilder: ~Copyable {
         arena.append32(0)
         hostRegions.removeAll(keepingCapacity: true)
         regionIndex.removeAll(keepingCapacity: true)
-        regionNames.removeAll(keepingCapacity: true)
-        lastRegion.removeAll(keepingCapacity: true)
+        regionText.removeAll()
+        regionSpans.removeAll()
+        lastRegionIndex = .max
         metadata.removeAll(keepingCapacity: true)
-        orgApps.removeAll(keepingCapacity: true)
-        orgInstances.removeAll(keepingCapacity: true)
-        orgAllInstances.removeAll(keepingCapacity: true)
+        orgApps.removeAll()
+        orgInstances.removeAll()
+        orgAllInstances.removeAll()
         instanceCount = 0
         skippedRows = 0
         appStarted = false
@@ -262,11 +299,24 @@ struct SnapshotBuilder: ~Copyable {
 
     private mutating func startApp(_ rows: SQLiteStatement) {
         appStarted = true
-        appName = rows.withTextBytes(0) { Array($0) }
-        appValid = appName.withUnsafeBytes { Label.isValid($0) }
-        appInstances.removeAll(keepingCapacity: true)
-        appText.removeAll(keepingCapacity: true)
+        appInstances.removeAll()
+        appText.removeAll()
+        appName = append(rows, 0)
+        appValid = Label.isValid(appNameBytes)
         if !appValid { skippedRows += 1 }
+    }
+
+    /// The app's name, as its label's octets.
+    private var appNameBytes: UnsafeRawBufferPointer { appText.bytes(appName.range) }
+
+    /// True when the row's app (column 0) is the app being read.
+    private func isCurrentApp(_ rows: SQLiteStatement) -> Bool {
+        appStarted && rows.withTextBytes(0) { Self.equal($0, appNameBytes) }
+    }
+
+    @inline(__always)
+    private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
     }
 
     private mutating func readInstance(_ rows: SQLiteStatement) {
@@ -288,16 +338,25 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// Copies column `column`'s text to `appText`; returns where it lies.
-    private mutating func append(_ rows: SQLiteStatement, _ column: Int32) -> Range<Int> {
+    private mutating func append(_ rows: SQLiteStatement, _ column: Int32) -> Span {
         let start = appText.count
         rows.withTextBytes(column) { appText.append(contentsOf: $0) }
-        return start..<appText.count
+        return Span(start: start, count: appText.count - start)
+    }
+
+    /// Bytes of `appText`.
+    @inline(__always)
+    private func text(_ span: Span) -> UnsafeRawBufferPointer { appText.bytes(span.range) }
+
+    /// The app's instances as read so far.
+    private var pending: UnsafeBufferPointer<PendingInstance> {
+        UnsafeBufferPointer(start: appInstances.base, count: appInstances.count)
     }
 
     /// The row's region as an index, or nil when it is not a usable label.
     private mutating func region(_ rows: SQLiteStatement) -> UInt32? {
         rows.withTextBytes(2) { (r: UnsafeRawBufferPointer) -> UInt32? in
-            if !lastRegion.isEmpty, r.elementsEqual(lastRegion) { return lastRegionIndex }
+            if lastRegionIndex != .max, Self.equal(r, regionName(lastRegionIndex)) { return lastRegionIndex }
             guard Label.isValid(r) else { return nil }
             let bytes = Array(r)
             guard !Label.reservedRegions.contains(String(decoding: bytes, as: UTF8.self)) else { return nil }
@@ -305,14 +364,20 @@ struct SnapshotBuilder: ~Copyable {
             if let i = regionIndex[bytes] {
                 index = i
             } else {
-                index = UInt32(regionNames.count)
+                index = UInt32(regionSpans.count)
                 regionIndex[bytes] = index
-                regionNames.append(bytes)
+                regionSpans.append(Span(start: regionText.count, count: r.count))
+                regionText.append(contentsOf: r)
             }
-            lastRegion = bytes
             lastRegionIndex = index
             return index
         }
+    }
+
+    /// Region `index`'s name, as its label's octets.
+    @inline(__always)
+    private func regionName(_ index: UInt32) -> UnsafeRawBufferPointer {
+        regionText.bytes(regionSpans[Int(index)].range)
     }
 
     // MARK: - Emitting an app
@@ -320,11 +385,12 @@ struct SnapshotBuilder: ~Copyable {
     private mutating func finishApp() {
         defer { appStarted = false }
         guard appStarted, appValid else { return }
+        let instances = pending
         let firstPlace = UInt32(places.count)
         let start = UInt32(arena.count)
         /// Arena offset of each listed instance's record in the app's run.
         var listedCount: UInt32 = 0
-        for i in appInstances where i.listed {
+        for i in instances where i.listed {
             writeAAAA(i.address)
             places.append(InstancePlace(host: i.host, region: i.region))
             listedCount += 1
@@ -334,34 +400,34 @@ struct SnapshotBuilder: ~Copyable {
 
         appendName(app: true)
         addAAAA(records: all)
-        appendName(Self.global[...], app: true)
+        appendName(Self.global, app: true)
         addAAAA(records: all)
-        appendName(Self.vm[...], app: true)
+        appendName(Self.vm, app: true)
         add(kind: .empty)
-        appendName(Self.of[...], app: true)
+        appendName(Self.of, app: true)
         add(kind: .empty)
-        appendName(Self.nearest[...], Self.of[...], app: true)
+        appendName(Self.nearest, Self.of, app: true)
         add(kind: .nearest, records: all, firstInstance: firstPlace)
 
         // <region>.<app>: runs of the (region, ID)-ordered listed records.
         var k = 0
         var i = 0
-        while i < appInstances.count {
-            guard appInstances[i].listed else { i += 1; continue }
-            let region = appInstances[i].region
+        while i < instances.count {
+            guard instances[i].listed else { i += 1; continue }
+            let region = instances[i].region
             var j = i, n: UInt32 = 0
-            while j < appInstances.count, appInstances[j].region == region {
-                if appInstances[j].listed { n += 1 }
+            while j < instances.count, instances[j].region == region {
+                if instances[j].listed { n += 1 }
                 j += 1
             }
-            appendName(regionNames[Int(region)][...], app: true)
+            appendName(regionName(region), app: true)
             addAAAA(records: (start + UInt32(k * Snapshot.aaaaRecordSize), n))
             k += Int(n)
             i = j
         }
         // <id>.vm.<app>: every started instance, its host alive or not; and its PTR.
-        for inst in appInstances where inst.started {
-            appendName(appText[inst.id], Self.vm[...], app: true)
+        for inst in instances where inst.started {
+            appendName(text(inst.id), Self.vm, app: true)
             let b = add(kind: .aaaa)
             let recordAt = arena.count
             writeAAAA(inst.address)
@@ -374,66 +440,69 @@ struct SnapshotBuilder: ~Copyable {
         addMetadata()
 
         // The organization's lists.
-        if !orgApps.isEmpty { orgApps.append(0x2c) }
-        orgApps.append(contentsOf: appName)
-        for inst in appInstances {
-            let id = appText[inst.id], address = appText[inst.addressText], region = regionNames[Int(inst.region)]
-            if inst.listed { Self.appendInstanceEntry(id, appName, address, region, to: &orgInstances) }
-            Self.appendInstanceEntry(id, appName, address, region, to: &orgAllInstances)
+        if orgApps.count > 0 { orgApps.append(0x2c) }
+        orgApps.append(contentsOf: appNameBytes)
+        let app = appNameBytes
+        for inst in instances {
+            let id = text(inst.id), address = text(inst.addressText), region = regionName(inst.region)
+            if inst.listed { Self.appendInstanceEntry(id, app, address, region, to: &orgInstances) }
+            Self.appendInstanceEntry(id, app, address, region, to: &orgAllInstances)
         }
     }
 
     /// `regions.<app>` and `vms.<app>` TXT over the listed instances, or
     /// `all.regions.<app>` and `all.vms.<app>` over every instance.
     private mutating func addInstanceLists(all: Bool) {
+        let instances = pending
         // regions: sorted (the rows are), comma-separated.
-        text.removeAll(keepingCapacity: true)
+        text.removeAll()
         var previous = UInt32.max
-        for inst in appInstances where (all || inst.listed) && inst.region != previous {
-            if !text.isEmpty { text.append(0x2c) }
-            text.append(contentsOf: regionNames[Int(inst.region)])
+        for inst in instances where (all || inst.listed) && inst.region != previous {
+            if text.count > 0 { text.append(0x2c) }
+            text.append(contentsOf: regionName(inst.region))
             previous = inst.region
         }
-        appendName(all ? Self.all[...] : nil, Self.regions[...], app: true)
-        addTXT(text)
+        appendName(all ? Self.all : nil, Self.regions, app: true)
+        addTXT(text.bytes)
         // vms: "<id> <region>" per instance.
-        text.removeAll(keepingCapacity: true)
-        for inst in appInstances where all || inst.listed {
-            if !text.isEmpty { text.append(0x2c) }
-            text.append(contentsOf: appText[inst.id])
+        text.removeAll()
+        for inst in instances where all || inst.listed {
+            if text.count > 0 { text.append(0x2c) }
+            text.append(contentsOf: self.text(inst.id))
             text.append(0x20)
-            text.append(contentsOf: regionNames[Int(inst.region)])
+            text.append(contentsOf: regionName(inst.region))
         }
-        appendName(all ? Self.all[...] : nil, Self.vms[...], app: true)
-        addTXT(text)
+        appendName(all ? Self.all : nil, Self.vms, app: true)
+        addTXT(text.bytes)
     }
 
     /// `process.<app>` (empty) and `<group>.process.<app>` AAAA for each
     /// process group of the listed instances. When one group holds them
     /// all (the usual `app`), its name points at the app's run.
     private mutating func addProcessGroups(run: (start: UInt32, count: UInt32)) {
-        appendName(Self.process[...], app: true)
+        appendName(Self.process, app: true)
         add(kind: .empty)
-        let listed = appInstances.indices.filter { appInstances[$0].listed }
-        guard let first = listed.first else { return }
-        let groups = listed.sorted { a, b in
-            let ga = appText[appInstances[a].group], gb = appText[appInstances[b].group]
-            return ga.lexicographicallyPrecedes(gb) || (ga.elementsEqual(gb) && a < b)
-        }
-        if appText[appInstances[groups.last!].group].elementsEqual(appText[appInstances[first].group]) {
-            appendName(appText[appInstances[first].group], Self.process[...], app: true)
+        let instances = pending
+        guard let first = instances.firstIndex(where: \.listed) else { return }
+        let firstGroup = text(instances[first].group)
+        if !instances.contains(where: { $0.listed && !Self.equal(text($0.group), firstGroup) }) {
+            appendName(firstGroup, Self.process, app: true)
             addAAAA(records: run)
             return
         }
+        let groups = instances.indices.filter { instances[$0].listed }.sorted { a, b in
+            let ga = text(instances[a].group), gb = text(instances[b].group)
+            return ga.lexicographicallyPrecedes(gb) || (Self.equal(ga, gb) && a < b)
+        }
         var i = 0
         while i < groups.count {
-            let group = appText[appInstances[groups[i]].group]
-            appendName(group, Self.process[...], app: true)
+            let group = text(instances[groups[i]].group)
+            appendName(group, Self.process, app: true)
             let b = add(kind: .aaaa)
             let recordsAt = arena.count
             var n: UInt32 = 0
-            while i < groups.count, appText[appInstances[groups[i]].group].elementsEqual(group) {
-                writeAAAA(appInstances[groups[i]].address)
+            while i < groups.count, Self.equal(text(instances[groups[i]].group), group) {
+                writeAAAA(instances[groups[i]].address)
                 n += 1
                 i += 1
             }
@@ -444,12 +513,14 @@ struct SnapshotBuilder: ~Copyable {
     /// `_metadata.<app>` and `kv._metadata.<app>` (empty), `<key>.kv._metadata.<app>`
     /// (empty) and `<value>.<key>.kv._metadata.<app>` AAAA: the listed instances with that pair.
     private mutating func addMetadata() {
-        appendName(Self.metadataLabel[...], app: true)
+        appendName(Self.metadataLabel, app: true)
         add(kind: .empty)
-        appendName(Self.kv[...], Self.metadataLabel[...], app: true)
+        appendName(Self.kv, Self.metadataLabel, app: true)
         add(kind: .empty)
+        guard !metadata.isEmpty else { return }
+        let instances = pending
         var pairs: [(key: [UInt8], value: [UInt8], instance: Int)] = []
-        for (k, inst) in appInstances.enumerated() where inst.listed {
+        for (k, inst) in instances.enumerated() where inst.listed {
             for (key, value) in metadata[inst.address] ?? [] { pairs.append((key, value, k)) }
         }
         guard !pairs.isEmpty else { return }
@@ -462,16 +533,16 @@ struct SnapshotBuilder: ~Copyable {
         while i < pairs.count {
             let key = pairs[i].key
             if i == 0 || pairs[i - 1].key != key {
-                appendName(key[...], Self.kv[...], Self.metadataLabel[...], app: true)
+                key.withUnsafeBytes { appendName($0, Self.kv, Self.metadataLabel, app: true) }
                 add(kind: .empty)
             }
             let value = pairs[i].value
-            appendName(value[...], key[...], Self.kv[...], Self.metadataLabel[...], app: true)
+            value.withUnsafeBytes { v in key.withUnsafeBytes { appendName(v, $0, Self.kv, Self.metadataLabel, app: true) } }
             let b = add(kind: .aaaa)
             let recordsAt = arena.count
             var n: UInt32 = 0
             while i < pairs.count, pairs[i].key == key, pairs[i].value == value {
-                writeAAAA(appInstances[pairs[i].instance].address)
+                writeAAAA(instances[pairs[i].instance].address)
                 n += 1
                 i += 1
             }
@@ -480,9 +551,10 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// `instance=<id>,app=<app>,ip=<address>,region=<region>`, `;`-separated.
-    private static func appendInstanceEntry(_ id: ArraySlice<UInt8>, _ app: [UInt8], _ address: ArraySlice<UInt8>,
-                                            _ region: [UInt8], to list: inout [UInt8]) {
-        if !list.isEmpty { list.append(0x3b) }
+    private static func appendInstanceEntry(_ id: UnsafeRawBufferPointer, _ app: UnsafeRawBufferPointer,
+                                            _ address: UnsafeRawBufferPointer, _ region: UnsafeRawBufferPointer,
+                                            to list: inout GrowableBuffer<UInt8>) {
+        if list.count > 0 { list.append(0x3b) }
         list.append(contentsOf: instanceKey)
         list.append(contentsOf: id)
         list.append(contentsOf: appKey)
@@ -496,25 +568,25 @@ struct SnapshotBuilder: ~Copyable {
     // MARK: - Emitting an organization
 
     private mutating func finishOrg(peers: [(name: [UInt8], address: IPv6Address)]) {
-        appendName(Self.apps[...], app: false)
-        addTXT(orgApps)
-        appendName(Self.instances[...], app: false)
-        addTXT(orgInstances)
-        appendName(Self.all[...], Self.instances[...], app: false)
-        addTXT(orgAllInstances)
-        text.removeAll(keepingCapacity: true)
+        appendName(Self.apps, app: false)
+        addTXT(orgApps.bytes)
+        appendName(Self.instances, app: false)
+        addTXT(orgInstances.bytes)
+        appendName(Self.all, Self.instances, app: false)
+        addTXT(orgAllInstances.bytes)
+        text.removeAll()
         for peer in peers {
-            appendName(peer.name[...], Self.peer[...], app: false)
+            peer.name.withUnsafeBytes { appendName($0, Self.peer, app: false) }
             let b = add(kind: .aaaa)
             let start = arena.count
             writeAAAA(peer.address)
             setRecords(ofBlock: b, start: start, count: 1)
             addPTR(peer.address, naming: b)
-            if !text.isEmpty { text.append(0x2c) }
-            text.append(contentsOf: peer.name)
+            if text.count > 0 { text.append(0x2c) }
+            peer.name.withUnsafeBytes { text.append(contentsOf: $0) }
         }
-        appendName(Self.peer[...], app: false)
-        addTXT(text)
+        appendName(Self.peer, app: false)
+        addTXT(text.bytes)
     }
 
     // MARK: - Records and names
@@ -541,24 +613,26 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// The labels given, then the app's label when `app`, then `internal.`, into `name`.
-    private mutating func appendName(_ first: ArraySlice<UInt8>? = nil, _ second: ArraySlice<UInt8>? = nil,
-                                     _ third: ArraySlice<UInt8>? = nil, _ fourth: ArraySlice<UInt8>? = nil,
+    private mutating func appendName(_ first: UnsafeRawBufferPointer? = nil, _ second: UnsafeRawBufferPointer? = nil,
+                                     _ third: UnsafeRawBufferPointer? = nil, _ fourth: UnsafeRawBufferPointer? = nil,
                                      app: Bool) {
-        name.removeAll(keepingCapacity: true)
-        if let first { Self.put(first, into: &name) }
-        if let second { Self.put(second, into: &name) }
-        if let third { Self.put(third, into: &name) }
-        if let fourth { Self.put(fourth, into: &name) }
-        if app {
-            name.append(UInt8(appName.count))
-            name.append(contentsOf: appName)
-        }
-        name.append(contentsOf: InternalZone.apex)
+        nameLength = 0
+        if let first { put(first) }
+        if let second { put(second) }
+        if let third { put(third) }
+        if let fourth { put(fourth) }
+        if app { put(appNameBytes) }
+        // `internal.`: the label, then the root.
+        put(Self.internalLabel)
+        name[nameLength] = 0
+        nameLength += 1
     }
 
-    private static func put(_ label: ArraySlice<UInt8>, into name: inout [UInt8]) {
-        name.append(UInt8(label.count))
-        name.append(contentsOf: label)
+    @inline(__always)
+    private mutating func put(_ label: UnsafeRawBufferPointer) {
+        name[nameLength] = UInt8(label.count)
+        if label.count > 0 { (name + nameLength + 1).update(from: label.baseAddress!.assumingMemoryBound(to: UInt8.self), count: label.count) }
+        nameLength += 1 + label.count
     }
 
     private mutating func addAAAA(records: (start: UInt32, count: UInt32)) {
@@ -567,7 +641,7 @@ struct SnapshotBuilder: ~Copyable {
 
     /// TXT records for `value` (none when it is empty): 255-octet character-strings,
     /// at most 255 of them per record so RDATA stays under 65535 octets.
-    private mutating func addTXT(_ value: [UInt8]) {
+    private mutating func addTXT(_ value: UnsafeRawBufferPointer) {
         let b = add(kind: .txt)
         let start = arena.count
         var count: UInt32 = 0
@@ -584,7 +658,7 @@ struct SnapshotBuilder: ~Copyable {
             while i < value.count, strings < 255 {
                 let n = min(255, value.count - i)
                 arena.append(UInt8(n))
-                value.withUnsafeBytes { arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[i..<(i + n)])) }
+                arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: value[i..<(i + n)]))
                 rdLength += 1 + n
                 strings += 1
                 i += n
@@ -606,10 +680,10 @@ struct SnapshotBuilder: ~Copyable {
             recordsOffset: records.start,
             recordsLength: records.count * UInt32(Snapshot.aaaaRecordSize),
             recordCount: records.count, firstInstance: firstInstance,
-            nameLength: UInt8(name.count), kind: kind)
+            nameLength: UInt8(nameLength), kind: kind)
         withUnsafeBytes(of: entry) { arena.append(contentsOf: $0) }
         for _ in MemoryLayout<NameEntry>.size..<NameEntry.size { arena.append(0) }
-        name.withUnsafeBytes { arena.append(contentsOf: $0) }
+        arena.append(contentsOf: UnsafeRawBufferPointer(start: name, count: nameLength))
         return b
     }
 
@@ -623,21 +697,27 @@ struct SnapshotBuilder: ~Copyable {
         p.storeBytes(of: entry, as: NameEntry.self)
     }
 
-    private static let global = Array("global".utf8)
-    private static let vm = Array("vm".utf8)
-    private static let vms = Array("vms".utf8)
-    private static let all = Array("all".utf8)
-    private static let of = Array("of".utf8)
-    private static let nearest = Array("nearest".utf8)
-    private static let regions = Array("regions".utf8)
-    private static let process = Array("process".utf8)
-    private static let metadataLabel = Array("_metadata".utf8)
-    private static let kv = Array("kv".utf8)
-    private static let apps = Array("_apps".utf8)
-    private static let instances = Array("_instances".utf8)
-    private static let peer = Array("_peer".utf8)
-    private static let instanceKey = Array("instance=".utf8)
-    private static let appKey = Array(",app=".utf8)
-    private static let ipKey = Array(",ip=".utf8)
-    private static let regionKey = Array(",region=".utf8)
+    // The fixed labels and list keys, straight from the binary's constant
+    // strings (computed each time: no lazy global to check, nothing retained).
+    private static func constant(_ s: StaticString) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
+    }
+    private static var internalLabel: UnsafeRawBufferPointer { constant("internal") }
+    private static var global: UnsafeRawBufferPointer { constant("global") }
+    private static var vm: UnsafeRawBufferPointer { constant("vm") }
+    private static var vms: UnsafeRawBufferPointer { constant("vms") }
+    private static var all: UnsafeRawBufferPointer { constant("all") }
+    private static var of: UnsafeRawBufferPointer { constant("of") }
+    private static var nearest: UnsafeRawBufferPointer { constant("nearest") }
+    private static var regions: UnsafeRawBufferPointer { constant("regions") }
+    private static var process: UnsafeRawBufferPointer { constant("process") }
+    private static var metadataLabel: UnsafeRawBufferPointer { constant("_metadata") }
+    private static var kv: UnsafeRawBufferPointer { constant("kv") }
+    private static var apps: UnsafeRawBufferPointer { constant("_apps") }
+    private static var instances: UnsafeRawBufferPointer { constant("_instances") }
+    private static var peer: UnsafeRawBufferPointer { constant("_peer") }
+    private static var instanceKey: UnsafeRawBufferPointer { constant("instance=") }
+    private static var appKey: UnsafeRawBufferPointer { constant(",app=") }
+    private static var ipKey: UnsafeRawBufferPointer { constant(",ip=") }
+    private static var regionKey: UnsafeRawBufferPointer { constant(",region=") }
 }

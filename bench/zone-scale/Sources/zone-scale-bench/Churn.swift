@@ -202,11 +202,12 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     let quietRate = Double(quiet.count) / quiet.cpu, busyRate = Double(churned.count) / churned.cpu
     print(String(format: """
         sustained:  %d changes in %.1f s (%.0f/s, one per transaction), commit -> answered p50 %.2f ms, p99 %.2f ms, max %.2f ms
-        updates:    %d incremental, %d full during the churn; zone thread %.1f %% of a core (%.2f %% idle, polling)
+        updates:    %d incremental, %d full during the churn; zone thread %.1f %% of a core (%.2f %% idle, polling), %.0f µs per change
         lookups:    %.0f per CPU-second without churn, %.0f with (%.3fx); lookup thread CPU %.1f s and %.1f s
         """, sustained.count, churnSeconds, Double(changes.load(ordering: .relaxed)) / churnSeconds,
         percentile(sustained, 0.5), percentile(sustained, 0.99), sustained.last ?? .nan,
         counts3.incremental - counts2.incremental, counts3.full - counts2.full, zoneCPU * 100, idleZoneCPU * 100,
+        (zoneCPU - idleZoneCPU) * churnSeconds / Double(max(1, changes.load(ordering: .relaxed))) * 1e6,
         quietRate, busyRate, busyRate / quietRate, quiet.cpu, churned.cpu))
     _ = counts1
 
