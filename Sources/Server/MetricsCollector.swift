@@ -4,6 +4,7 @@ import Forwarder
 import Logging
 import Metrics
 import Prometheus
+import Sockets
 import ZoneEngine
 
 /// Publishes the threads' plain counters to swift-metrics once a second, so
@@ -138,7 +139,7 @@ final class MetricsCollector: @unchecked Sendable {
 
         if let loaded = zone.loadedAt {
             let age = ContinuousClock.now - loaded
-            snapshotAge.record(Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18)
+            snapshotAge.record(Double(age.nanoseconds) / 1e9)
         }
         let errors = zone.reloadErrors
         if errors > lastReloadErrors {

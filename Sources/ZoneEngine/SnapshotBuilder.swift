@@ -81,17 +81,23 @@ struct SnapshotBuilder: ~Copyable {
         let metadata: SQLiteStatement
         let peers: SQLiteStatement
         let exists: SQLiteStatement
+        /// The change log's reads (schema version 2 and later; nil before).
+        let changes: (range: SQLiteStatement, reset: SQLiteStatement, networks: SQLiteStatement)?
 
         init(_ db: SQLiteConnection, version: Int64) throws(SQLiteError) {
             instances = try db.prepare(Schema.instances(version: version))
             metadata = try db.prepare(Schema.metadata(version: version))
             peers = try db.prepare(Schema.peers)
             exists = try db.prepare(Schema.networkExists)
+            changes = version >= 2
+                ? (try db.prepare(Schema.changeRange), try db.prepare(Schema.changeReset), try db.prepare(Schema.changedNetworks))
+                : nil
         }
 
         /// Ends every statement's run (see ``SQLiteStatement/reset()``).
         func reset() {
             for s in [instances, metadata, peers, exists] { s.reset() }
+            if let changes { for s in [changes.range, changes.reset, changes.networks] { s.reset() } }
         }
     }
 
@@ -185,18 +191,18 @@ struct SnapshotBuilder: ~Copyable {
     /// the caller's snapshot was built from; `statements` were prepared for it.
     mutating func update(_ db: SQLiteConnection, after last: Int64, version: Int64,
                          statements: Statements) throws(SQLiteError) -> Update {
-        guard try Schema.check(db) == version, version >= 2 else { return .everything }
-        let range = try Self.changeRange(db)
+        guard try Schema.check(db) == version, version >= 2, let log = statements.changes else { return .everything }
+        defer { statements.reset() }
+        let range = try Self.changeRange(log.range)
         guard let max = range.max else { return last == 0 ? .unchanged : .everything }
         if max == last { return .unchanged }
         // Rows this reader has not seen were dropped (it was away too long), or the log was reset.
         guard max > last, (range.min ?? 0) <= last + 1 else { return .everything }
         // A writer replaced everything without the triggers and said so in one row.
-        let reset = try db.prepare(Schema.changeReset)
-        try reset.bind(.integer(last))
-        if try reset.step() { return .everything }
+        try log.reset.bind(.integer(last))
+        if try log.reset.step() { return .everything }
         var networks: [UInt32] = []
-        let changed = try db.prepare(Schema.changedNetworks)
+        let changed = log.networks
         try changed.bind(.integer(last))
         while try changed.step() {
             let v = changed.int64(0)
@@ -221,7 +227,12 @@ struct SnapshotBuilder: ~Copyable {
 
     /// The lowest and highest sequence numbers in the change log.
     static func changeRange(_ db: SQLiteConnection) throws(SQLiteError) -> (min: Int64?, max: Int64?) {
-        let s = try db.prepare(Schema.changeRange)
+        try changeRange(db.prepare(Schema.changeRange))
+    }
+
+    /// The same with `s`, a prepared ``Schema/changeRange``.
+    private static func changeRange(_ s: SQLiteStatement) throws(SQLiteError) -> (min: Int64?, max: Int64?) {
+        defer { s.reset() }
         guard try s.step() else { return (nil, nil) }
         return (s.isNull(0) ? nil : s.int64(0), s.isNull(1) ? nil : s.int64(1))
     }

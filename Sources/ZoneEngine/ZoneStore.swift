@@ -110,8 +110,7 @@ public final class ZoneStore: Sendable {
         }
         do {
             let thread = try Syscalls.startThread { [self] in
-                let interval = Int64(Self.pollInterval.components.seconds) * 1_000_000_000
-                    + Int64(Self.pollInterval.components.attoseconds / 1_000_000_000)
+                let interval = Self.pollInterval.nanoseconds
                 while running.load(ordering: .acquiring) {
                     pollOnce()
                     pollerCPU.store(Self.threadCPUNanoseconds(), ordering: .relaxed)

@@ -58,7 +58,7 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
                 }
             }
         }
-        try reader.start()
+        reader.start()
         Thread.sleep(forTimeInterval: 0.3)
 
         let appID = "(SELECT id FROM apps WHERE name = 'web')"
