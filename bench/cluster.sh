@@ -114,6 +114,7 @@ for run in $(seq "${CLUSTER_SYNC_RUNS:-1}"); do
       sleep 1
     fi
     etcd_cpu0=$(cpu_seconds "$etcd_pid")
+    rm -f "$tmp/agent4.log"  # not the last run's "listed": bg truncates it only once the agent has started
     t0=$(date +%s%N)
     bg "$tmp/agent4.log" ip netns exec "$ns" "$b" agent --etcd $ETCD --db "$tmp/empty.db" --host-id 4 --region bench; pid=$LAST
     wait_for 600 grep -q '"listed"\|listed' "$tmp/agent4.log"
