@@ -11,13 +11,21 @@
 #
 #   bench/cluster.sh                     SIXPN=path overrides the release binary;
 #                                        CLUSTER_ONLY=sync runs only step 3
+# Step 3 on one load: CLUSTER_SYNC_RUNS (1) rounds; in each, every binary of
+# CLUSTER_SYNC_BINS (the one above) syncs an empty database in turn, so that a
+# before/after pair shares the machine's load; medians are printed per binary.
+# CLUSTER_PERF=DIR records each sync there with `perf record -a -g` (every
+# process: the agent's and etcd's shares both show; `perf report --comm sixpn`).
+# CLUSTER_NS names the namespace (sx-cl-bench). CLUSTER_ETCD_DIR keeps etcd's
+# data there, so that a later run with CLUSTER_ONLY=sync skips loading what is
+# already there (a million instances take minutes to load on a busy machine).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SIXPN:-$root/.build/release/sixpn}
 writes=${CLUSTER_WRITES:-1000}
 churn_seconds=${CLUSTER_CHURN_SECONDS:-30}
 instances=${CLUSTER_INSTANCES:-1000000}
-ns=sx-cl-bench
+ns=${CLUSTER_NS:-sx-cl-bench}
 tmp=$(mktemp -d /tmp/sx-cl-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -40,8 +48,9 @@ ip -n "$ns" link set lo up
 for a in fdaa::3 fdaa::4 fdaa:0:1:0:1:0:1:1; do ip -n "$ns" addr add "$a/128" dev lo nodad; done
 
 ETCD=http://127.0.0.1:2379
-bg "$tmp/etcd.log" ip netns exec "$ns" etcd --data-dir "$tmp/etcd" --listen-client-urls $ETCD --advertise-client-urls $ETCD \
+bg "$tmp/etcd.log" ip netns exec "$ns" etcd --data-dir "${CLUSTER_ETCD_DIR:-$tmp/etcd}" --listen-client-urls $ETCD --advertise-client-urls $ETCD \
   --max-txn-ops 10000 --max-request-bytes 16777216 --quota-backend-bytes 8589934592 --log-level error
+etcd_pid=$LAST
 wait_for 30 in_ns etcdctl --endpoints $ETCD endpoint health || { echo "cluster bench: etcd did not start" >&2; exit 1; }
 
 # Two other hosts (2 and 3), each with its agent, database and server.
@@ -91,13 +100,36 @@ fi
 echo "== cluster: initial sync of $instances instances into an empty host ($(date -u +%FT%TZ))"
 # The other hosts' agents would apply the same million events meanwhile: stopped, so the figure is one agent's.
 kill "$agent_pid_2" "$agent_pid_3"
-in_ns python3 "$root/bench/cluster.py" load "$instances" $ETCD
-"$bin" db init --db "$tmp/empty.db" >/dev/null
-t0=$(date +%s%N)
-agent 4 "$tmp/empty.db" "$tmp/agent4.log"; pid=$LAST
-wait_for 600 grep -q '"listed"\|listed' "$tmp/agent4.log"
-t1=$(date +%s%N)
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-agent_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$pid/stat")
-rows=$(sqlite3 "$tmp/empty.db" "SELECT count(*) FROM instances")
-echo "  listed $rows instances in $(( (t1 - t0) / 1000000 )) ms (agent start to committed); agent peak RSS $((hwm / 1024)) MiB, CPU ${agent_cpu} s"
+loaded=$(in_ns etcdctl --endpoints $ETCD get --prefix /sixpn/instances/ --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2 || true)
+[ "${loaded:-0}" -ge "$instances" ] || in_ns python3 "$root/bench/cluster.py" load "$instances" $ETCD
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+declare -A times
+for run in $(seq "${CLUSTER_SYNC_RUNS:-1}"); do
+  for b in ${CLUSTER_SYNC_BINS:-$bin}; do
+    rm -f "$tmp"/empty.db*
+    "$b" db init --db "$tmp/empty.db" >/dev/null
+    perf_pid=
+    if [ -n "${CLUSTER_PERF:-}" ]; then
+      perf record -a -g -o "$CLUSTER_PERF/sync-$run-$(basename "$b").data" >/dev/null 2>&1 & perf_pid=$!
+      sleep 1
+    fi
+    etcd_cpu0=$(cpu_seconds "$etcd_pid")
+    rm -f "$tmp/agent4.log"  # not the last run's "listed": bg truncates it only once the agent has started
+    t0=$(date +%s%N)
+    bg "$tmp/agent4.log" ip netns exec "$ns" "$b" agent --etcd $ETCD --db "$tmp/empty.db" --host-id 4 --region bench; pid=$LAST
+    wait_for 600 grep -q '"listed"\|listed' "$tmp/agent4.log"
+    t1=$(date +%s%N)
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+    agent_cpu=$(cpu_seconds "$pid")
+    etcd_cpu=$(awk -v a="$(cpu_seconds "$etcd_pid")" -v b="$etcd_cpu0" 'BEGIN {printf "%.1f", a - b}')
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    [ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
+    rows=$(sqlite3 "$tmp/empty.db" "SELECT count(*) FROM instances")
+    ms=$(( (t1 - t0) / 1000000 ))
+    times[$b]+="$ms "
+    echo "  $b: listed $rows instances in $ms ms (agent start to committed); agent peak RSS $((hwm / 1024)) MiB, CPU ${agent_cpu} s; etcd CPU meanwhile ${etcd_cpu} s"
+  done
+done
+for b in ${CLUSTER_SYNC_BINS:-$bin}; do
+  echo "  $b: median $(echo ${times[$b]:-} | tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') ms of ${times[$b]:-}"
+done

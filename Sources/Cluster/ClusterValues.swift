@@ -19,7 +19,7 @@ public enum ClusterValues {
         public var processGroup: String?
         public var metadata: [String: String]?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case version, app, region, id, state, metadata
             case processGroup = "process_group"
         }
@@ -42,7 +42,7 @@ public enum ClusterValues {
         public var name: String
         public var publicKey: String?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case version, name
             case publicKey = "public_key"
         }
@@ -66,7 +66,7 @@ public enum ClusterValues {
         /// route the peer area, host ffffffff).
         public var peerGateway: Bool?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case version, region, endpoint
             case publicKey = "public_key"
             case peerGateway = "peer_gateway"
@@ -87,32 +87,65 @@ public enum ClusterValues {
         return [UInt8]((try? e.encode(value)) ?? Data())
     }
 
-    /// The value, or why it is not one of ours.
-    public static func decode<T: Decodable & Versioned>(_ type: T.Type, _ bytes: [UInt8]) throws(ClusterError) -> T {
+    /// The value, or why it is not one of ours. Read by `JSONFields`, not JSONDecoder:
+    /// a first sync decodes a million values, and JSONDecoder took half the agent's CPU.
+    static func decode<T: ClusterValue>(_ type: T.Type, _ bytes: [UInt8]) throws(ClusterError) -> T {
         let v: T
         do {
-            v = try JSONDecoder().decode(T.self, from: Data(bytes))
+            v = try bytes.withUnsafeBytes { (b) throws(JSONFailure) -> T in try T(JSONFields(b, T.keys)) }
         } catch {
-            throw ClusterError(.other, "not a version-\(version) JSON value: \(Self.reason(error))")
+            throw ClusterError(.other, "not a version-\(version) JSON value: \(error)")
         }
         guard v.version == version else { throw ClusterError(.other, "value version \(v.version), expected \(version)") }
         return v
     }
+}
 
-    private static func reason(_ error: any Error) -> String {
-        switch error as? DecodingError {
-        case .keyNotFound(let key, _): return "no \"\(key.stringValue)\""
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "bad \"\(c.codingPath.map(\.stringValue).joined(separator: "."))\""
-        case .dataCorrupted: return "not JSON"
-        default: return "\(error)"
-        }
+/// A value the agent reads: its keys, and how it is made from its fields. Each
+/// reads its fields in its declaration order (the order JSONDecoder read them),
+/// so the first missing or mistyped one is the reason.
+protocol ClusterValue {
+    associatedtype Key: CodingKey & CaseIterable
+    static var keys: JSONKeys<Key> { get }
+    var version: Int { get }
+    init(_ fields: JSONFields<Key>) throws(JSONFailure)
+}
+
+extension ClusterValues.Instance: ClusterValue {
+    static let keys = JSONKeys(CodingKeys.self)
+
+    init(_ f: JSONFields<CodingKeys>) throws(JSONFailure) {
+        version = try f.integer(.version)
+        app = try f.string(.app)
+        region = try f.string(.region)
+        id = try f.string(.id)
+        state = try f.stringIfPresent(.state)
+        processGroup = try f.stringIfPresent(.processGroup)
+        metadata = try f.stringMapIfPresent(.metadata)
     }
 }
 
-public protocol Versioned { var version: Int { get } }
-extension ClusterValues.Instance: Versioned {}
-extension ClusterValues.Peer: Versioned {}
-extension ClusterValues.Host: Versioned {}
+extension ClusterValues.Peer: ClusterValue {
+    static let keys = JSONKeys(CodingKeys.self)
+
+    init(_ f: JSONFields<CodingKeys>) throws(JSONFailure) {
+        version = try f.integer(.version)
+        name = try f.string(.name)
+        publicKey = try f.stringIfPresent(.publicKey)
+    }
+}
+
+extension ClusterValues.Host: ClusterValue {
+    static let keys = JSONKeys(CodingKeys.self)
+
+    init(_ f: JSONFields<CodingKeys>) throws(JSONFailure) {
+        version = try f.integer(.version)
+        region = try f.stringIfPresent(.region)
+        publicKey = try f.stringIfPresent(.publicKey)
+        endpoint = try f.stringIfPresent(.endpoint)
+        peerGateway = try f.boolIfPresent(.peerGateway)
+    }
+}
 
 extension ClusterValues.Instance {
     public var started: Bool { state != "stopped" }

@@ -143,6 +143,16 @@ public struct EtcdClient: ClusterStore {
         return o
     }
 
+    /// A page of a listing may be larger than gRPC's default 4 MiB message.
+    private var listing: CallOptions {
+        var o = unary
+        o.maxRequestMessageBytes = Self.maxListingPageBytes
+        o.maxResponseMessageBytes = Self.maxListingPageBytes
+        return o
+    }
+
+    static let maxListingPageBytes = 256 << 20
+
     // MARK: - KV
 
     public func list(prefix: String, revision: Int64?, pageSize: Int) async throws -> StoreListing {
@@ -163,7 +173,7 @@ public struct EtcdClient: ClusterStore {
             r.rangeEnd = end
             r.limit = Int64(pageSize)
             r.revision = at
-            return Task { try await call("list \(prefix)") { try await kv.range(r, options: unary) } }
+            return Task { try await call("list \(prefix)") { try await kv.range(r, options: listing) } }
         }
         var at = revision ?? 0
         var clusterID: UInt64 = 0

@@ -134,13 +134,12 @@ public struct IPv6Address: Hashable, Sendable, Comparable, BitwiseCopyable, Cust
     /// RFC 5952 text: lowercase hex, no leading zeros, the longest run
     /// (first on a tie) of two or more zero groups written as "::".
     public var description: String {
-        let g = groups
         var bestStart = -1, bestLen = 0
         var k = 0
         while k < 8 {
-            if g[k] == 0 {
+            if group(at: k) == 0 {
                 var e = k
-                while e < 8, g[e] == 0 { e += 1 }
+                while e < 8, group(at: e) == 0 { e += 1 }
                 if e - k > bestLen { bestStart = k; bestLen = e - k }
                 k = e
             } else {
@@ -148,19 +147,35 @@ public struct IPv6Address: Hashable, Sendable, Comparable, BitwiseCopyable, Cust
             }
         }
         if bestLen < 2 { bestStart = -1 }
-        var out = ""
-        var idx = 0
-        while idx < 8 {
-            if idx == bestStart {
-                out += "::"
-                idx += bestLen
-                continue
+        // At most 39 characters, written in place: one allocation (none up to 15).
+        return String(unsafeUninitializedCapacity: 39) { out in
+            var n = 0
+            var idx = 0
+            while idx < 8 {
+                if idx == bestStart {
+                    out[n] = UInt8(ascii: ":")
+                    out[n + 1] = UInt8(ascii: ":")
+                    n += 2
+                    idx += bestLen
+                    continue
+                }
+                if n > 0, out[n - 1] != UInt8(ascii: ":") {
+                    out[n] = UInt8(ascii: ":")
+                    n += 1
+                }
+                let v = group(at: idx)
+                var shift = 12
+                while shift > 0, (v >> shift) & 0xf == 0 { shift -= 4 }
+                while shift >= 0 {
+                    let d = UInt8(truncatingIfNeeded: (v >> shift) & 0xf)
+                    out[n] = d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "a") + d - 10
+                    n += 1
+                    shift -= 4
+                }
+                idx += 1
             }
-            if !out.isEmpty, !out.hasSuffix(":") { out += ":" }
-            out += String(g[idx], radix: 16)
-            idx += 1
+            return n
         }
-        return out
     }
 
     @inlinable

@@ -19,6 +19,8 @@ enum Label {
 
     /// Folds `text` to lower case and checks it; `what` names it in the error ("app name").
     static func normalized(_ text: String, what: String) throws(DatabaseError) -> String {
+        // Already a lower-case label (what writers store): checked in place, not copied.
+        if text.utf8.withContiguousStorageIfAvailable({ isValid(UnsafeRawBufferPointer($0)) }) == true { return text }
         let lower = String(decoding: text.utf8.map { $0 &- 0x41 < 26 ? $0 | 0x20 : $0 }, as: UTF8.self)
         let ok = Array(lower.utf8).withUnsafeBytes { isValid($0) }
         guard ok else {

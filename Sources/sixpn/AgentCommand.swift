@@ -25,6 +25,8 @@ struct AgentCommand: ParsableCommand {
     var wgEndpoint: String?
     @Flag(name: .customLong("peer-gateway"), help: "This host terminates customers' WireGuard peers (the mesh routes the peer area here).")
     var peerGateway = false
+    @Option(name: .customLong("list-page-size"), help: "Keys per page when the agent lists the cluster (a first sync, or after a compaction).")
+    var listPageSize = 50_000
     @Option(help: "ADDR:PORT or [ADDR]:PORT for Prometheus: GET /metrics.") var metrics: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
@@ -32,6 +34,7 @@ struct AgentCommand: ParsableCommand {
     func validate() throws {
         guard etcd.urls != nil else { throw ValidationError("--etcd URL[,URL...] is required") }
         guard (1...3600).contains(leaseTTL) else { throw ValidationError("--lease-ttl must be 1 to 3600 seconds") }
+        guard (100...1_000_000).contains(listPageSize) else { throw ValidationError("--list-page-size must be 100 to 1,000,000 keys") }
         guard (wgDev == nil) == (wgEndpoint == nil) else { throw ValidationError("--wg-dev and --wg-endpoint come together") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: \"\(logLevel)\" is not trace, debug, info, notice, warning, error or critical")
@@ -50,7 +53,7 @@ struct AgentCommand: ParsableCommand {
             let logger = log
             let configuration = AgentConfiguration(
                 databasePath: db, hostID: host, region: region?.lowercased(), leaseTTL: leaseTTL,
-                wireGuardDevice: wgDev, wireGuardEndpoint: wgEndpoint, peerGateway: peerGateway)
+                wireGuardDevice: wgDev, wireGuardEndpoint: wgEndpoint, peerGateway: peerGateway, listPageSize: listPageSize)
             let listen = try metrics.map { m throws(ClusterError) in try AgentMetrics.parseListen(m) }
             // Serves until the process ends.
             let endpoint = try listen.map { l throws(Errno) in

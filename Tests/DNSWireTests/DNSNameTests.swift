@@ -64,3 +64,16 @@ import Testing
         }
     }
 }
+
+@Suite struct IPv6AddressTextTests {
+    @Test func printsRFC5952Text() {
+        let cases = [
+            ("0:0:0:0:0:0:0:0", "::"), ("0:0:0:0:0:0:0:1", "::1"), ("1:0:0:0:0:0:0:0", "1::"),
+            ("fdaa:0:2:0:3:1:0:1", "fdaa:0:2:0:3:1:0:1"),        // single zero groups stay
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),        // the first of two equal runs
+            ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"),              // the longest run
+            ("FDAA:00AB:0C00:ffff:ffff:0:0:a", "fdaa:ab:c00:ffff:ffff::a"),
+        ]
+        for (text, printed) in cases { #expect(IPv6Address(text)?.description == printed, "\(text)") }
+    }
+}
