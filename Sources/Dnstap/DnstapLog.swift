@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Atomics
+import Logging
+import Sockets
+
+/// `--dnstap`: every query and response, and the forwarder's upstream
+/// traffic, sent as dnstap to a Frame Streams reader, without slowing answers.
+///
+/// Each worker thread has its own ``DnstapProducer`` (a ring of preallocated
+/// slots: the query path copies octets into one and moves on); one writer
+/// thread empties the rings, encodes each message with swift-protobuf, frames
+/// it and writes to the reader. A reader that is slow makes the writer wait,
+/// the rings fill and new messages are dropped and counted; a reader that is
+/// absent or went away is tried again every second, and meanwhile what the
+/// rings hold is dropped and counted. ``dropped`` is `sixpn_dnstap_dropped_total`.
+public final class DnstapLog: @unchecked Sendable {
+    public let destination: DnstapDestination
+    /// For threads without a producer of their own (the forwarder's): a lock around each message.
+    public let shared: DnstapProducer
+    private var producers: [DnstapProducer] = []
+    private let ringCapacity: Int
+    private let logger: Logger
+    private let encoderIdentity: (identity: String, version: String)
+    private let stopping = ManagedAtomic(false)
+    private let writerDropped = ManagedAtomic<UInt64>(0)
+    private let writtenMessages = ManagedAtomic<UInt64>(0)
+    private let connections = ManagedAtomic<UInt64>(0)
+    private var thread: pthread_t?
+
+    /// `identity` (the host's name) and `version` go into every message; each ring holds `ringCapacity` slots.
+    public init(destination: DnstapDestination, identity: String, version: String, ringCapacity: Int = 1024,
+                logger: Logger) {
+        self.destination = destination
+        self.ringCapacity = ringCapacity
+        self.logger = logger
+        self.encoderIdentity = (identity, version)
+        shared = DnstapProducer(ring: TapRing(capacity: ringCapacity), shared: true)
+        producers = [shared]
+    }
+
+    /// A producer for one thread. Call before ``start()``.
+    public func makeProducer() -> DnstapProducer {
+        precondition(thread == nil, "DnstapLog.makeProducer after start")
+        let p = DnstapProducer(ring: TapRing(capacity: ringCapacity), shared: false)
+        producers.append(p)
+        return p
+    }
+
+    /// Starts the writer thread, which connects (and reconnects) to the reader on its own.
+    public func start() throws(Errno) {
+        let rings = producers.map(\.ring)
+        thread = try Syscalls.startThread { [self] in run(rings) }
+    }
+
+    /// Writes what the rings still hold, ends the stream (STOP, FINISH) and stops the writer.
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        if let thread { Syscalls.join(thread) }
+        thread = nil
+    }
+
+    /// Messages lost so far: rings full, too long for a slot, or no reader to take them.
+    public var dropped: UInt64 {
+        producers.reduce(writerDropped.load(ordering: .relaxed)) { $0 &+ $1.ring.dropped }
+    }
+
+    /// Messages written to a reader so far.
+    public var written: UInt64 { writtenMessages.load(ordering: .relaxed) }
+
+    /// Handshakes completed so far (the first connection and every reconnection).
+    public var connectionCount: UInt64 { connections.load(ordering: .relaxed) }
+
+    /// The writer thread.
+    private func run(_ rings: [TapRing]) {
+        Syscalls.nameThisThread(Self.threadName)
+        var encoder = TapEncoder(identity: encoderIdentity.identity, version: encoderIdentity.version)
+        var reader: ReaderConnection? = nil
+        var retryAt: Int64 = 0
+        var failing = false
+        var out: [UInt8] = []
+        out.reserveCapacity(Self.flushAt + 2 * 70_000)
+        var pending = 0
+        let stopping = self.stopping
+
+        func lost(_ why: String) {
+            reader?.close()
+            reader = nil
+            writerDropped.wrappingIncrement(by: UInt64(pending), ordering: .relaxed)
+            logger.warning("dnstap: lost the reader at \(destination) (\(why)); connecting again every second, dropping messages meanwhile (sixpn_dnstap_dropped_total)")
+            retryAt = Syscalls.now() + 1_000_000_000
+        }
+        func flush() {
+            defer { out.removeAll(keepingCapacity: true); pending = 0 }
+            guard let r = reader, !out.isEmpty else { return }
+            if r.send(out, giveUp: { stopping.load(ordering: .relaxed) }) {
+                writtenMessages.wrappingIncrement(by: UInt64(pending), ordering: .relaxed)
+            } else {
+                lost("a write failed")
+            }
+        }
+
+        while true {
+            let stop = stopping.load(ordering: .relaxed)
+            if reader == nil, !stop, Syscalls.now() >= retryAt {
+                do {
+                    reader = try ReaderConnection.open(destination)
+                    connections.wrappingIncrement(ordering: .relaxed)
+                    logger.info("dnstap: writing to \(destination)")
+                    failing = false
+                } catch {
+                    if !failing {
+                        logger.warning("\(error); trying again every second, dropping messages meanwhile (sixpn_dnstap_dropped_total)")
+                    }
+                    failing = true
+                    retryAt = Syscalls.now() + 1_000_000_000
+                }
+            }
+            var taken = 0
+            for ring in rings {
+                while let slot = ring.peek() {
+                    if reader != nil {
+                        pending += encoder.append(slot, to: &out)
+                    } else {
+                        writerDropped.wrappingIncrement(by: UInt64(TapEncoder.messageCount(slot)), ordering: .relaxed)
+                    }
+                    ring.release()
+                    taken += 1
+                    if out.count >= Self.flushAt { flush() }
+                }
+            }
+            flush()
+            if stop { break }
+            if taken == 0 {
+                // Idle: wait a millisecond, watching the reader (it sends nothing unless it is leaving).
+                if let r = reader {
+                    if r.readerLeft(waitingMilliseconds: 1) { lost("it closed the connection") }
+                } else {
+                    Syscalls.sleep(nanoseconds: 1_000_000)
+                }
+            }
+        }
+        reader?.finish()
+    }
+
+    /// The writer thread's name (bench/run.sh allocations leaves its mallocs out by it).
+    public static let threadName = "sixpn-dnstap"
+
+    /// Octets of frames gathered before one write.
+    static let flushAt = 64 * 1024
+}
