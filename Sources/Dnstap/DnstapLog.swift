@@ -75,78 +75,14 @@ public final class DnstapLog: @unchecked Sendable {
     /// The writer thread.
     private func run(_ rings: [TapRing]) {
         Syscalls.nameThisThread(Self.threadName)
-        var encoder = TapEncoder(identity: encoderIdentity.identity, version: encoderIdentity.version)
-        var reader: ReaderConnection? = nil
-        var retryAt: Int64 = 0
-        var failing = false
-        var out: [UInt8] = []
-        out.reserveCapacity(Self.flushAt + 2 * 70_000)
-        var pending = 0
-        let stopping = self.stopping
-
-        func lost(_ why: String) {
-            reader?.close()
-            reader = nil
-            writerDropped.wrappingIncrement(by: UInt64(pending), ordering: .relaxed)
-            logger.warning("dnstap: lost the reader at \(destination) (\(why)); connecting again every second, dropping messages meanwhile (sixpn_dnstap_dropped_total)")
-            retryAt = Syscalls.now() + 1_000_000_000
-        }
-        func flush() {
-            defer { out.removeAll(keepingCapacity: true); pending = 0 }
-            guard let r = reader, !out.isEmpty else { return }
-            if r.send(out, giveUp: { stopping.load(ordering: .relaxed) }) {
-                writtenMessages.wrappingIncrement(by: UInt64(pending), ordering: .relaxed)
-            } else {
-                lost("a write failed")
-            }
-        }
-
-        while true {
-            let stop = stopping.load(ordering: .relaxed)
-            if reader == nil, !stop, Syscalls.now() >= retryAt {
-                do {
-                    reader = try ReaderConnection.open(destination)
-                    connections.wrappingIncrement(ordering: .relaxed)
-                    logger.info("dnstap: writing to \(destination)")
-                    failing = false
-                } catch {
-                    if !failing {
-                        logger.warning("\(error); trying again every second, dropping messages meanwhile (sixpn_dnstap_dropped_total)")
-                    }
-                    failing = true
-                    retryAt = Syscalls.now() + 1_000_000_000
-                }
-            }
-            var taken = 0
-            for ring in rings {
-                while let slot = ring.peek() {
-                    if reader != nil {
-                        pending += encoder.append(slot, to: &out)
-                    } else {
-                        writerDropped.wrappingIncrement(by: UInt64(TapEncoder.messageCount(slot)), ordering: .relaxed)
-                    }
-                    ring.release()
-                    taken += 1
-                    if out.count >= Self.flushAt { flush() }
-                }
-            }
-            flush()
-            if stop { break }
-            if taken == 0 {
-                // Idle: wait a millisecond, watching the reader (it sends nothing unless it is leaving).
-                if let r = reader {
-                    if r.readerLeft(waitingMilliseconds: 1) { lost("it closed the connection") }
-                } else {
-                    Syscalls.sleep(nanoseconds: 1_000_000)
-                }
-            }
-        }
-        reader?.finish()
+        var writer = TapWriter(destination: destination, rings: rings,
+                               encoder: TapEncoder(identity: encoderIdentity.identity, version: encoderIdentity.version),
+                               stopping: stopping, dropped: writerDropped, written: writtenMessages,
+                               connections: connections, logger: logger)
+        writer.run()
     }
 
     /// The writer thread's name (bench/run.sh allocations leaves its mallocs out by it).
     public static let threadName = "sixpn-dnstap"
 
-    /// Octets of frames gathered before one write.
-    static let flushAt = 64 * 1024
 }

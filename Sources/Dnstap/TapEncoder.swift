@@ -3,13 +3,25 @@ import SwiftProtobuf
 
 /// Turns ring slots into dnstap frames (swift-protobuf, the schema in
 /// Proto/dnstap.proto), on the writer thread: the one place that allocates.
+///
+/// The outer `Dnstap` message is the same for every frame but for its `message` field, so its
+/// other fields (identity, version, type) are encoded once, by swift-protobuf, and each frame is
+/// those octets followed by field 14, the `Message` swift-protobuf encodes (a protobuf message is
+/// the concatenation of its fields, in any order): no outer message's storage and second
+/// encoding pass per frame.
 struct TapEncoder {
-    private var template = Dnstap_Dnstap()
+    /// `Dnstap` without its `message`: identity, version, type MESSAGE.
+    private let prefix: [UInt8]
+    /// Field 14 (`message`), wire type 2 (length-delimited).
+    private static let messageTag: UInt8 = 14 << 3 | 2
 
     init(identity: String, version: String) {
-        template.identity = Data(identity.utf8)
-        template.version = Data(version.utf8)
-        template.type = .message
+        var outer = Dnstap_Dnstap()
+        outer.identity = Data(identity.utf8)
+        outer.version = Data(version.utf8)
+        outer.type = .message
+        // Every required field is set, so encoding cannot fail.
+        prefix = (try? outer.serializedBytes()) ?? []
     }
 
     /// The dnstap messages a slot holds (its drops count this many).
@@ -65,10 +77,20 @@ struct TapEncoder {
         return 1
     }
 
-    private mutating func frame(_ message: Dnstap_Message, into out: inout [UInt8]) {
-        template.message = message
-        // Every required field is set, so encoding cannot fail.
-        let bytes: [UInt8] = (try? template.serializedBytes()) ?? []
-        FrameStreams.appendData(bytes, to: &out)
+    private func frame(_ message: Dnstap_Message, into out: inout [UInt8]) {
+        // The type, the one required field, is always set: encoding cannot fail.
+        let body: [UInt8] = (try? message.serializedBytes()) ?? []
+        var length = body.count, lengthOctets = 1
+        while length >= 0x80 { length >>= 7; lengthOctets += 1 }
+        FrameStreams.appendBigEndian(UInt32(prefix.count + 1 + lengthOctets + body.count), to: &out)
+        out.append(contentsOf: prefix)
+        out.append(Self.messageTag)
+        var n = UInt(body.count)
+        while n >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: n) | 0x80)
+            n >>= 7
+        }
+        out.append(UInt8(n))
+        out.append(contentsOf: body)
     }
 }
