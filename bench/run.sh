@@ -5,6 +5,7 @@
 # server CPU, ratios) and keeps it under bench/results/peers-<time>/.
 #
 #   bench/run.sh [peers.sh options]     e.g. -l 5 -r 1 for a quick look
+#   bench/run.sh threads                CPU per answer by thread (SIXPN_DNSTAP=1: the dnstap writer's apart)
 #   bench/run.sh allocations            heap allocations per answered query (no peers;
 #                                       SIXPN_DNSTAP=1: with --dnstap, the writer thread's included)
 # After peers.sh, bench/latency.sh measures p50/p99 of sixpn and Knot at one
@@ -103,6 +104,42 @@ dnstap)
   export BENCH_NS=${BENCH_NS:-sxd-bench-dnstap}
   "$peers" --out "$out" --peers "" --no-fwd --server "sixpn=$self serve-auth" \
     --server "sixpn-dnstap=$self serve-dnstap" "$@"
+  exit 0
+  ;;
+threads)
+  # CPU per thread (utime+stime from /proc/PID/task, by thread name) of `sixpn serve` under 8 s
+  # of dnsperf: with SIXPN_DNSTAP=1 the dnstap writer's share apart from the workers'. Less
+  # noisy on a shared machine than two servers' qps per core, since both are in one process.
+  [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh threads: needs root (a network namespace)" >&2; exit 2; }
+  ns=${BENCH_NS:-sx-srv-threads} client=fdaa:0:1:0:1:0:1:2
+  w=$(mktemp -d /tmp/sx-srv-threads.XXXXXX)
+  pid="" reader=""
+  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.3; [ -n "$reader" ] && kill "$reader" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
+  . "$root/bench/lib.sh"
+  bench_netns $ns $client
+  "$bin" db init --db "$w/db" >/dev/null
+  for i in 1 2 3; do "$bin" db add-instance --db "$w/db" --app web --region ams --address "fdaa:0:1:0:$i:0:$i:2" >/dev/null; done
+  for _ in $(seq 1 1000); do echo 'web.internal AAAA'; done > "$w/queries"
+  tap=()
+  if [ -n "${SIXPN_DNSTAP:-}" ]; then
+    fstrm_capture -t protobuf:dnstap.Dnstap -u "$w/tap.sock" -w "$w/tap.fstrm" 2>/dev/null &
+    reader=$!
+    for _ in $(seq 1 50); do [ -S "$w/tap.sock" ] && break; sleep 0.1; done
+    tap=(--dnstap "unix:$w/tap.sock")
+  fi
+  ip netns exec $ns "$bin" serve --db "$w/db" --listen "[fdaa::3]:53" --threads 2 --instance-qps 0 --org-qps 0 \
+    "${tap[@]}" 2>"$w/serve.log" &
+  pid=$!
+  sleep 1.5
+  ticks() { for t in /proc/$pid/task/*; do echo "$(basename "$t") $(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done | sort; }
+  ticks > "$w/t0"
+  ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -l 8 -c 8 -q 200 > "$w/dnsperf" 2>&1
+  ticks > "$w/t1"
+  n=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$w/dnsperf")
+  hz=$(getconf CLK_TCK)
+  echo "sixpn serve, 2 workers${SIXPN_DNSTAP:+, --dnstap (fstrm_capture reading)}: $n answers in 8 s; CPU per answer by thread:"
+  join "$w/t0" "$w/t1" | awk -v n="$n" -v hz="$hz" '{ d = $5 - $3; if (d > 0) { printf "  %-14s %6.2f us\n", $2, d / hz / n * 1e6; all += d } }
+    END { printf "  %-14s %6.2f us\n", "all", all / hz / n * 1e6 }'
   exit 0
   ;;
 allocations)
