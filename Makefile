@@ -53,11 +53,12 @@ fuzz: deps
 
 # Side-by-side throughput against NSD, Knot and Unbound (../shared/bench/peers.sh),
 # latency beside Knot, then the same answers from a 1,000,000-instance snapshot;
-# then the cluster: propagation, churn and initial sync through etcd.
+# then the cluster: propagation, churn and initial sync through etcd; then --dnstap off and on.
 bench: release
 	./bench/run.sh
 	./bench/run.sh large
 	./bench/cluster.sh
+	./bench/run.sh dnstap
 
 clean:
 	rm -rf .build

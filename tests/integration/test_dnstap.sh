@@ -28,7 +28,7 @@ ask() { in_ns dig +time=2 +tries=1 -b "$client" @fdaa::3 "$@"; }
   echo 'www IN A 192.0.2.80'
 } > "$dir/fwd.test.zone"
 nsd_conf "$dir" 10.53.0.2 53 fwd.test
-start_bg "nsd.$ns" in_ns nsd -d -c "$dir/nsd.conf"
+start_bg "nsd.$ns" ip netns exec "$ns" nsd -d -c "$dir/nsd.conf"
 check "NSD answers fwd.test" wait_for 10 in_ns dig +short +time=1 +tries=1 @10.53.0.2 www.fwd.test A
 
 web_db "$dir/db"
@@ -52,7 +52,7 @@ dropped_at_least() { [ "$(metric sixpn_dnstap_dropped_total)" -ge "$1" ]; }
 
 check "fstrm_capture listens on the socket" reader 1
 
-start_bg "sixpn.$ns" in_ns "$SIXPN" serve --db "$dir/db" --listen "[fdaa::3]:53" --upstream 10.53.0.2:53 \
+start_bg "sixpn.$ns" ip netns exec "$ns" "$SIXPN" serve --db "$dir/db" --listen "[fdaa::3]:53" --upstream 10.53.0.2:53 \
   --threads 2 --metrics "[::1]:9153" --dnstap "unix:$sock"
 # The probe asks a name of its own (TXT: NODATA), which may come before the writer has connected.
 check "sixpn answers" wait_for 10 ask +short web.internal TXT
@@ -99,6 +99,20 @@ out=$(dnstap-read "$dir/run2.fstrm" 2>&1)
 check "the second reader has the queries sent after it came" test "$(echo "$out" | grep -c 'back.internal/IN/TXT')" = 2
 check "and the forwarded one, a cache hit now" test "$(echo "$out" | grep -c 'www.fwd.test/IN/A')" = 2
 check "and nothing from while no reader was there" test "$(echo "$out" | grep -c ' CQ ')" = 2
+
+# --- A reader over TCP (tcp:ADDR:PORT) -------------------------------------------------------
+start_bg "fstrm.tcp.$ns" ip netns exec "$ns" fstrm_capture -t protobuf:dnstap.Dnstap -a 127.0.0.1 -p 6000 -w "$dir/tcp.fstrm"
+READER=$LAST_PID
+check "fstrm_capture listens on TCP" wait_for 5 in_ns sh -c 'ss -ltn | grep -q 127.0.0.1:6000'
+start_bg "sixpn-tcp.$ns" ip netns exec "$ns" "$SIXPN" serve --db "$dir/db" --listen "[fdaa::3]:5300" --threads 1 \
+  --dnstap tcp:127.0.0.1:6000
+tcplog="${TMPDIR:-/tmp}/sixpn-tcp.$ns.$$.log"
+check "a second sixpn connects to it over TCP" wait_for 10 grep -q 'dnstap: writing to tcp:127.0.0.1:6000' "$tcplog"
+expect_eq "and answers" "$client" "$(ask -p 5300 +short web.internal AAAA)"
+sleep 0.5
+check "the TCP reader stops" stop_reader
+out=$(dnstap-read "$dir/tcp.fstrm" 2>&1)
+check "the TCP reader has the query and its response" test "$(echo "$out" | grep -c "$client.*web.internal/IN/AAAA")" = 2
 
 # --- Bad values: one line, non-zero exit ------------------------------------------------------
 bad=$("$SIXPN" serve --db "$dir/db" --listen "[::1]:5399" --dnstap "udp:1.2.3.4:5" 2>&1); rc=$?
