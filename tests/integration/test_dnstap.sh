@@ -53,7 +53,7 @@ dropped_at_least() { [ "$(metric sixpn_dnstap_dropped_total)" -ge "$1" ]; }
 check "fstrm_capture listens on the socket" reader 1
 
 start_bg "sixpn.$ns" ip netns exec "$ns" "$SIXPN" serve --db "$dir/db" --listen "[fdaa::3]:53" --upstream 10.53.0.2:53 \
-  --threads 2 --metrics "[::1]:9153" --dnstap "unix:$sock"
+  --threads 2 --metrics "[::1]:9153" --dnstap "unix:$sock" --io "${SIXPN_IO:-recvmmsg}"
 # The probe asks a name of its own (TXT: NODATA), which may come before the writer has connected.
 check "sixpn answers" wait_for 10 ask +short web.internal TXT
 check "sixpn connected to the reader" wait_for 5 connected_times 1
