@@ -37,10 +37,9 @@ enum FrameStreams {
         return frame + body
     }
 
-    /// Appends one data frame holding `payload`.
-    static func appendData(_ payload: [UInt8], to out: inout [UInt8]) {
-        appendBigEndian(UInt32(payload.count), to: &out)
-        out += payload
+    /// Starts a data frame of `length` octets (the caller appends them): its length, big-endian.
+    static func appendDataHeader(length: Int, to out: inout [UInt8]) {
+        appendBigEndian(UInt32(length), to: &out)
     }
 
     /// A control frame's body (after the escape and the length) read back: its type and content types.

@@ -30,7 +30,7 @@ struct TapEncoder {
     }
 
     /// Appends the slot's message(s), each as a data frame, to `out`; returns how many.
-    mutating func append(_ slot: UnsafeRawPointer, to out: inout [UInt8]) -> Int {
+    func append(_ slot: UnsafeRawPointer, to out: inout [UInt8]) -> Int {
         let entry = slot.load(as: TapEntry.self)
         let octets = slot + TapEntry.headerSize
         let query = Data(bytes: octets, count: Int(entry.queryLength))
@@ -82,7 +82,7 @@ struct TapEncoder {
         let body: [UInt8] = (try? message.serializedBytes()) ?? []
         var length = body.count, lengthOctets = 1
         while length >= 0x80 { length >>= 7; lengthOctets += 1 }
-        FrameStreams.appendBigEndian(UInt32(prefix.count + 1 + lengthOctets + body.count), to: &out)
+        FrameStreams.appendDataHeader(length: prefix.count + 1 + lengthOctets + body.count, to: &out)
         out.append(contentsOf: prefix)
         out.append(Self.messageTag)
         var n = UInt(body.count)

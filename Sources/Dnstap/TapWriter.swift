@@ -8,7 +8,7 @@ import Sockets
 struct TapWriter {
     let destination: DnstapDestination
     let rings: [TapRing]
-    var encoder: TapEncoder
+    let encoder: TapEncoder
     let stopping: ManagedAtomic<Bool>
     let dropped: ManagedAtomic<UInt64>
     let written: ManagedAtomic<UInt64>

@@ -27,9 +27,9 @@ import Testing
         #expect(FrameStreams.parseControl([0, 0, 1]) == nil)
     }
 
-    @Test func aDataFrameIsItsBigEndianLengthAndThePayload() {
+    @Test func aDataFrameStartsWithItsBigEndianLength() {
         var out: [UInt8] = []
-        FrameStreams.appendData([9, 8, 7], to: &out)
-        #expect(out == [0, 0, 0, 3, 9, 8, 7])
+        FrameStreams.appendDataHeader(length: 0x0102_0304, to: &out)
+        #expect(out == [1, 2, 3, 4])
     }
 }
