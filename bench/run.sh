@@ -64,11 +64,12 @@ serve-dnstap)
   setsid fstrm_capture -t protobuf:dnstap.Dnstap -u "$sock" -w "$capture" 2>"$BENCH_WORKDIR/fstrm_capture.log" &
   reader=$!
   for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
-  # peers.sh stops the server's process group (this shell and sixpn); the reader goes with it.
+  # peers.sh stops the server's process group (this shell and sixpn); the reader goes with it, and
+  # the capture (about 0.5 GB a run) after its size is logged.
   SIXPN_SERVE_ARGS="${SIXPN_SERVE_ARGS:-} --dnstap unix:$sock" "$self" serve-auth &
   server=$!
   trap 'kill $server 2>/dev/null; wait $server; kill -INT $reader 2>/dev/null; wait $reader
-        echo "dnstap: $(stat -c %s "$capture" 2>/dev/null || echo 0) octets captured" >&2' TERM INT
+        echo "dnstap: $(stat -c %s "$capture" 2>/dev/null || echo 0) octets captured" >&2; rm -f "$capture"' TERM INT
   wait $server
   ;;
 serve-fwd)
