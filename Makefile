@@ -54,12 +54,14 @@ fuzz: deps
 # Side-by-side throughput against NSD, Knot and Unbound (../shared/bench/peers.sh),
 # latency beside Knot, then the same answers from a 1,000,000-instance snapshot;
 # then tenant fairness (one organization's flood beside another's client, the
-# limiter's price); then the cluster: propagation, churn and initial sync through etcd.
+# limiter's price); then the cluster: propagation, churn and initial sync through etcd;
+# then --dnstap off and on.
 bench: release
 	./bench/run.sh
 	./bench/run.sh large
 	./bench/fairness.sh
 	./bench/cluster.sh
+	./bench/run.sh dnstap
 
 clean:
 	rm -rf .build

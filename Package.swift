@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "NetSetup", targets: ["NetSetup"]),
         .library(name: "Cluster", targets: ["Cluster"]),
         .library(name: "Operations", targets: ["Operations"]),
+        .library(name: "Dnstap", targets: ["Dnstap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,7 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
-        // The etcd client (Cluster only; the DNS path never links these).
+        // The etcd client (Cluster only; the DNS path never links these, except swift-protobuf,
+        // which Dnstap uses to encode its messages).
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
@@ -61,9 +63,19 @@ let package = Package(
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
 
+        // --dnstap: per-thread rings, the writer thread, Frame Streams to a reader. swift-protobuf
+        // for the messages (Proto/dnstap.proto is the source of Generated/: scripts/gen-dnstap-proto.sh);
+        // no gRPC.
+        .target(name: "Dnstap", dependencies: [
+            "Sockets",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ], exclude: ["Proto"]),
+
         // Sockets, worker threads, TCP, trust, routing, metrics.
         .target(name: "Server", dependencies: [
-            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "CSocketBatch", "CURing",
+            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Dnstap", "CSocketBatch", "CURing",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -105,7 +117,7 @@ let package = Package(
 
         // The command line: argument parsing only.
         .executableTarget(name: "sixpn", dependencies: [
-            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Server", "NetSetup", "Cluster", "Operations",
+            "DNSWire", "ZoneEngine", "Sockets", "Forwarder", "Server", "NetSetup", "Cluster", "Operations", "Dnstap",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -122,6 +134,7 @@ let package = Package(
         .testTarget(name: "SocketsTests", dependencies: ["Sockets", "DNSWire"]),
         .testTarget(name: "ForwarderTests", dependencies: ["Forwarder", "Sockets", "DNSWire"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Forwarder", "Sockets", "ZoneEngine", "DNSWire"]),
+        .testTarget(name: "DnstapTests", dependencies: ["Dnstap", "Sockets"]),
         .testTarget(name: "NetSetupTests", dependencies: ["NetSetup", "ZoneEngine"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "ZoneEngine", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "Sockets"]),

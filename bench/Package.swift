@@ -37,6 +37,7 @@ let package = Package(
                 .product(name: "Sockets", package: "sixpn"),
                 .product(name: "Forwarder", package: "sixpn"),
                 .product(name: "Server", package: "sixpn"),
+                .product(name: "Dnstap", package: "sixpn"),
                 .product(name: "ZoneEngine", package: "sixpn"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Benchmark", package: "benchmark"),

@@ -35,12 +35,13 @@ python3 bench/alloc_gate.py bench/results/alloc.txt --control ControlMessagePars
 # The Server's real UDP path: WorkerHarness drives the workers that `sixpn serve`
 # runs (recvmmsg -> Responder -> sendmmsg, and io_uring's multishot receive ->
 # Responder -> queued sendmsg, over loopback sockets), 1,000 queries per sample,
-# for a `.internal` AAAA answer (also with the tenant budgets on), a reverse-zone PTR and a cached
+# for a `.internal` AAAA answer (also with the tenant budgets on, and with --dnstap), a reverse-zone PTR and a cached
 # forwarded answer, on each backend.
 swift package --package-path bench benchmark --target ServerAllocations --no-progress >bench/results/server-alloc.log 2>&1 \
   || failed bench/results/server-alloc.log "the server benchmark did not run"
 sed -n '/^=* *$/,$p' bench/results/server-alloc.log | sed -n '/ServerAllocations/,$p' >bench/results/server-alloc.txt
 cat bench/results/server-alloc.txt
 python3 bench/alloc_gate.py bench/results/server-alloc.txt \
-  ServerInternalAAAA ServerReversePTR ServerCachedForward ServerInternalAAAALimiter \
-  ServerInternalAAAAUring ServerReversePTRUring ServerCachedForwardUring ServerInternalAAAALimiterUring
+  ServerInternalAAAA ServerReversePTR ServerCachedForward ServerInternalAAAALimiter ServerInternalAAAADnstap \
+  ServerInternalAAAAUring ServerReversePTRUring ServerCachedForwardUring ServerInternalAAAALimiterUring \
+  ServerInternalAAAADnstapUring

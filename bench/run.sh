@@ -5,7 +5,9 @@
 # server CPU, ratios) and keeps it under bench/results/peers-<time>/.
 #
 #   bench/run.sh [peers.sh options]     e.g. -l 5 -r 1 for a quick look
-#   bench/run.sh allocations            heap allocations per answered query (no peers)
+#   bench/run.sh threads                CPU per answer by thread (SIXPN_DNSTAP=1: the dnstap writer's apart)
+#   bench/run.sh allocations            heap allocations per answered query (no peers;
+#                                       SIXPN_DNSTAP=1: with --dnstap, the writer thread's included)
 # After peers.sh, bench/latency.sh measures p50/p99 of sixpn and Knot at one
 # fixed rate on the same data (dnsperf 2.10 reports no percentiles itself).
 #
@@ -18,6 +20,10 @@
 #                             instances, in one peers.sh run (no peers)
 #   bench/run.sh serve-fwd    serves an empty database, forwarding to $BENCH_UPSTREAM
 #   bench/run.sh io           the recvmmsg and io_uring backends side by side (Knot, Unbound anchors)
+#   bench/run.sh dnstap       sixpn with --dnstap off and on (fstrm_capture reading, writing a file),
+#                             in one peers.sh run: answers per server CPU-second side by side
+#   bench/run.sh serve-dnstap serve-auth with --dnstap to an fstrm_capture of its own (started in
+#                             its own session, so that its CPU is not the server's; stopped with it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 self="$root/bench/run.sh"
@@ -52,6 +58,20 @@ EOF
   exec "$bin" serve --db "$db" --listen "[$BENCH_ADDR]:$BENCH_PORT" --threads "$BENCH_THREADS" \
     --instance-qps 0 --org-qps 0 ${SIXPN_SERVE_ARGS:-}
   ;;
+serve-dnstap)
+  sock="$BENCH_WORKDIR/dnstap.sock" capture="$BENCH_WORKDIR/dnstap.fstrm"
+  rm -f "$sock" "$capture"
+  setsid fstrm_capture -t protobuf:dnstap.Dnstap -u "$sock" -w "$capture" 2>"$BENCH_WORKDIR/fstrm_capture.log" &
+  reader=$!
+  for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
+  # peers.sh stops the server's process group (this shell and sixpn); the reader goes with it, and
+  # the capture (about 0.5 GB a run) after its size is logged.
+  SIXPN_SERVE_ARGS="${SIXPN_SERVE_ARGS:-} --dnstap unix:$sock" "$self" serve-auth &
+  server=$!
+  trap 'kill $server 2>/dev/null; wait $server; kill -INT $reader 2>/dev/null; wait $reader
+        echo "dnstap: $(stat -c %s "$capture" 2>/dev/null || echo 0) octets captured" >&2; rm -f "$capture"' TERM INT
+  wait $server
+  ;;
 serve-fwd)
   db="$BENCH_WORKDIR/sixpn.db"
   rm -f "$db" "$db-wal" "$db-shm"
@@ -74,12 +94,61 @@ io)
     --server-fwd "uring-fwd=SIXPN_SERVE_ARGS='--io uring' $self serve-fwd" "$@"
   exit 0
   ;;
+dnstap)
+  # The query log's cost: the same answers with --dnstap off and on (a reader attached,
+  # fstrm_capture writing every message to a file), one run, no peers.
+  [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh dnstap: needs root (network namespaces)" >&2; exit 2; }
+  command -v fstrm_capture >/dev/null || { echo "bench/run.sh dnstap: needs fstrm_capture (fstrm-bin)" >&2; exit 2; }
+  shift
+  out="$root/bench/results/dnstap-$(date -u +%Y%m%d-%H%M%S)"
+  mkdir -p "$root/bench/results"
+  export BENCH_NS=${BENCH_NS:-sxd-bench-dnstap}
+  "$peers" --out "$out" --peers "" --no-fwd --server "sixpn=$self serve-auth" \
+    --server "sixpn-dnstap=$self serve-dnstap" "$@"
+  exit 0
+  ;;
+threads)
+  # CPU per thread (utime+stime from /proc/PID/task, by thread name) of `sixpn serve` under 8 s
+  # of dnsperf: with SIXPN_DNSTAP=1 the dnstap writer's share apart from the workers'. Less
+  # noisy on a shared machine than two servers' qps per core, since both are in one process.
+  [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh threads: needs root (a network namespace)" >&2; exit 2; }
+  ns=${BENCH_NS:-sx-srv-threads} client=fdaa:0:1:0:1:0:1:2
+  w=$(mktemp -d /tmp/sx-srv-threads.XXXXXX)
+  pid="" reader=""
+  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 0.3; [ -n "$reader" ] && kill "$reader" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
+  . "$root/bench/lib.sh"
+  bench_netns $ns $client
+  "$bin" db init --db "$w/db" >/dev/null
+  for i in 1 2 3; do "$bin" db add-instance --db "$w/db" --app web --region ams --address "fdaa:0:1:0:$i:0:$i:2" >/dev/null; done
+  for _ in $(seq 1 1000); do echo 'web.internal AAAA'; done > "$w/queries"
+  tap=()
+  if [ -n "${SIXPN_DNSTAP:-}" ]; then
+    fstrm_capture -t protobuf:dnstap.Dnstap -u "$w/tap.sock" -w "$w/tap.fstrm" 2>/dev/null &
+    reader=$!
+    for _ in $(seq 1 50); do [ -S "$w/tap.sock" ] && break; sleep 0.1; done
+    tap=(--dnstap "unix:$w/tap.sock")
+  fi
+  ip netns exec $ns "$bin" serve --db "$w/db" --listen "[fdaa::3]:53" --threads 2 --instance-qps 0 --org-qps 0 \
+    "${tap[@]}" 2>"$w/serve.log" &
+  pid=$!
+  sleep 1.5
+  ticks() { for t in /proc/$pid/task/*; do echo "$(basename "$t") $(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done | sort; }
+  ticks > "$w/t0"
+  ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -l 8 -c 8 -q 200 > "$w/dnsperf" 2>&1
+  ticks > "$w/t1"
+  n=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$w/dnsperf")
+  hz=$(getconf CLK_TCK)
+  echo "sixpn serve, 2 workers${SIXPN_DNSTAP:+, --dnstap (fstrm_capture reading)}: $n answers in 8 s; CPU per answer by thread:"
+  join "$w/t0" "$w/t1" | awk -v n="$n" -v hz="$hz" '{ d = $5 - $3; if (d > 0) { printf "  %-14s %6.2f us\n", $2, d / hz / n * 1e6; all += d } }
+    END { printf "  %-14s %6.2f us\n", "all", all / hz / n * 1e6 }'
+  exit 0
+  ;;
 allocations)
   # Counts every malloc/calloc/realloc/posix_memalign of a running `sixpn serve`
   # (an LD_PRELOAD counter, read on SIGUSR2) over 5 s idle and 5 s under dnsperf;
   # the difference over the answered queries is the allocations per answer.
   [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh allocations: needs root (a network namespace)" >&2; exit 2; }
-  ns=sx-srv-alloc client=fdaa:0:1:0:1:0:1:2
+  ns=${BENCH_NS:-sx-srv-alloc} client=fdaa:0:1:0:1:0:1:2
   w=$(mktemp -d /tmp/sx-srv-alloc.XXXXXX)
   pid=""
   trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
@@ -95,7 +164,15 @@ extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
-#define COUNT atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed)
+#include <sys/prctl.h>
+#include <string.h>
+/* The dnstap writer thread ("sixpn-dnstap") encodes with swift-protobuf, off the query path: not counted. */
+static __thread int writer;  /* known to be the writer (a thread is named after it starts: looked up until then) */
+static int counted(void) {
+  if (!writer) { char n[16] = {0}; prctl(PR_GET_NAME, n); writer = strcmp(n, "sixpn-dnstap") == 0; }
+  return !writer;
+}
+#define COUNT do { if (counted()) atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed); } while (0)
 void *malloc(size_t s) { COUNT; return __libc_malloc(s); }
 void *calloc(size_t a, size_t b) { COUNT; return __libc_calloc(a, b); }
 void *realloc(void *p, size_t s) { COUNT; return __libc_realloc(p, s); }
@@ -109,9 +186,18 @@ EOF
   "$bin" db init --db "$w/db" >/dev/null
   for i in 1 2 3; do "$bin" db add-instance --db "$w/db" --app web --region ams --address "fdaa:0:1:0:$i:0:$i:2" >/dev/null; done
   for _ in $(seq 1 100); do printf 'web.internal AAAA\nams.web.internal AAAA\n_apps.internal TXT\nnope.internal AAAA\n'; done > "$w/queries"
+  # SIXPN_DNSTAP=1: the same with --dnstap to an fstrm_capture (its own process, not counted).
+  tap=() reader=""
+  if [ -n "${SIXPN_DNSTAP:-}" ]; then
+    fstrm_capture -t protobuf:dnstap.Dnstap -u "$w/tap.sock" -w "$w/tap.fstrm" 2>/dev/null &
+    reader=$!
+    trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; kill "$reader" 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$w"' EXIT
+    for _ in $(seq 1 50); do [ -S "$w/tap.sock" ] && break; sleep 0.1; done
+    tap=(--dnstap "unix:$w/tap.sock")
+  fi
   ip netns exec $ns env LD_PRELOAD="$w/count.so" SIXPN_ALLOC_OUT="$w/count" \
     "$bin" serve --db "$w/db" --listen "[fdaa::3]:53" --upstream "[fdaa::53]:53" --threads 2 \
-      --instance-qps 0 --org-qps 0 2>"$w/serve.log" &
+      --instance-qps 0 --org-qps 0 "${tap[@]}" 2>"$w/serve.log" &
   pid=$!
   sleep 2
   count() { kill -USR2 "$pid"; sleep 0.3; cat "$w/count"; }
@@ -119,7 +205,7 @@ EOF
   ip netns exec $ns dnsperf -s fdaa::3 -a $client -d "$w/queries" -l 5 -c 8 -q 200 > "$w/dnsperf" 2>&1
   c2=$(count)
   n=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$w/dnsperf")
-  echo "sixpn serve, 2 workers: $((c1 - c0)) allocations in 5 s idle, $((c2 - c1)) in 5 s answering $n queries (.internal AAAA, TXT, NXDOMAIN)"
+  echo "sixpn serve, 2 workers${SIXPN_DNSTAP:+, --dnstap (fstrm_capture reading)}: $((c1 - c0)) allocations in 5 s idle, $((c2 - c1)) in 5 s answering $n queries (.internal AAAA, TXT, NXDOMAIN)"
   python3 -c "print('allocations per answer: %.4f' % ((($c2 - $c1) - ($c1 - $c0)) / $n))"
   exit 0
   ;;

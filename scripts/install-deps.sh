@@ -10,6 +10,8 @@ PKGS=(
   # tests: real clients, real upstreams, real WireGuard and tc
   bind9-dnsutils knot-dnsutils nsd knot unbound dnsperf
   wireguard-go wireguard-tools iproute2 iputils-ping sqlite3 libc-bin curl
+  # dnstap's readers (test_dnstap.sh, bench/run.sh dnstap): fstrm_capture; dnstap-read is in bind9-dnsutils
+  fstrm-bin
   # the cluster: a real etcd (3.4) and the certificates its TLS test makes
   etcd-server etcd-client openssl
   python3

@@ -20,5 +20,8 @@ int sixpn_sendmmsg(int fd, struct sixpn_mmsghdr *vec, unsigned int vlen, int fla
 int sixpn_sched_getaffinity(pid_t pid, size_t size, void *set) __asm__("sched_getaffinity");
 int sixpn_pthread_setaffinity_np(pthread_t thread, size_t size, const void *set) __asm__("pthread_setaffinity_np");
 
+// A thread's name (15 octets at most), as top -H and /proc/PID/task/TID/comm show it; also _GNU_SOURCE-only.
+int sixpn_pthread_setname_np(pthread_t thread, const char *name) __asm__("pthread_setname_np");
+
 // The allocator's knobs, mallopt(3): <malloc.h> is not part of Swift's Glibc module.
 #include <malloc.h>

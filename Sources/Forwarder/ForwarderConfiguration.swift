@@ -45,6 +45,8 @@ public struct ForwarderConfiguration: Sendable {
     /// answers may hold once the cache is full and another organization's answers are in it too;
     /// past it, its own newest entry makes room for its new one (100: no share, CLOCK for all).
     public var organizationCacheShare = 50
+    /// Sees each upstream query and reply (`--dnstap`); nil: nothing is looked at.
+    public var tap: (any UpstreamTap)? = nil
 
     public init(upstreams: [SocketAddress], timeout: Duration = .milliseconds(1500),
                 cacheEntries: Int = 100_000, cacheBytes: Int = 64 << 20,

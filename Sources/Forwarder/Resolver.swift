@@ -151,6 +151,8 @@ final class Resolver: @unchecked Sendable {
     /// (another ID or question), true when it ended the attempt.
     func handle(reply message: UnsafeRawBufferPointer, from a: Attempt, now: Int64) -> Bool {
         let t = a.transaction
+        configuration.tap?.received(response: message, from: upstreams[a.upstream].address, tcp: a.stream != nil,
+                                    nanosecondsAgo: now - a.sentAt)
         let checked = try? UpstreamReply.read(message, id: a.id, key: t.key, maxTTL: configuration.maxTTL,
                                               maxNegativeTTL: configuration.maxNegativeTTL)
         guard let reply = checked else {

@@ -28,6 +28,9 @@ extension Resolver {
                 guard try query.withUnsafeBytes({ try Syscalls.send(fd, $0) }) == query.count else {
                     throw Errno("send", EAGAIN)
                 }
+                if let tap = configuration.tap {
+                    query.withUnsafeBytes { tap.sent(query: $0, to: upstreams[i].address, tcp: false) }
+                }
             } catch {
                 Syscalls.close(fd)
                 throw error
@@ -123,6 +126,9 @@ extension Resolver {
                             deadline: min(now + timeout, t.deadline), retryAt: nil,
                             stream: UpstreamStream(query: query))
             opened(a, for: t, upstream: i)
+            if let tap = configuration.tap {
+                query.withUnsafeBytes { tap.sent(query: $0, to: upstreams[i].address, tcp: true) }
+            }
         } catch {
             if !outOfDescriptors(error, t, now: now) {
                 logger.warning("cannot open TCP to upstream \(upstreams[i].address): \(error)")

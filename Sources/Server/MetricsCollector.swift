@@ -1,5 +1,6 @@
 import CoreMetrics
 import Dispatch
+import Dnstap
 import Forwarder
 import Logging
 import Metrics
@@ -14,7 +15,8 @@ import ZoneEngine
 /// `sixpn_query_duration_seconds` (histogram), `sixpn_dropped_total{reason,transport}`,
 /// `sixpn_truncated_total`, `sixpn_forwarded_total`, `sixpn_forwarder_cache_hits_total`,
 /// `sixpn_forwarder_in_flight`, `sixpn_tcp_connections_total{event}`, `sixpn_socket_errors_total`,
-/// `sixpn_snapshot_age_seconds`, `sixpn_reload_errors_total`,
+/// `sixpn_snapshot_age_seconds`, `sixpn_reload_errors_total`, `sixpn_dnstap_dropped_total` and
+/// `sixpn_dnstap_written_total` (with `--dnstap`: messages lost, and written to the reader),
 /// `sixpn_limited_total{reason,transport}`, `sixpn_limited_truncated_total` (the limited queries
 /// answered with TC), `sixpn_top_organization_queries_per_second{org}` (the 10 organizations that
 /// sent the most UDP queries over the last minute, and no other), and the forwarder's cache,
@@ -58,9 +60,19 @@ final class MetricsCollector: @unchecked Sendable {
     private let reloadErrors = CoreMetrics.Counter(label: "sixpn_reload_errors_total")
     private let inFlight = CoreMetrics.Gauge(label: "sixpn_forwarder_in_flight")
 
+    private let dnstap: DnstapLog?
+    private var lastDnstap: (dropped: UInt64, written: UInt64) = (0, 0)
+    /// Made only with `--dnstap`, so that a server without it does not export them.
+    private let dnstapCounters: (dropped: CoreMetrics.Counter, written: CoreMetrics.Counter)?
+
     init(sources: [WorkerCounters], zone: ZoneStore, forwarder: Forwarder?, state: ServerState,
-         limiter: TenantLimiter? = nil, logger: Logger) {
+         limiter: TenantLimiter? = nil, dnstap: DnstapLog? = nil, logger: Logger) {
         self.sources = sources
+        self.dnstap = dnstap
+        dnstapCounters = dnstap.map { _ in
+            (dropped: CoreMetrics.Counter(label: "sixpn_dnstap_dropped_total"),
+             written: CoreMetrics.Counter(label: "sixpn_dnstap_written_total"))
+        }
         self.limiter = limiter
         self.forwarder = forwarder
         self.zone = zone
@@ -150,6 +162,12 @@ final class MetricsCollector: @unchecked Sendable {
         lastReloadErrors = errors
         inFlight.record(state.inFlight.load(ordering: .relaxed))
         if let limiter { tenants.collect(limiter, logger: logger) }
+        if let dnstap, let counters = dnstapCounters {
+            let now = (dropped: dnstap.dropped, written: dnstap.written)
+            counters.dropped.increment(by: Int64(truncatingIfNeeded: now.dropped &- lastDnstap.dropped))
+            counters.written.increment(by: Int64(truncatingIfNeeded: now.written &- lastDnstap.written))
+            lastDnstap = now
+        }
 
         if let f = forwarder?.statistics {
             for (field, counter) in forwarderCounters {

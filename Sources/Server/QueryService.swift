@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import DNSWire
+import Dnstap
 import Forwarder
 import Sockets
 import ZoneEngine
@@ -12,8 +13,23 @@ enum ReplyRoute {
     /// A datagram from socket `fd` to the address the query came from
     /// (`source`, valid only for the call: copied when the query is forwarded).
     case datagram(fd: Int32, source: UnsafeRawPointer, sourceLength: socklen_t)
-    /// Onto a TCP connection, which the TCP thread writes.
-    case stream(connection: UInt64, server: TCPServer)
+    /// Onto a TCP connection, which the TCP thread writes; `peer` is its `sockaddr` (for dnstap).
+    case stream(connection: UInt64, server: TCPServer, peer: UnsafeRawPointer)
+
+    /// The querier's `sockaddr`.
+    var peer: UnsafeRawPointer {
+        switch self {
+        case .datagram(_, let source, _): source
+        case .stream(_, _, let peer): peer
+        }
+    }
+}
+
+/// Where a query service's dnstap messages go: its thread's own ring, and the shared one for
+/// the replies to forwarded queries (which come on the forwarder's thread).
+struct ClientTap {
+    let own: DnstapProducer
+    let shared: DnstapProducer
 }
 
 /// What became of one message.
@@ -57,11 +73,14 @@ final class QueryService: @unchecked Sendable {
     private let reverseAnswers: ReverseAnswers
     private let chaos: ChaosAnswers
     private let forwardZone: ForwardZone
+    /// `--dnstap`: every query and its reply are copied here (nil: off, one branch per query).
+    let dnstap: ClientTap?
 
     init(zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
          counters: WorkerCounters = WorkerCounters(), chaos: ChaosAnswers = .thisServer,
-         limiter: TenantLimiter? = nil) {
+         limiter: TenantLimiter? = nil, dnstap: ClientTap? = nil) {
         self.zone = zone
+        self.dnstap = dnstap
         self.limiter = limiter
         self.buckets = limiter?.buckets
         self.trust = trust
@@ -93,10 +112,31 @@ final class QueryService: @unchecked Sendable {
     /// Answers `packet` from `origin` into `out`, reading `snapshot` for the
     /// zones it serves. A forwarded query's reply takes `route` when it comes.
     /// `truncated`: the datagram was longer than the receive slot.
+    /// With `--dnstap` the query and its reply are copied into this thread's ring.
     @inline(__always)
     func answer(_ packet: UnsafeRawBufferPointer, truncated: Bool = false, from origin: ClientOrigin,
                 transport: Transport, route: ReplyRoute, snapshot: Snapshot,
                 into out: UnsafeMutableRawBufferPointer) -> QueryResult {
+        guard let dnstap else {
+            return answerQuery(packet, truncated: truncated, from: origin, transport: transport, route: route,
+                               snapshot: snapshot, into: out)
+        }
+        let received = Syscalls.wallClock()
+        let result = answerQuery(packet, truncated: truncated, from: origin, transport: transport, route: route,
+                                 snapshot: snapshot, into: out)
+        if case .reply(let length) = result {
+            dnstap.own.clientExchange(query: packet, response: UnsafeRawBufferPointer(rebasing: out[0..<length]),
+                                      peer: route.peer, tcp: transport == .tcp, received: received)
+        } else {
+            dnstap.own.clientQuery(packet, peer: route.peer, tcp: transport == .tcp, received: received)
+        }
+        return result
+    }
+
+    @inline(__always)
+    private func answerQuery(_ packet: UnsafeRawBufferPointer, truncated: Bool, from origin: ClientOrigin,
+                             transport: Transport, route: ReplyRoute, snapshot: Snapshot,
+                             into out: UnsafeMutableRawBufferPointer) -> QueryResult {
         switch QueryAdmission.admit(packet, transport: transport, truncated: truncated,
                                     recursionAvailable: recursionAvailable, into: out) {
         case .drop:
@@ -180,7 +220,7 @@ final class QueryService: @unchecked Sendable {
         counters.add(WorkerCounters.Slot.forwarded)
         var request = ForwardRequest(query: q.query, bytes: q.packet, lowercasedName: q.name, edns: q.edns, limit: q.limit)
         request.organization = q.origin.network
-        let deliver: @Sendable ([UInt8]) -> Void
+        var deliver: @Sendable ([UInt8]) -> Void
         switch route {
         case .datagram(let fd, let source, let sourceLength):
             var client = sockaddr_storage()
@@ -194,12 +234,32 @@ final class QueryService: @unchecked Sendable {
                     }
                 }
             }
-        case .stream(let connection, let server):
+        case .stream(let connection, let server, _):
             deliver = { reply in server.complete(connection: connection, reply: reply) }
+        }
+        if let tap = dnstap?.shared {
+            // The reply is logged as it leaves, with the client's address copied now (the route's is not kept).
+            var peer = sockaddr_storage()
+            let tcp: Bool, length: Int
+            switch route {
+            case .datagram(_, _, let sourceLength): (tcp, length) = (false, Int(sourceLength))
+            case .stream: (tcp, length) = (true, MemoryLayout<sockaddr_storage>.size)
+            }
+            withUnsafeMutableBytes(of: &peer) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(start: route.peer, count: min(length, $0.count)))
+            }
+            let received = Syscalls.wallClock(), deliverReply = deliver
+            deliver = { [peer] reply in
+                deliverReply(reply)
+                var p = peer
+                reply.withUnsafeBytes { bytes in
+                    withUnsafeBytes(of: &p) { tap.clientResponse(bytes, peer: $0.baseAddress!, tcp: tcp, received: received) }
+                }
+            }
         }
         let state = self.state, type = q.query.type, started = monotonicNanoseconds(), limiter = self.limiter
         state.inFlight.wrappingIncrement(ordering: .relaxed)
-        forwarder.resolve(request) { reply in
+        forwarder.resolve(request) { [deliver] reply in
             deliver(reply)
             // Counted on the forwarder's thread, in the shared slots.
             let c = state.sharedCounters

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import DNSWire
+import Dnstap
 import Forwarder
 import Logging
 import ZoneEngine
@@ -42,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     /// `--wait-for-db`: a database that cannot be loaded at start-up is waited for (`GET /ready`
     /// 503 meanwhile, no READY=1 to systemd) instead of being a start-up error.
     public var waitForDatabase = false
+    /// `--dnstap`: where every query and response (and the forwarder's upstream traffic) is
+    /// sent as dnstap; nil: off.
+    public var dnstap: DnstapDestination?
     /// Serves ``metrics``'s HTTP (`GET /metrics`, `/health`, `/ready`); required when ``metrics`` is set.
     public var statusEndpoint: StatusEndpointFactory?
 
@@ -92,6 +96,7 @@ public final class Server: @unchecked Sendable {
     private var stoppedBeforeServing = false
     private var zone: ZoneStore?
     private var forwarder: Forwarder?
+    private var dnstap: DnstapLog?
     /// The addresses it answers on: the configuration's, each wildcard replaced by the host's addresses.
     public private(set) var listening: [SocketAddress] = []
     private var udpSockets: [Int32] = []
@@ -183,9 +188,15 @@ public final class Server: @unchecked Sendable {
 
         let zone = try loadDatabase()
         self.zone = zone
+        let dnstap = c.dnstap.map {
+            DnstapLog(destination: $0, identity: ChaosAnswers.hostName(), version: "sixpn " + sixpnVersion, logger: logger)
+        }
+        self.dnstap = dnstap
+        func clientTap() -> ClientTap? { dnstap.map { ClientTap(own: $0.makeProducer(), shared: $0.shared) } }
         if !c.upstreams.isEmpty {
             var forwarding = c.forwarding
             forwarding.upstreamInFlight = budget.upstreamInFlight
+            forwarding.tap = dnstap.map { DnstapUpstreams($0.shared) }
             do {
                 forwarder = try Forwarder(configuration: forwarding, logger: logger)
             } catch {
@@ -198,7 +209,8 @@ public final class Server: @unchecked Sendable {
         // one worker, so a budget split per worker would give it a fraction of its budget).
         let limiter = c.budgets.isOff ? nil : TenantLimiter(c.budgets)
         for sockets in perWorker {
-            let service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state, limiter: limiter)
+            let service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state, limiter: limiter,
+                                       dnstap: clientTap())
             switch c.io {
             case .recvmmsg:
                 workers.append(UDPWorker(sockets: sockets, service: service))
@@ -214,16 +226,19 @@ public final class Server: @unchecked Sendable {
         do {
             tcp = try TCPServer(listeners: tcpListeners, zone: zone, forwarder: forwarder, trust: trust, state: state,
                                 limits: TCPServer.Limits(maxConnections: budget.tcpConnections, perSource: c.tcpPerSource),
-                                limiter: limiter, logger: logger)
+                                limiter: limiter, dnstap: clientTap(), logger: logger)
         } catch {
             throw ServerError("cannot start the TCP thread: \(error)")
         }
         self.tcp = tcp
         let collector = MetricsCollector(sources: workers.map(\.counters) + [tcp.counters, state.sharedCounters],
                                          zone: zone, forwarder: forwarder, state: state, limiter: limiter,
-                                         logger: logger)
+                                         dnstap: dnstap, logger: logger)
         self.collector = collector
 
+        if let dnstap {
+            do { try dnstap.start() } catch { throw ServerError("--dnstap: cannot start the writer thread: \(error)") }
+        }
         do {
             for worker in workers { threads.append(try ServerThread.start { worker.run() }) }
         } catch {
@@ -467,6 +482,8 @@ public final class Server: @unchecked Sendable {
         }
         forwarder?.shutdown()
         forwarder = nil
+        // After every thread that logs to it: what the rings hold is written, then STOP.
+        dnstap?.stop()
         for fd in udpSockets + tcpListeners { Syscalls.close(fd) }
         udpSockets.removeAll()
         tcpListeners.removeAll()

@@ -37,6 +37,8 @@ final class TCPServer: @unchecked Sendable {
         let id: UInt64
         let fd: Int32
         let origin: ClientOrigin
+        /// The peer's address (for dnstap), where a pointer to it stays valid.
+        let peer: UnsafeMutablePointer<sockaddr_storage>
         var framing = TCPFraming()
         var output = TCPOutput()
         /// Forwarded queries whose replies have not come yet.
@@ -45,12 +47,16 @@ final class TCPServer: @unchecked Sendable {
         var peerClosed = false
         var failed = false
 
-        init(id: UInt64, fd: Int32, origin: ClientOrigin, now: UInt64) {
+        init(id: UInt64, fd: Int32, origin: ClientOrigin, peer: sockaddr_storage, now: UInt64) {
             self.id = id
             self.fd = fd
             self.origin = origin
+            self.peer = .allocate(capacity: 1)
+            self.peer.initialize(to: peer)
             self.lastActivity = now
         }
+
+        deinit { peer.deallocate() }
 
         var isIdle: Bool { pending == 0 && output.pending == 0 && !framing.hasPartialMessage }
     }
@@ -78,10 +84,11 @@ final class TCPServer: @unchecked Sendable {
     static let acceptPause: UInt64 = 100_000_000
 
     init(listeners: [Int32], zone: ZoneStore, forwarder: Forwarder?, trust: ClientTrust, state: ServerState,
-         limits: Limits = Limits(), limiter: TenantLimiter? = nil, logger: Logger) throws(Errno) {
+         limits: Limits = Limits(), limiter: TenantLimiter? = nil, dnstap: ClientTap? = nil, logger: Logger) throws(Errno) {
         self.listeners = listeners
         // The limiter's UDP budgets do not apply here (TCP is where a TC sends a client); its upstream caps do.
-        self.service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state, limiter: limiter)
+        self.service = QueryService(zone: zone, forwarder: forwarder, trust: trust, state: state, limiter: limiter,
+                                    dnstap: dnstap)
         self.limits = limits
         self.logger = logger
         self.wake = try Syscalls.wakePipe()
@@ -204,7 +211,7 @@ final class TCPServer: @unchecked Sendable {
                 connections.remove(at: victim)
             }
             counters.add(WorkerCounters.Slot.tcpAccepted)
-            connections.append(Connection(id: nextID, fd: fd, origin: origin, now: now))
+            connections.append(Connection(id: nextID, fd: fd, origin: origin, peer: peer, now: now))
             nextID += 1
         }
     }
@@ -265,7 +272,7 @@ final class TCPServer: @unchecked Sendable {
             }
             let started = monotonicNanoseconds()
             switch service.answer(message, from: c.origin, transport: .tcp,
-                                  route: .stream(connection: c.id, server: self), snapshot: snapshot, into: out) {
+                                  route: .stream(connection: c.id, server: self, peer: c.peer), snapshot: snapshot, into: out) {
             case .reply(let length):
                 c.output.append(message: UnsafeRawBufferPointer(rebasing: out[0..<length]))
                 counters.countLatency(nanoseconds: monotonicNanoseconds() &- started, answers: 1)

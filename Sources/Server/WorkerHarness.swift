@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dnstap
 import Forwarder
 import ZoneEngine
 import Sockets
@@ -26,8 +27,10 @@ public final class WorkerHarness: @unchecked Sendable {
     /// `developmentNetwork` is `--dev-org` (loopback clients are that organization).
     /// With io_uring, the calling thread becomes the ring's submitter: drive it from this thread only.
     /// `budgets`: `--instance-qps` and `--org-qps` (off unless given).
+    /// `dnstap`: `--dnstap`, the worker copying every query and answer into a ring of `dnstap`'s.
     public init(address: SocketAddress, zone: ZoneStore, forwarder: Forwarder?,
-                developmentNetwork: UInt32?, io: IOBackend = .recvmmsg, budgets: QueryBudgets = .off) throws(ServerError) {
+                developmentNetwork: UInt32?, io: IOBackend = .recvmmsg, budgets: QueryBudgets = .off,
+                dnstap: DnstapLog? = nil) throws(ServerError) {
         do {
             fd = try Server.udpSocket(address)
             port = try Syscalls.localAddress(fd).port
@@ -36,7 +39,8 @@ public final class WorkerHarness: @unchecked Sendable {
         }
         let service = QueryService(zone: zone, forwarder: forwarder,
                                    trust: ClientTrust(developmentNetwork: developmentNetwork), state: ServerState(),
-                                   limiter: budgets.isOff ? nil : TenantLimiter(budgets))
+                                   limiter: budgets.isOff ? nil : TenantLimiter(budgets),
+                                   dnstap: dnstap.map { ClientTap(own: $0.makeProducer(), shared: $0.shared) })
         switch io {
         case .recvmmsg:
             worker = .batches(UDPWorker(sockets: [fd], service: service))

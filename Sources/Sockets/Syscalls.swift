@@ -38,6 +38,15 @@ public enum Syscalls {
         }
     }
 
+    /// Makes blocking sends return after `milliseconds` (nil, as for a non-blocking socket), so that a
+    /// thread writing to a peer that stopped reading notices shutdown.
+    public static func setSendTimeout(_ fd: Int32, milliseconds: Int) throws(Errno) {
+        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        guard setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+            throw Errno("setsockopt(SO_SNDTIMEO)")
+        }
+    }
+
     public static func setNonBlocking(_ fd: Int32) throws(Errno) {
         let flags = fcntl(fd, F_GETFL)
         guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { throw Errno("fcntl(O_NONBLOCK)") }
@@ -52,6 +61,22 @@ public enum Syscalls {
     public static func connect(_ fd: Int32, _ address: SocketAddress) throws(Errno) {
         let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
         guard rc == 0 || errno == EINPROGRESS else { throw Errno("connect \(address)") }
+    }
+
+    /// Connects a blocking AF_UNIX stream socket to the socket file at `path`.
+    public static func connect(_ fd: Int32, unixPath path: String) throws(Errno) {
+        var a = sockaddr_un()
+        a.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let room = MemoryLayout.size(ofValue: a.sun_path)
+        guard bytes.count < room else { throw Errno("connect \(path) (a path of \(room - 1) octets at most)", ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &a.sun_path) { $0.copyBytes(from: bytes) }
+        let rc = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard rc == 0 else { throw Errno("connect \(path)") }
     }
 
     public static func listen(_ fd: Int32, backlog: Int32) throws(Errno) {
@@ -231,6 +256,14 @@ public enum Syscalls {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+    }
+
+    /// The wall clock (CLOCK_REALTIME, a vDSO call): seconds and nanoseconds since the epoch.
+    @inlinable @inline(__always)
+    public static func wallClock() -> (seconds: Int64, nanoseconds: UInt32) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return (Int64(ts.tv_sec), UInt32(truncatingIfNeeded: ts.tv_nsec))
     }
 
     /// Raises the soft open-file limit (RLIMIT_NOFILE) to the hard one and

@@ -2,6 +2,7 @@
 import CSocketBatch
 import Glibc
 #endif
+import CSocketBatch
 
 /// Threads of their own (pthreads) for loops that block in system calls, so
 /// they never starve Dispatch's shared pool.
@@ -24,6 +25,12 @@ extension Syscalls {
             throw Errno("pthread_create", rc)
         }
         return thread
+    }
+
+    /// Names the calling thread (15 octets at most: longer names are cut), for top -H and
+    /// /proc/PID/task/TID/comm; a name that cannot be set is no error.
+    public static func nameThisThread(_ name: String) {
+        _ = sixpn_pthread_setname_np(pthread_self(), String(name.utf8.prefix(15))!)
     }
 
     public static func join(_ thread: pthread_t) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dnstap
 import Forwarder
 import Glibc
 import Logging
@@ -104,6 +105,11 @@ struct ServeCommand: ParsableCommand {
     var metrics: String?
 
     @Option(help: ArgumentHelp(
+        "Write every query and response, and the upstream traffic, as dnstap (Frame Streams) to a reader: unix:PATH or tcp:ADDR:PORT (off by default; never slows answering: when the reader lags or is absent, messages are dropped and counted in sixpn_dnstap_dropped_total).",
+        valueName: "unix:PATH|tcp:ADDR:PORT"))
+    var dnstap: String?
+
+    @Option(help: ArgumentHelp(
         "Milliseconds it goes on answering after SIGTERM, with GET /health at 503, before it stops (default 0).",
         valueName: "ms"))
     var lameduck: Int?
@@ -150,6 +156,9 @@ struct ServeCommand: ParsableCommand {
         guard let backend = IOBackend(rawValue: io) else { throw fatal("--io: \"\(io)\" is not recvmmsg or uring") }
         config.io = backend
         config.metrics = try metrics.map(address)
+        if let dnstap {
+            do { config.dnstap = try DnstapDestination(dnstap) } catch { throw fatal(error.description) }
+        }
         if let ms = try lameduck.map({ try within("--lameduck", $0, 0...600_000, "milliseconds") }) {
             config.lameduck = .milliseconds(ms)
         }

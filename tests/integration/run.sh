@@ -26,8 +26,8 @@ for t in "$here"/test_*.sh; do
   run_one "$t" "$(basename "$t")"
 done
 # The UDP path again over the io_uring backend (sixpn serve --io uring): every
-# name form, glibc, truncation, untrusted sources, and the malformed-packet burst.
-for t in test_server.sh test_badinput.sh; do
+# name form, glibc, truncation, untrusted sources, the malformed-packet burst, and the dnstap log.
+for t in test_server.sh test_badinput.sh test_dnstap.sh; do
   run_one "$here/$t" "$t (--io uring)" SIXPN_IO=uring
 done
 echo "integration: $total_p passed, $total_f failed"

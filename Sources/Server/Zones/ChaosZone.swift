@@ -62,7 +62,7 @@ public struct ChaosAnswers: Sendable {
     }
 
     /// This host's name (`gethostname(2)`), or "sixpn" when it has none.
-    private static func hostName() -> String {
+    static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "sixpn" }
         let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -1,6 +1,7 @@
 import Benchmark
 import BenchSupport
 import DNSWire
+import Dnstap
 import Forwarder
 import Glibc
 import Logging
@@ -78,12 +79,12 @@ struct Client {
 }
 
 /// Runs `body` over a worker of backend `io` on 127.0.0.1 (`--dev-org 0000000a`) and a client.
-func withWorker(forwarder: Forwarder?, io: IOBackend, budgets: QueryBudgets = .off,
+func withWorker(forwarder: Forwarder?, io: IOBackend, budgets: QueryBudgets = .off, dnstap: DnstapLog? = nil,
                 _ body: (WorkerHarness, inout Client) -> Void) {
     let (zone, path) = benchZone()
     defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
     let worker = try! WorkerHarness(address: .ipv4(127, 0, 0, 1, port: 0), zone: zone, forwarder: forwarder,
-                                    developmentNetwork: 0xa, io: io, budgets: budgets)
+                                    developmentNetwork: 0xa, io: io, budgets: budgets, dnstap: dnstap)
     var client = Client(port: worker.port)
     defer { client.close() }
     body(worker, &client)
@@ -132,6 +133,21 @@ let benchmarks: @Sendable () -> Void = {
                 let length = q.withUnsafeBytes { measureRoundTrips(benchmark, &client, worker, $0) }
                 require(length > 0 && client.answer[7] == 3, "the worker did not answer with 3 records under the budgets")
                 require(worker.counters.value(WorkerCounters.Slot.limitedInstanceUDP) == 0, "a query was limited")
+            }
+        }
+
+        // The same with `--dnstap`: each query and its answer copied into the worker's ring. The
+        // log's writer is not started (it would allocate, encoding, on its own thread, which this
+        // process-wide counter would count): of each sample's 1,000 answers the first 256 fill the
+        // ring, the rest find it full and are dropped and counted, so both paths are measured.
+        Benchmark("ServerInternalAAAADnstap" + suffix) { benchmark in
+            let log = DnstapLog(destination: .unix(path: "/nonexistent/dnstap.sock"), identity: "bench", version: "bench",
+                                ringCapacity: 256, logger: Logger(label: "bench"))
+            withWorker(forwarder: nil, io: io, dnstap: log) { worker, client in
+                let q = query("Web.Internal")
+                let length = q.withUnsafeBytes { measureRoundTrips(benchmark, &client, worker, $0) }
+                require(length > 0 && client.answer[7] == 3, "the worker did not answer with 3 records with --dnstap")
+                require(log.dropped > 0, "the full ring dropped nothing")
             }
         }
 
