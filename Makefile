@@ -19,8 +19,8 @@ release: deps
 deb: deps
 	./packaging/build-deb.sh
 
-# Builds the package and checks it (needs root): installs it on this machine, runs the service
-# as its unit would, and purges it. Not part of `make test`: see docs/testing.md.
+# Builds the release package and checks it (needs root): installs it on this machine, runs the
+# service as its unit would, and purges it. `make test` does the same with its debug build.
 deb-test: deb
 	./packaging/test-package.sh
 
@@ -32,13 +32,17 @@ demo: release
 # thread of Swift's 2-thread cooperative pool starved the others for up to 100 s, failing
 # timing checks and etcd RPCs; serially they take 85 s), the zero-allocation gate on the query path
 # (ordo-one/benchmark's malloc counter), a short run of both fuzzers that also
-# replays every input that once crashed, then the namespace tests with real tools.
+# replays every input that once crashed, the namespace tests with real tools, then the Debian
+# package of this debug build (relinked with the static Swift runtime), installed, run and purged.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 	./bench/alloc.sh
 	FUZZ_RUNS=200000 FUZZ_SECONDS=120 ./fuzz/run.sh
 	./tests/integration/run.sh .build/debug/sixpn
+	SIXPN_DEB_CONFIG=debug SIXPN_DEB_DIR=.build/deb-test ./packaging/build-deb.sh > .build/deb-test.log \
+	  || { cat .build/deb-test.log; exit 1; }
+	DEB=$$(tail -1 .build/deb-test.log) ./packaging/test-package.sh
 
 unit: deps
 	$(SWIFT) test --no-parallel

@@ -15,6 +15,7 @@
 # client, idle between its questions, shares CPU 1.
 #
 #   bench/fairness.sh                 FAIR_SECONDS (10), FAIR_B_QPS (100), FAIR_ROUNDS (3) scale it
+#   FAIR_PIN=0 bench/fairness.sh      no pinning: two workers, everything on both CPUs
 #   SIXPN_BIN=PATH bench/fairness.sh  another build
 # Every query is sent inside the namespace.
 set -euo pipefail
@@ -23,6 +24,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 SIXPN=${SIXPN_BIN:-$root/.build/release/sixpn}
 [ -x "$SIXPN" ] || { echo "bench/fairness.sh: no $SIXPN (make release first)" >&2; exit 2; }
 seconds=${FAIR_SECONDS:-10} b_qps=${FAIR_B_QPS:-100} rounds=${FAIR_ROUNDS:-3}
+if [ "${FAIR_PIN:-1}" = 1 ]; then server_cpu=(taskset -c 1) load_cpu=(taskset -c 0) threads=1
+else server_cpu=() load_cpu=() threads=2; fi
 here=$root/tests/integration
 . "$here/lib.sh"
 set +u
@@ -72,7 +75,7 @@ print("%.2f %.2f %d %d %d" % (pct(0.50), pct(0.99), n, lost, wrong))
 PY
 
 serve() {  # serve FLAG...: a fresh sixpn serve; PID in $PID
-  taskset -c 1 ip netns exec $ns "$SIXPN" serve --db "$db" --listen '[fdaa::3]:53' --upstream '[::1]:5300' --threads 1 "$@" \
+  "${server_cpu[@]}" ip netns exec $ns "$SIXPN" serve --db "$db" --listen '[fdaa::3]:53' --upstream '[::1]:5300' --threads $threads "$@" \
     > "$dir/serve.log" 2>&1 &
   PID=$!
   on_exit "kill $PID; sleep 0.2; kill -9 $PID"
@@ -90,11 +93,11 @@ for run in alone internal storm; do
   if [ $run != alone ]; then
     names=$dir/internal-names; [ $run = storm ] && names=$dir/random-names
     for a in $A1 $A2 $A3 $A4; do
-      in_ns taskset -c 0 dnsperf -s fdaa::3 -a $a -d "$names" -l "$seconds" -c 4 -q 1000 -t 1 > "$dir/dnsperf-$run-$a" 2>&1 &
+      in_ns "${load_cpu[@]}" dnsperf -s fdaa::3 -a $a -d "$names" -l "$seconds" -c 4 -q 1000 -t 1 > "$dir/dnsperf-$run-$a" 2>&1 &
       pids+=($!)
     done
   fi
-  read -r p50 p99 asked lost wrong < <(in_ns taskset -c 1 env PYTHONPATH="$here" python3 "$dir/client.py" fdaa::3 $B "$seconds" "$b_qps")
+  read -r p50 p99 asked lost wrong < <(in_ns "${server_cpu[@]}" env PYTHONPATH="$here" python3 "$dir/client.py" fdaa::3 $B "$seconds" "$b_qps")
   flood="-"
   if [ ${#pids[@]} -gt 0 ]; then wait "${pids[@]}"; flood="$(( $(sent "$dir"/dnsperf-$run-*) / seconds )) qps"; fi
   rows+=("$run|$flood|$p50|$p99|$lost of $asked|$wrong")
@@ -108,7 +111,7 @@ load() {  # load FLAG...: answers per server CPU-second at a fixed 20,000 qps fr
   serve "$@"
   local c0 c1 done
   c0=$(cpu_ticks $PID)
-  in_ns taskset -c 0 dnsperf -s fdaa::3 -a $A1 -d "$dir/internal-names" -l "$seconds" -Q 20000 -c 4 -q 1000 -t 1 > "$dir/dnsperf-load" 2>&1
+  in_ns "${load_cpu[@]}" dnsperf -s fdaa::3 -a $A1 -d "$dir/internal-names" -l "$seconds" -Q 20000 -c 4 -q 1000 -t 1 > "$dir/dnsperf-load" 2>&1
   c1=$(cpu_ticks $PID)
   stop
   done=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$dir/dnsperf-load")
@@ -123,7 +126,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int(
 m_off=$(median "${off[@]}") m_on=$(median "${on[@]}")
 
 echo
-echo "B's client ($b_qps questions a second, each once) beside A's four instances, default budgets, $seconds s each ($(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$root" rev-parse --short HEAD)):"
+echo "B's client ($b_qps questions a second, each once) beside A's four instances, default budgets, $threads worker(s)$([ $threads = 1 ] && echo ", pinned"), $seconds s each ($(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$root" rev-parse --short HEAD)):"
 echo
 echo "| B's run | A's dnsperf sent | B p50 ms | B p99 ms | B lost | B wrong |"
 echo "| --- | --- | --- | --- | --- | --- |"

@@ -11,15 +11,35 @@ cd "$root"
 SWIFT=${SWIFT:-swift}
 here=packaging
 
-$SWIFT build -c release --product sixpn --static-swift-stdlib
+# release for `make deb`. `make test` packages its own debug build (SIXPN_DEB_CONFIG=debug):
+# the test checks the package, not the code's speed, and a release build of its own takes
+# about 30 minutes on two cores where relinking the debug build takes about a minute.
+config=${SIXPN_DEB_CONFIG:-release}
 # swift-argument-parser's man-page writer (its generate-manual plugin runs the same tool,
-# but builds every product first).
-$SWIFT build -c release --product generate-manual
-bin=$($SWIFT build -c release --show-bin-path)
+# but builds every product first). Built before the static link below, as an ordinary build.
+$SWIFT build -c "$config" --product generate-manual
+bin=$($SWIFT build -c "$config" --show-bin-path)
+if [ "$config" = release ]; then
+  $SWIFT build -c release --product sixpn --static-swift-stdlib
+else
+  # Relinking a debug build statically recompiles the targets that import Foundation (their
+  # link entries name Foundation's static archives) but not the rest, whose entries name only
+  # libFoundation: so the archives Foundation's static libraries need are named here. The
+  # objects this writes would break the next ordinary (dynamic) link of the same build, so
+  # they are removed once the binary is staged, and that build compiles them again.
+  stamp=$(mktemp)
+  trap 'rm -f "$stamp"' EXIT
+  $SWIFT build -c debug --product sixpn --static-swift-stdlib \
+    -Xlinker -l_FoundationICU -Xlinker -l_FoundationCollections -Xlinker -l_FoundationCShims \
+    -Xlinker -lCoreFoundation -Xlinker -lswiftSynchronization
+fi
 
 version=$("$here/version.sh")
 arch=$(dpkg --print-architecture)
-deb="sixpn_${version}_${arch}.deb"
+# `make deb` writes the package to the repository root; `make test`'s debug one goes under .build.
+out=${SIXPN_DEB_DIR:-.}
+deb="$out/sixpn_${version}_${arch}.deb"
+mkdir -p "$out"
 # Reproducible dates: the last commit's, or SOURCE_DATE_EPOCH.
 # Who the package and changelog name, as Debian's tools take it (DEBFULLNAME, DEBEMAIL).
 maintainer="${DEBFULLNAME:-sixpn maintainers} <${DEBEMAIL:-sixpn@example.org}>"
@@ -33,6 +53,9 @@ mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/et
   "$stage/usr/share/zsh/vendor-completions" "$stage/usr/share/fish/vendor_completions.d"
 
 install -m 0755 "$bin/sixpn" "$stage/usr/bin/sixpn"
+if [ "$config" != release ]; then
+  find "$bin" -newer "$stamp" \( -name '*.o' -o -path "$bin/sixpn" \) -delete
+fi
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/sixpn"
 install -m 0644 "$here/sixpn.service" "$here/sixpn-agent.service" "$stage/lib/systemd/system/"
 install -m 0644 "$here/default" "$stage/etc/default/sixpn"
@@ -81,4 +104,4 @@ CONTROL
 find "$stage" -type d -exec chmod 0755 {} +
 
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
-echo "$root/$deb"
+echo "$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")"

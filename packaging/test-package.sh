@@ -7,7 +7,8 @@
 # /etc/default/sixpn's flags) answering on port 53 in a namespace, then a purge that
 # leaves nothing of what the install added. DEB= names the package; by default the
 # newest sixpn_*.deb in the repository root, built by packaging/build-deb.sh when absent.
-# Run by `make deb-test` (root), not by `make test`: see docs/testing.md.
+# Run (as root) by `make test` on a package of its debug build, and by `make deb-test` on the
+# release package: see docs/testing.md.
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$root/tests/integration/lib.sh"
