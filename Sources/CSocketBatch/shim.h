@@ -22,6 +22,8 @@ int sixpn_pthread_setaffinity_np(pthread_t thread, size_t size, const void *set)
 
 // A thread's name (15 octets at most), as top -H and /proc/PID/task/TID/comm show it; also _GNU_SOURCE-only.
 int sixpn_pthread_setname_np(pthread_t thread, const char *name) __asm__("pthread_setname_np");
+// The calling thread's kernel ID, for setpriority(2) on one thread; also _GNU_SOURCE-only.
+pid_t sixpn_gettid(void) __asm__("gettid");
 
 // The allocator's knobs, mallopt(3): <malloc.h> is not part of Swift's Glibc module.
 #include <malloc.h>

@@ -31,13 +31,23 @@ public final class Forwarder: Sendable {
         inbox = try Inbox()
         let resolver = Resolver(configuration: configuration, cache: cache, inbox: inbox, counters: counters,
                                 logger: logger)
-        thread = try Syscalls.startThread { resolver.run() }
+        thread = try Syscalls.startThread {
+            Syscalls.nameThisThread("sixpn-forward")
+            // The workers answer from the zone and the cache at once; this thread's work (one
+            // organization's storm of misses, within its budget) may wait behind theirs, so a
+            // worker that wakes for another tenant's question does not wait for its time slice.
+            Syscalls.setThisThreadsNice(Self.nice)
+            resolver.run()
+        }
         if configuration.upstreams.isEmpty {
             logger.warning("no upstream nameservers: names outside internal. will be answered REFUSED")
         } else {
             logger.info("forwarding to \(configuration.upstreams.map(\.description).joined(separator: ", "))")
         }
     }
+
+    /// The resolver thread's nice value (the workers run at the process's own).
+    static let nice: Int32 = 10
 
     deinit { shutdown() }
 

@@ -33,6 +33,13 @@ extension Syscalls {
         _ = sixpn_pthread_setname_np(pthread_self(), String(name.utf8.prefix(15))!)
     }
 
+    /// Gives the calling thread a nice value of its own (Linux's setpriority(2) takes a
+    /// thread's ID): a positive one lets every thread at the default preempt it. A value
+    /// that cannot be set is no error.
+    public static func setThisThreadsNice(_ nice: Int32) {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(sixpn_gettid()), nice)
+    }
+
     public static func join(_ thread: pthread_t) {
         _ = pthread_join(thread, nil)
     }
