@@ -47,11 +47,14 @@ extension Syscalls {
     /// Lets freed heap memory be reused instead of given back and faulted in
     /// again (mallopt(3)): up to `keep` bytes free at the top of a heap stay
     /// with the process, and blocks up to `heapBlocks` bytes (glibc allows
-    /// 32 MiB at most) come from the heap rather than from their own mmap.
-    /// Process-wide.
+    /// 32 MiB at most) come from the heap rather than from their own mmap;
+    /// threads started after the call share the heap they find rather than
+    /// each making its own (`M_ARENA_MAX` 1), so that memory one thread frees
+    /// is reused by the next one that allocates. Process-wide.
     public static func keepFreedHeapMemory(keep: Int32, heapBlocks: Int32) {
         mallopt(M_MMAP_THRESHOLD, heapBlocks)
         mallopt(M_TRIM_THRESHOLD, keep)
+        mallopt(M_ARENA_MAX, 1)
     }
 
     /// Sleeps the calling thread (nanosleep, resumed after a signal).

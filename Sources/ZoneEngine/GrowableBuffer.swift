@@ -26,6 +26,13 @@ struct GrowableBuffer<Element: BitwiseCopyable> {
         count += 1
     }
 
+    mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
+        guard let from = elements.baseAddress, elements.count > 0 else { return }
+        precondition(count + elements.count <= capacity, "zone snapshot larger than its \(capacity) \(Element.self) limit")
+        (base + count).update(from: from, count: elements.count)
+        count += elements.count
+    }
+
     subscript(i: Int) -> Element {
         get { base[i] }
         set { base[i] = newValue }

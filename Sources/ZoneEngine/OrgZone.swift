@@ -8,6 +8,12 @@ import Glibc
 /// table, the instances' places for `top<N>.nearest.of`, the reverse
 /// zone's sorted addresses and the host -> region table. ``view`` is the
 /// part the query path reads, copied into each snapshot's organization table.
+///
+/// The arena is laid out app by app (in name order), then the
+/// organization's own names; ``pieces`` says where each app's part lies,
+/// with its name blocks' offsets (``blocks``) and the facts behind the
+/// organization's lists, so that an update that does not touch an app
+/// copies its part into the next zone instead of reading it again.
 final class OrgZone: @unchecked Sendable {
     let view: OrgView
     /// Names held.
@@ -16,14 +22,31 @@ final class OrgZone: @unchecked Sendable {
     let instanceCount: Int
     /// Rows left out because they break docs/schema.md's rules.
     let skippedRows: Int
+    /// Each app's part, in app name order.
+    let pieces: [AppPiece]
+    /// The blocks of `_apps`, `_instances` and `all._instances`, whose
+    /// records hold the lists the pieces' text ranges point into.
+    let lists: (apps: Int, instances: Int, allInstances: Int)
+    /// The arena offset of every name block, in the order they were written.
+    let blocks: UnsafeBufferPointer<UInt32>
+    /// Every instance's (host, region), in read order (a host's first
+    /// instance gives its region in the host table).
+    let hostFirsts: UnsafeBufferPointer<InstancePlace>
+    private let arenaCount: Int
+    private let placeCount: Int
     private let memory: UnsafeMutableRawPointer
 
     var network: UInt32 { view.network }
+    var arena: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: view.arena, count: arenaCount) }
+    var places: UnsafeBufferPointer<InstancePlace> { UnsafeBufferPointer(start: view.places, count: placeCount) }
+    var reverse: UnsafeBufferPointer<ReverseEntry> { UnsafeBufferPointer(start: view.reverse, count: Int(view.reverseCount)) }
 
     /// Copies what a builder prepared into one allocation of exactly its size.
     init?(network: UInt32, arena: UnsafeRawBufferPointer, blocks: UnsafeBufferPointer<UInt32>,
           places: UnsafeBufferPointer<InstancePlace>, reverse: UnsafeBufferPointer<ReverseEntry>,
-          hostRegions: [UInt32: UInt32], instanceCount: Int, skippedRows: Int) {
+          hostFirsts: UnsafeBufferPointer<InstancePlace>, hostRegions: [UInt32: UInt32],
+          pieces: [AppPiece], lists: (apps: Int, instances: Int, allInstances: Int),
+          instanceCount: Int, skippedRows: Int) {
         let slotCount = Self.tableSize(for: blocks.count)
         let hostCount = Self.tableSize(for: hostRegions.count)
         func aligned(_ n: Int) -> Int { (n + 15) & ~15 }
@@ -31,12 +54,25 @@ final class OrgZone: @unchecked Sendable {
         let placesAt = slotsAt + slotCount * 8
         let reverseAt = aligned(placesAt + places.count * MemoryLayout<InstancePlace>.stride)
         let hostsAt = aligned(reverseAt + reverse.count * MemoryLayout<ReverseEntry>.stride)
-        let size = hostsAt + hostCount * 8
+        let blocksAt = hostsAt + hostCount * 8
+        let firstsAt = aligned(blocksAt + blocks.count * 4)
+        let size = firstsAt + hostFirsts.count * MemoryLayout<InstancePlace>.stride
         guard let m = calloc(1, size) else { return nil }
         memory = m
+        func copy<T>(_ b: UnsafeBufferPointer<T>, to at: Int) {
+            if let p = b.baseAddress { (m + at).copyMemory(from: p, byteCount: b.count * MemoryLayout<T>.stride) }
+        }
         if let a = arena.baseAddress { m.copyMemory(from: a, byteCount: arena.count) }
-        if let p = places.baseAddress { (m + placesAt).copyMemory(from: p, byteCount: places.count * MemoryLayout<InstancePlace>.stride) }
-        if let r = reverse.baseAddress { (m + reverseAt).copyMemory(from: r, byteCount: reverse.count * MemoryLayout<ReverseEntry>.stride) }
+        copy(places, to: placesAt)
+        copy(reverse, to: reverseAt)
+        copy(blocks, to: blocksAt)
+        copy(hostFirsts, to: firstsAt)
+        self.blocks = UnsafeBufferPointer(start: (m + blocksAt).bindMemory(to: UInt32.self, capacity: blocks.count),
+                                          count: blocks.count)
+        self.hostFirsts = UnsafeBufferPointer(
+            start: (m + firstsAt).bindMemory(to: InstancePlace.self, capacity: hostFirsts.count), count: hostFirsts.count)
+        arenaCount = arena.count
+        placeCount = places.count
         let view = OrgView(
             network: network, slotMask: UInt32(slotCount - 1), hostMask: UInt32(hostCount - 1),
             reverseCount: UInt32(reverse.count), arena: m.assumingMemoryBound(to: UInt8.self),
@@ -50,6 +86,8 @@ final class OrgZone: @unchecked Sendable {
         nameCount = blocks.count
         self.instanceCount = instanceCount
         self.skippedRows = skippedRows
+        self.pieces = pieces
+        self.lists = lists
     }
 
     deinit { free(memory) }
@@ -60,6 +98,23 @@ final class OrgZone: @unchecked Sendable {
         while size < n * 2 { size <<= 1 }
         return size
     }
+}
+
+/// Where one app's part of an ``OrgZone`` lies: its octets in the arena
+/// (name blocks and the records only they point to), its entries in the
+/// zone's blocks, places and host facts, and its text in the
+/// organization's `_apps`, `_instances` and `all._instances` lists.
+struct AppPiece {
+    var id: Int64
+    var arena: Range<Int>
+    var blocks: Range<Int>
+    var places: Range<Int>
+    var hostFirsts: Range<Int>
+    var apps: Range<Int>
+    var instances: Range<Int>
+    var allInstances: Range<Int>
+    var instanceCount: Int
+    var skippedRows: Int
 }
 
 /// What the query path needs of one organization: plain pointers into its

@@ -78,11 +78,7 @@ final class SQLiteConnection {
     }
 
     /// The first column of the first row of `sql`, as an integer (PRAGMAs, counts).
-    func integer(_ sql: String) throws(SQLiteError) -> Int64 {
-        let s = try prepare(sql)
-        guard try s.step() else { throw SQLiteError(code: SQLITE_ERROR, message: "no row", context: "\(sql) in \(path)") }
-        return s.int64(0)
-    }
+    func integer(_ sql: String) throws(SQLiteError) -> Int64 { try prepare(sql).integer() }
 
     /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it throws.
     func writeTransaction<R, E: Error>(_ body: () throws(E) -> R) throws -> R {
@@ -103,9 +99,6 @@ final class SQLiteConnection {
         defer { try? execute("COMMIT") }
         return try body()
     }
-
-    /// Changes when another connection commits (PRAGMA data_version).
-    func dataVersion() throws(SQLiteError) -> Int64 { try integer("PRAGMA data_version") }
 
     func lastStatementError(_ rc: Int32, sql: String) -> SQLiteError { error(rc, "step \(Self.abbreviate(sql))") }
 
@@ -169,6 +162,15 @@ final class SQLiteStatement {
     /// read transaction, and so the database as it was then, open.
     func reset() {
         sqlite3_reset(stmt)
+    }
+
+    /// The first column of the first row, as an integer; the statement is reset after.
+    func integer() throws(SQLiteError) -> Int64 {
+        defer { reset() }
+        guard try step() else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "no row", context: "\(sql) in \(connection.path)")
+        }
+        return int64(0)
     }
 
     /// Steps to completion (an INSERT, UPDATE or DELETE).

@@ -3,9 +3,9 @@
 enum Schema {
     /// PRAGMA user_version of a database with this layout. Writers migrate
     /// an older one in place (``migrate(_:)``); the server reads both.
-    static let version: Int64 = 2
+    static let version: Int64 = 3
     /// Versions the server can answer from.
-    static let readable: ClosedRange<Int64> = 1...2
+    static let readable: ClosedRange<Int64> = 1...3
     /// How many rows of `changes` the triggers keep: a reader that fell
     /// further behind (or a server that was down) builds everything again.
     static let changesKept = 100_000
@@ -45,10 +45,10 @@ enum Schema {
     static let rebuiltIndexes = orderIndex + hostIndex
     static let dropRebuiltIndexes = "DROP INDEX instances_in_order; DROP INDEX instances_by_host;"
 
-    /// What version 2 adds: metadata, hosts, and the change log with the
-    /// triggers that fill it, so that a change by any writer names the
-    /// organizations it touches.
-    private static let version2Additions = """
+    /// What versions 2 and 3 add to version 1: metadata, hosts, and the
+    /// change log with the triggers that fill it, so that a change by any
+    /// writer names the organizations (and apps) it touches.
+    private static let additionsSince1 = """
         """ + hostIndex + """
 
         CREATE TABLE metadata (
@@ -64,7 +64,8 @@ enum Schema {
         CREATE TABLE changes (
             seq        INTEGER PRIMARY KEY AUTOINCREMENT,
             network_id INTEGER,
-            host_id    INTEGER
+            host_id    INTEGER,
+            app_id     INTEGER
         );
         CREATE TRIGGER changes_kept AFTER INSERT ON changes BEGIN
             DELETE FROM changes WHERE seq <= NEW.seq - \(changesKept);
@@ -74,7 +75,10 @@ enum Schema {
         PRAGMA user_version = \(version);
         """
 
-    /// The triggers that log, in `changes`, the organization (or host) each write touches.
+    /// The triggers that log, in `changes`, the organization and app (or the
+    /// host) each write touches: an app's rows (its instances and their
+    /// metadata included) with its ID, an organization's own rows (`orgs`,
+    /// `peers`) with app_id NULL.
     /// A writer that replaces everything in one transaction (a relisted replica) drops them
     /// for that transaction and logs one reset instead (``dropChangeTriggers``, ``logReset``):
     /// a million rows cost one log row, not a million.
@@ -89,22 +93,22 @@ enum Schema {
             INSERT INTO changes (network_id) VALUES (OLD.network_id);
         END;
         CREATE TRIGGER apps_insert AFTER INSERT ON apps BEGIN
-            INSERT INTO changes (network_id) VALUES (NEW.network_id);
+            INSERT INTO changes (network_id, app_id) VALUES (NEW.network_id, NEW.id);
         END;
         CREATE TRIGGER apps_update AFTER UPDATE ON apps BEGIN
-            INSERT INTO changes (network_id) VALUES (OLD.network_id), (NEW.network_id);
+            INSERT INTO changes (network_id, app_id) VALUES (OLD.network_id, OLD.id), (NEW.network_id, NEW.id);
         END;
         CREATE TRIGGER apps_delete AFTER DELETE ON apps BEGIN
-            INSERT INTO changes (network_id) VALUES (OLD.network_id);
+            INSERT INTO changes (network_id, app_id) VALUES (OLD.network_id, OLD.id);
         END;
         CREATE TRIGGER instances_insert AFTER INSERT ON instances BEGIN
-            INSERT INTO changes (network_id) SELECT network_id FROM apps WHERE id = NEW.app_id;
+            INSERT INTO changes (network_id, app_id) SELECT network_id, id FROM apps WHERE id = NEW.app_id;
         END;
         CREATE TRIGGER instances_update AFTER UPDATE ON instances BEGIN
-            INSERT INTO changes (network_id) SELECT network_id FROM apps WHERE id IN (OLD.app_id, NEW.app_id);
+            INSERT INTO changes (network_id, app_id) SELECT network_id, id FROM apps WHERE id IN (OLD.app_id, NEW.app_id);
         END;
         CREATE TRIGGER instances_delete AFTER DELETE ON instances BEGIN
-            INSERT INTO changes (network_id) SELECT network_id FROM apps WHERE id = OLD.app_id;
+            INSERT INTO changes (network_id, app_id) SELECT network_id, id FROM apps WHERE id = OLD.app_id;
         END;
         CREATE TRIGGER peers_insert AFTER INSERT ON peers BEGIN
             INSERT INTO changes (network_id) VALUES (NEW.network_id);
@@ -116,16 +120,16 @@ enum Schema {
             INSERT INTO changes (network_id) VALUES (OLD.network_id);
         END;
         CREATE TRIGGER metadata_insert AFTER INSERT ON metadata BEGIN
-            INSERT INTO changes (network_id)
-                SELECT a.network_id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address = NEW.address;
+            INSERT INTO changes (network_id, app_id)
+                SELECT a.network_id, a.id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address = NEW.address;
         END;
         CREATE TRIGGER metadata_update AFTER UPDATE ON metadata BEGIN
-            INSERT INTO changes (network_id)
-                SELECT a.network_id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address IN (OLD.address, NEW.address);
+            INSERT INTO changes (network_id, app_id)
+                SELECT a.network_id, a.id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address IN (OLD.address, NEW.address);
         END;
         CREATE TRIGGER metadata_delete AFTER DELETE ON metadata BEGIN
-            INSERT INTO changes (network_id)
-                SELECT a.network_id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address = OLD.address;
+            INSERT INTO changes (network_id, app_id)
+                SELECT a.network_id, a.id FROM instances i JOIN apps a ON a.id = i.app_id WHERE i.address = OLD.address;
         END;
         CREATE TRIGGER hosts_insert AFTER INSERT ON hosts BEGIN
             INSERT INTO changes (host_id) VALUES (NEW.host_id);
@@ -160,15 +164,24 @@ enum Schema {
             UNIQUE (app_id, id)
         );
 
-        """ + orderIndex + "\n" + version2Additions
+        """ + orderIndex + "\n" + additionsSince1
 
-    /// Version 1 -> 2 in place: the new column (every instance in `app`), its
+    /// Version 1 -> 3 in place: the new column (every instance in `app`), its
     /// index, and the additions. Run inside one write transaction.
     static let migrateFrom1 = """
         ALTER TABLE instances ADD COLUMN process_group TEXT NOT NULL DEFAULT 'app';
         DROP INDEX instances_in_order;
 
-        """ + orderIndex + "\n" + version2Additions
+        """ + orderIndex + "\n" + additionsSince1
+
+    /// Version 2 -> 3 in place: the change log names the app, so that a
+    /// reader builds one app again rather than its whole organization.
+    static let migrateFrom2 = """
+        ALTER TABLE changes ADD COLUMN app_id INTEGER;
+
+        """ + dropChangeTriggers + "\n" + changeTriggers + """
+        PRAGMA user_version = \(version);
+        """
 
     // MARK: - The reads of one organization
 
@@ -183,27 +196,43 @@ enum Schema {
 
     /// The organization's apps and instances in (app, region, ID) order; an
     /// app without instances comes once, with NULLs. Columns: app, ID,
-    /// region, host, address, started, process group, host alive.
+    /// region, host, address, started, process group, host alive, app ID.
     static func instances(version: Int64) -> String {
         version >= 2 ? """
-            SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, i.process_group, coalesce(h.alive, 1)
+            SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, i.process_group, coalesce(h.alive, 1), a.id
             FROM apps a LEFT JOIN instances i ON i.app_id = a.id LEFT JOIN hosts h ON h.host_id = i.host_id
             WHERE a.network_id = ?1 ORDER BY a.name, i.region, i.id
             """ : """
-            SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, 'app', 1
+            SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, 'app', 1, a.id
             FROM apps a LEFT JOIN instances i ON i.app_id = a.id
             WHERE a.network_id = ?1 ORDER BY a.name, i.region, i.id
             """
     }
 
-    /// The organization's instance metadata: address, key, value.
+    /// The same columns for the one app whose ID is ?1 (schema version 3).
+    static let appInstances = """
+        SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, i.process_group, coalesce(h.alive, 1), a.id
+        FROM apps a LEFT JOIN instances i ON i.app_id = a.id LEFT JOIN hosts h ON h.host_id = i.host_id
+        WHERE a.id = ?1 ORDER BY i.region, i.id
+        """
+
+    /// The organization's apps in the order of ``instances(version:)``: ID, name.
+    static let apps = "SELECT id, name FROM apps WHERE network_id = ?1 ORDER BY name"
+
+    /// The organization's instance metadata: address, key, value, app ID.
     static func metadata(version: Int64) -> String {
         version >= 2 ? """
-            SELECT m.address, m.key, m.value FROM metadata m
+            SELECT m.address, m.key, m.value, i.app_id FROM metadata m
             JOIN instances i ON i.address = m.address JOIN apps a ON a.id = i.app_id
             WHERE a.network_id = ?1
-            """ : "SELECT NULL, NULL, NULL WHERE ?1 IS NULL AND 0"
+            """ : "SELECT NULL, NULL, NULL, NULL WHERE ?1 IS NULL AND 0"
     }
+
+    /// The same columns for the one app whose ID is ?1.
+    static let appMetadata = """
+        SELECT m.address, m.key, m.value, i.app_id FROM metadata m JOIN instances i ON i.address = m.address
+        WHERE i.app_id = ?1
+        """
 
     static let peers = "SELECT name, address FROM peers WHERE network_id = ?1 ORDER BY name"
 
@@ -215,13 +244,22 @@ enum Schema {
     /// A reset after ?1: a row naming neither an organization nor a host (``logReset``).
     static let changeReset = "SELECT 1 FROM changes WHERE seq > ?1 AND network_id IS NULL AND host_id IS NULL LIMIT 1"
     /// The organizations named by changes after ?1: directly, or through
-    /// the instances on a host whose row changed.
-    static let changedNetworks = """
-        SELECT network_id FROM changes WHERE seq > ?1 AND network_id IS NOT NULL
-        UNION
-        SELECT a.network_id FROM changes c JOIN instances i ON i.host_id = c.host_id JOIN apps a ON a.id = i.app_id
-        WHERE c.seq > ?1 AND c.host_id IS NOT NULL
-        """
+    /// the instances on a host whose row changed; with the app each change
+    /// touched (schema version 3; NULL: the organization's own rows, or a
+    /// version 2 log, which does not say).
+    static func changedApps(version: Int64) -> String {
+        version >= 3 ? """
+            SELECT network_id, app_id FROM changes WHERE seq > ?1 AND network_id IS NOT NULL
+            UNION
+            SELECT a.network_id, a.id FROM changes c JOIN instances i ON i.host_id = c.host_id JOIN apps a ON a.id = i.app_id
+            WHERE c.seq > ?1 AND c.host_id IS NOT NULL
+            """ : """
+            SELECT network_id, NULL FROM changes WHERE seq > ?1 AND network_id IS NOT NULL
+            UNION
+            SELECT a.network_id, NULL FROM changes c JOIN instances i ON i.host_id = c.host_id JOIN apps a ON a.id = i.app_id
+            WHERE c.seq > ?1 AND c.host_id IS NOT NULL
+            """
+    }
 
     /// The database's version; throws unless the server can read it.
     @discardableResult
@@ -241,7 +279,11 @@ enum Schema {
         do {
             try db.writeTransaction { () throws(SQLiteError) in
                 // Checked again under the write lock: another writer may have migrated it meanwhile.
-                if try db.integer("PRAGMA user_version") == 1 { try db.execute(migrateFrom1) }
+                switch try db.integer("PRAGMA user_version") {
+                case 1: try db.execute(migrateFrom1)
+                case 2: try db.execute(migrateFrom2)
+                default: break  // another writer migrated it meanwhile
+                }
             }
         } catch let e as SQLiteError {
             throw e

@@ -21,12 +21,38 @@ struct SnapshotBuilder: ~Copyable {
     /// The reverse zone's addresses and the names their PTR records name; sorted when done.
     private var reverse: GrowableBuffer<ReverseEntry>
     private var hostRegions: [UInt32: UInt32] = [:]
+    /// Every instance's (host, region), in read order: the host table's source.
+    private var hostFirsts: GrowableBuffer<InstancePlace>
+    /// Region names and their indexes. Kept from one organization to the
+    /// next (and between updates) so that an app's part copied from an older
+    /// zone means the same regions by the same indexes; emptied by ``buildAll``.
     private var regionIndex: [[UInt8]: UInt32] = [:]
-    /// The organization's region names, back to back; `regionSpans[i]` is where region i lies.
+    /// The region names, back to back; `regionSpans[i]` is where region i lies.
     private var regionText: GrowableBuffer<UInt8>
     private var regionSpans: GrowableBuffer<Span>
     private var instanceCount = 0
     private var skippedRows = 0
+    /// The organization's app parts so far, and where the app being read began.
+    private var pieces: [AppPiece] = []
+    private var pieceStart = (arena: 0, blocks: 0, places: 0, hostFirsts: 0, instanceCount: 0, skippedRows: 0)
+    /// Metadata rows left out, by app ID: counted in their app's part.
+    private var metadataSkipped: [Int64: Int] = [:]
+    /// The blocks of the organization's lists.
+    private var listBlocks = (apps: 0, instances: 0, allInstances: 0)
+
+    // Copying apps from the zone before an update (``build(network:_:reusing:changedApps:)``).
+    private var appIDs: [Int64] = []
+    private var pieceIndex: [Int64: Int] = [:]
+    /// For each of the old zone's parts: how far its octets moved, or `Int.min` when it was not copied.
+    private var movedBy: [Int] = []
+    /// The old zone's `_apps`, `_instances` and `all._instances` text, read back from its records when first needed.
+    private var oldApps: GrowableBuffer<UInt8>
+    private var oldInstances: GrowableBuffer<UInt8>
+    private var oldAllInstances: GrowableBuffer<UInt8>
+    private var oldListsRead = false
+    /// Apps read from the database, and apps copied from an older zone, since the builder was made.
+    private(set) var appsRead = 0
+    private(set) var appsCopied = 0
 
     // The app being read. Every byte the builder copies from the database
     // lies in a ``GrowableBuffer`` (memory that never moves), and labels are
@@ -39,6 +65,8 @@ struct SnapshotBuilder: ~Copyable {
     private var appText: GrowableBuffer<UInt8>
     private var appValid = false
     private var appStarted = false
+    /// The app's ID (`apps.id`).
+    private var appID: Int64 = 0
 
     // The organization being read.
     private var orgNetwork: UInt32 = 0
@@ -82,7 +110,9 @@ struct SnapshotBuilder: ~Copyable {
         let peers: SQLiteStatement
         let exists: SQLiteStatement
         /// The change log's reads (schema version 2 and later; nil before).
-        let changes: (range: SQLiteStatement, reset: SQLiteStatement, networks: SQLiteStatement)?
+        let changes: (range: SQLiteStatement, reset: SQLiteStatement, apps: SQLiteStatement)?
+        /// The reads of one app (schema version 3 and later, whose log names apps; nil before).
+        let perApp: (apps: SQLiteStatement, instances: SQLiteStatement, metadata: SQLiteStatement)?
 
         init(_ db: SQLiteConnection, version: Int64) throws(SQLiteError) {
             instances = try db.prepare(Schema.instances(version: version))
@@ -90,14 +120,19 @@ struct SnapshotBuilder: ~Copyable {
             peers = try db.prepare(Schema.peers)
             exists = try db.prepare(Schema.networkExists)
             changes = version >= 2
-                ? (try db.prepare(Schema.changeRange), try db.prepare(Schema.changeReset), try db.prepare(Schema.changedNetworks))
+                ? (try db.prepare(Schema.changeRange), try db.prepare(Schema.changeReset),
+                   try db.prepare(Schema.changedApps(version: version)))
+                : nil
+            perApp = version >= 3
+                ? (try db.prepare(Schema.apps), try db.prepare(Schema.appInstances), try db.prepare(Schema.appMetadata))
                 : nil
         }
 
         /// Ends every statement's run (see ``SQLiteStatement/reset()``).
         func reset() {
             for s in [instances, metadata, peers, exists] { s.reset() }
-            if let changes { for s in [changes.range, changes.reset, changes.networks] { s.reset() } }
+            if let changes { for s in [changes.range, changes.reset, changes.apps] { s.reset() } }
+            if let perApp { for s in [perApp.apps, perApp.instances, perApp.metadata] { s.reset() } }
         }
     }
 
@@ -116,6 +151,9 @@ struct SnapshotBuilder: ~Copyable {
         }
         let arena: GrowableBuffer<UInt8> = try reserve(1 << 32), blocks: GrowableBuffer<UInt32> = try reserve(1 << 28)
         let places: GrowableBuffer<InstancePlace> = try reserve(1 << 28)
+        let hostFirsts: GrowableBuffer<InstancePlace> = try reserve(1 << 28)
+        let oldApps: GrowableBuffer<UInt8> = try reserve(1 << 30), oldInstances: GrowableBuffer<UInt8> = try reserve(1 << 30)
+        let oldAllInstances: GrowableBuffer<UInt8> = try reserve(1 << 30)
         let reverse: GrowableBuffer<ReverseEntry> = try reserve(1 << 28)
         let regionText: GrowableBuffer<UInt8> = try reserve(1 << 24), regionSpans: GrowableBuffer<Span> = try reserve(1 << 20)
         let appInstances: GrowableBuffer<PendingInstance> = try reserve(1 << 24)
@@ -126,6 +164,10 @@ struct SnapshotBuilder: ~Copyable {
         self.arena = arena
         self.blocks = blocks
         self.places = places
+        self.hostFirsts = hostFirsts
+        self.oldApps = oldApps
+        self.oldInstances = oldInstances
+        self.oldAllInstances = oldAllInstances
         self.reverse = reverse
         self.regionText = regionText
         self.regionSpans = regionSpans
@@ -139,9 +181,11 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     deinit {
-        for b in [arena, orgApps, orgInstances, orgAllInstances, text, appText, regionText] { b.free() }
+        for b in [arena, orgApps, orgInstances, orgAllInstances, text, appText, regionText, oldApps, oldInstances,
+                  oldAllInstances] { b.free() }
         blocks.free()
         places.free()
+        hostFirsts.free()
         reverse.free()
         regionSpans.free()
         appInstances.free()
@@ -161,6 +205,7 @@ struct SnapshotBuilder: ~Copyable {
         try readTransaction(db) { (b: inout SnapshotBuilder) throws(SQLiteError) in
             let version = try Schema.check(db)
             let statements = try Statements(db, version: version)
+            b.forgetRegions()
             var networks: [UInt32] = []
             let n = try db.prepare(Schema.networks)
             while try n.step() {
@@ -187,10 +232,12 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// Builds the organizations that the change log names after `last`
-    /// (run inside a read transaction). `version` is the schema version
-    /// the caller's snapshot was built from; `statements` were prepared for it.
-    mutating func update(_ db: SQLiteConnection, after last: Int64, version: Int64,
-                         statements: Statements) throws(SQLiteError) -> Update {
+    /// (run inside a read transaction): of each, the apps the log names are
+    /// read again and the others copied from its zone in `current`, the
+    /// snapshot this builder made last. `version` is the schema version
+    /// that snapshot was built from; `statements` were prepared for it.
+    mutating func update(_ db: SQLiteConnection, after last: Int64, version: Int64, statements: Statements,
+                         current: Snapshot) throws(SQLiteError) -> Update {
         guard try Schema.check(db) == version, version >= 2, let log = statements.changes else { return .everything }
         defer { statements.reset() }
         let range = try Self.changeRange(log.range)
@@ -201,15 +248,28 @@ struct SnapshotBuilder: ~Copyable {
         // A writer replaced everything without the triggers and said so in one row.
         try log.reset.bind(.integer(last))
         if try log.reset.step() { return .everything }
-        var networks: [UInt32] = []
-        let changed = log.networks
+        // Each touched organization, and the apps of it that changed (none: only its own rows).
+        var apps: [UInt32: Set<Int64>] = [:]
+        var whole: Set<UInt32> = []
+        let changed = log.apps
         try changed.bind(.integer(last))
         while try changed.step() {
             let v = changed.int64(0)
-            if (1...Int64(UInt32.max)).contains(v) { networks.append(UInt32(v)) }
+            guard (1...Int64(UInt32.max)).contains(v) else { continue }
+            let network = UInt32(v)
+            if !changed.isNull(1) {
+                apps[network, default: []].insert(changed.int64(1))
+            } else if version >= 3 {
+                if apps[network] == nil { apps[network] = [] }
+            } else {
+                whole.insert(network)  // a version 2 log names no apps
+            }
         }
         var zones: [UInt32: OrgZone?] = [:]
-        for network in networks { zones[network] = .some(try build(network: network, statements)) }
+        for network in whole { zones[network] = .some(try build(network: network, statements)) }
+        for (network, ids) in apps where !whole.contains(network) {
+            zones[network] = .some(try build(network: network, statements, reusing: current.zone(network), changedApps: ids))
+        }
         return .changed(zones, lastChange: max)
     }
 
@@ -238,22 +298,21 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// One organization's zone, or nil when the database no longer has it
-    /// (no organization, app or peer row with its network).
-    mutating func build(network: UInt32, _ st: Statements) throws(SQLiteError) -> OrgZone? {
+    /// (no organization, app or peer row with its network). With `old`, the
+    /// organization's zone before, and `changedApps`, only those apps are
+    /// read again; every other app's part is copied from `old` (schema
+    /// version 3; before, or without `old`, the whole organization is read).
+    mutating func build(network: UInt32, _ st: Statements, reusing old: OrgZone? = nil,
+                        changedApps: Set<Int64>? = nil) throws(SQLiteError) -> OrgZone? {
         defer { st.reset() }
         try st.exists.bind(.integer(Int64(network)))
         guard try st.exists.step() else { return nil }
         reset(network: network)
 
-        try st.metadata.bind(.integer(Int64(network)))
-        while try st.metadata.step() {
-            let key = st.metadata.withTextBytes(1) { Label.isValid($0) ? Array($0) : nil }
-            let value = st.metadata.withTextBytes(2) { Label.isValid($0) ? Array($0) : nil }
-            guard let key, let value, let a = st.metadata.withTextBytes(0, { SixPNAddress(utf8: $0) }) else {
-                skippedRows += 1
-                continue
-            }
-            metadata[a.address, default: []].append((key, value))
+        if let old, let changedApps, let perApp = st.perApp {
+            try readApps(network, perApp, reusing: old, changed: changedApps)
+        } else {
+            try readOrganization(network, st)
         }
 
         var peers: [(name: [UInt8], address: IPv6Address)] = []
@@ -264,7 +323,21 @@ struct SnapshotBuilder: ~Copyable {
             guard let peerName, let a = SixPNAddress(p.text(1)), a.network == network else { skippedRows += 1; continue }
             peers.append((peerName, a.address))
         }
+        finishOrg(peers: peers)
+        sortReverse()
+        return OrgZone(network: network, arena: UnsafeRawBufferPointer(start: arena.base, count: arena.count),
+                       blocks: UnsafeBufferPointer(start: blocks.base, count: blocks.count),
+                       places: UnsafeBufferPointer(start: places.base, count: places.count),
+                       reverse: UnsafeBufferPointer(start: reverse.base, count: reverse.count),
+                       hostFirsts: UnsafeBufferPointer(start: hostFirsts.base, count: hostFirsts.count),
+                       hostRegions: hostRegions, pieces: pieces, lists: listBlocks,
+                       instanceCount: instanceCount, skippedRows: skippedRows)
+    }
 
+    /// Every app of the organization, in one scan in (app, region, ID) order.
+    private mutating func readOrganization(_ network: UInt32, _ st: Statements) throws(SQLiteError) {
+        try st.metadata.bind(.integer(Int64(network)))
+        while try st.metadata.step() { readMetadata(st.metadata) }
         let rows = st.instances
         try rows.bind(.integer(Int64(network)))
         while try rows.step() {
@@ -276,13 +349,158 @@ struct SnapshotBuilder: ~Copyable {
             readInstance(rows)
         }
         finishApp()
-        finishOrg(peers: peers)
-        sortReverse()
-        return OrgZone(network: network, arena: UnsafeRawBufferPointer(start: arena.base, count: arena.count),
-                       blocks: UnsafeBufferPointer(start: blocks.base, count: blocks.count),
-                       places: UnsafeBufferPointer(start: places.base, count: places.count),
-                       reverse: UnsafeBufferPointer(start: reverse.base, count: reverse.count),
-                       hostRegions: hostRegions, instanceCount: instanceCount, skippedRows: skippedRows)
+        appsRead += pieces.count
+    }
+
+    /// The organization's apps in order: those in `changed` (or not in
+    /// `old`) read from the database, the others copied from `old`.
+    private mutating func readApps(_ network: UInt32, _ st: (apps: SQLiteStatement, instances: SQLiteStatement,
+                                                             metadata: SQLiteStatement),
+                                   reusing old: OrgZone, changed: Set<Int64>) throws(SQLiteError) {
+        pieceIndex.removeAll(keepingCapacity: true)
+        for (k, p) in old.pieces.enumerated() { pieceIndex[p.id] = k }
+        movedBy.removeAll(keepingCapacity: true)
+        movedBy.append(contentsOf: repeatElement(Int.min, count: old.pieces.count))
+        appIDs.removeAll(keepingCapacity: true)
+        try st.apps.bind(.integer(Int64(network)))
+        while try st.apps.step() { appIDs.append(st.apps.int64(0)) }
+        for i in appIDs.indices {
+            let id = appIDs[i]
+            if !changed.contains(id), let k = pieceIndex[id] {
+                copyApp(k, of: old)
+            } else {
+                try readApp(id, st)
+            }
+        }
+        relocateReverse(of: old)
+    }
+
+    /// One app, read from the database.
+    private mutating func readApp(_ id: Int64, _ st: (apps: SQLiteStatement, instances: SQLiteStatement,
+                                                      metadata: SQLiteStatement)) throws(SQLiteError) {
+        metadata.removeAll(keepingCapacity: true)
+        try st.metadata.bind(.integer(id))
+        while try st.metadata.step() { readMetadata(st.metadata) }
+        let rows = st.instances
+        try rows.bind(.integer(id))
+        while try rows.step() {
+            if !appStarted { startApp(rows) }
+            guard !rows.isNull(1) else { continue }
+            readInstance(rows)
+        }
+        finishApp()
+        appsRead += 1
+    }
+
+    /// A metadata row (address, key, value, app ID); one that breaks a rule is counted against its app.
+    private mutating func readMetadata(_ row: SQLiteStatement) {
+        let key = row.withTextBytes(1) { Label.isValid($0) ? Array($0) : nil }
+        let value = row.withTextBytes(2) { Label.isValid($0) ? Array($0) : nil }
+        guard let key, let value, let a = row.withTextBytes(0, { SixPNAddress(utf8: $0) }) else {
+            metadataSkipped[row.int64(3), default: 0] += 1
+            return
+        }
+        metadata[a.address, default: []].append((key, value))
+    }
+
+    /// Copies part `k` of `old` to the end of the zone being built: its
+    /// octets, with the offsets in its name blocks moved by as much as the
+    /// part moved, its blocks, places and host facts, and its list text.
+    private mutating func copyApp(_ k: Int, of old: OrgZone) {
+        let p = old.pieces[k]
+        let delta = arena.count - p.arena.lowerBound
+        let placesDelta = places.count - p.places.lowerBound
+        let start = (arena: arena.count, blocks: blocks.count, places: places.count, hostFirsts: hostFirsts.count)
+        arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: old.arena[p.arena]))
+        for i in p.blocks {
+            let b = Int(old.blocks[i]) + delta
+            blocks.append(UInt32(b))
+            let at = UnsafeMutableRawPointer(arena.base + b)
+            var entry = at.loadUnaligned(as: NameEntry.self)
+            if entry.recordsOffset != 0 { entry.recordsOffset = UInt32(Int(entry.recordsOffset) + delta) }
+            if entry.kind == .nearest { entry.firstInstance = UInt32(Int(entry.firstInstance) + placesDelta) }
+            at.storeBytes(of: entry, as: NameEntry.self)
+        }
+        places.append(contentsOf: UnsafeBufferPointer(rebasing: old.places[p.places]))
+        hostFirsts.append(contentsOf: UnsafeBufferPointer(rebasing: old.hostFirsts[p.hostFirsts]))
+        if !oldListsRead {
+            oldListsRead = true
+            Self.readTXT(of: old.lists.apps, in: old, into: &oldApps)
+            Self.readTXT(of: old.lists.instances, in: old, into: &oldInstances)
+            Self.readTXT(of: old.lists.allInstances, in: old, into: &oldAllInstances)
+        }
+        let apps = Self.append(oldApps.bytes(p.apps), separator: 0x2c, to: &orgApps)
+        let instances = Self.append(oldInstances.bytes(p.instances), separator: 0x3b, to: &orgInstances)
+        let allInstances = Self.append(oldAllInstances.bytes(p.allInstances), separator: 0x3b, to: &orgAllInstances)
+        instanceCount += p.instanceCount
+        skippedRows += p.skippedRows
+        pieces.append(AppPiece(
+            id: p.id, arena: start.arena..<arena.count, blocks: start.blocks..<blocks.count,
+            places: start.places..<places.count, hostFirsts: start.hostFirsts..<hostFirsts.count,
+            apps: apps, instances: instances, allInstances: allInstances,
+            instanceCount: p.instanceCount, skippedRows: p.skippedRows))
+        movedBy[k] = delta
+        appsCopied += 1
+    }
+
+    /// The reverse entries of `old` whose names lie in a copied part, moved with it.
+    private mutating func relocateReverse(of old: OrgZone) {
+        let parts = old.pieces
+        for e in old.reverse {
+            let block = Int(e.nameBlock)
+            // The last part that starts at or before the block (an empty part may start at the same place).
+            var low = 0, high = parts.count
+            while low < high {
+                let mid = (low + high) / 2
+                if parts[mid].arena.lowerBound <= block { low = mid + 1 } else { high = mid }
+            }
+            let k = low - 1
+            guard k >= 0, block < parts[k].arena.upperBound, movedBy[k] != Int.min else { continue }
+            reverse.append(ReverseEntry(address: e.address, nameBlock: UInt32(block + movedBy[k])))
+        }
+    }
+
+    /// The text of the TXT records of the block at `block` in `zone`: their character-strings, joined.
+    private static func readTXT(of block: Int, in zone: OrgZone, into text: inout GrowableBuffer<UInt8>) {
+        text.removeAll()
+        let entry = zone.view.entry(at: block)
+        let records = zone.view.bytes(entry.recordsOffset, entry.recordsLength)
+        var i = 0
+        // Each record: owner pointer, TYPE, CLASS, TTL (10 octets), RDLENGTH, then the strings.
+        while i + 12 <= records.count {
+            let end = i + 12 + (Int(records[i + 10]) << 8 | Int(records[i + 11]))
+            var j = i + 12
+            while j < end {
+                let n = Int(records[j])
+                text.append(contentsOf: UnsafeRawBufferPointer(rebasing: records[(j + 1)..<(j + 1 + n)]))
+                j += 1 + n
+            }
+            i = end
+        }
+    }
+
+    /// Appends `segment` to a list, after `separator` when the list is not
+    /// empty, and returns where it lies (an empty range when it is empty).
+    private static func append(_ segment: UnsafeRawBufferPointer, separator: UInt8,
+                               to list: inout GrowableBuffer<UInt8>) -> Range<Int> {
+        guard segment.count > 0 else { return list.count..<list.count }
+        if list.count > 0 { list.append(separator) }
+        let start = list.count
+        list.append(contentsOf: segment)
+        return start..<list.count
+    }
+
+    /// The range of what a list gained from `before` on, without the separator before it.
+    private static func segment(_ list: GrowableBuffer<UInt8>, since before: Int) -> Range<Int> {
+        list.count == before ? before..<before : (before == 0 ? 0 : before + 1)..<list.count
+    }
+
+    /// Forgets the region indexes, when no zone made with them will be copied from again.
+    mutating func forgetRegions() {
+        regionIndex.removeAll(keepingCapacity: true)
+        regionText.removeAll()
+        regionSpans.removeAll()
+        lastRegionIndex = .max
     }
 
     private mutating func reset(network: UInt32) {
@@ -295,11 +513,11 @@ struct SnapshotBuilder: ~Copyable {
         arena.append32(0)
         arena.append32(0)
         hostRegions.removeAll(keepingCapacity: true)
-        regionIndex.removeAll(keepingCapacity: true)
-        regionText.removeAll()
-        regionSpans.removeAll()
-        lastRegionIndex = .max
+        hostFirsts.removeAll()
         metadata.removeAll(keepingCapacity: true)
+        metadataSkipped.removeAll(keepingCapacity: true)
+        pieces.removeAll(keepingCapacity: true)
+        oldListsRead = false
         orgApps.removeAll()
         orgInstances.removeAll()
         orgAllInstances.removeAll()
@@ -310,6 +528,8 @@ struct SnapshotBuilder: ~Copyable {
 
     private mutating func startApp(_ rows: SQLiteStatement) {
         appStarted = true
+        appID = rows.int64(8)
+        pieceStart = (arena.count, blocks.count, places.count, hostFirsts.count, instanceCount, skippedRows)
         appInstances.removeAll()
         appText.removeAll()
         appName = append(rows, 0)
@@ -341,7 +561,10 @@ struct SnapshotBuilder: ~Copyable {
             skippedRows += 1
             return
         }
-        if hostRegions[a.host] == nil { hostRegions[a.host] = region }
+        // A host's region is its first instance's: the app's repeats of the host before add nothing.
+        if hostFirsts.count == pieceStart.hostFirsts || hostFirsts[hostFirsts.count - 1].host != a.host {
+            hostFirsts.append(InstancePlace(host: a.host, region: region))
+        }
         let started = rows.int64(5) != 0
         appInstances.append(PendingInstance(
             id: append(rows, 1), addressText: append(rows, 4), group: append(rows, 6), region: region,
@@ -393,9 +616,23 @@ struct SnapshotBuilder: ~Copyable {
 
     // MARK: - Emitting an app
 
+    /// Writes the app's names (when its name is a label) and records its part.
     private mutating func finishApp() {
-        defer { appStarted = false }
-        guard appStarted, appValid else { return }
+        guard appStarted else { return }
+        appStarted = false
+        let lists = (apps: orgApps.count, instances: orgInstances.count, allInstances: orgAllInstances.count)
+        if appValid { writeApp() }
+        skippedRows += metadataSkipped[appID] ?? 0
+        let s = pieceStart
+        pieces.append(AppPiece(
+            id: appID, arena: s.arena..<arena.count, blocks: s.blocks..<blocks.count, places: s.places..<places.count,
+            hostFirsts: s.hostFirsts..<hostFirsts.count, apps: Self.segment(orgApps, since: lists.apps),
+            instances: Self.segment(orgInstances, since: lists.instances),
+            allInstances: Self.segment(orgAllInstances, since: lists.allInstances),
+            instanceCount: instanceCount - s.instanceCount, skippedRows: skippedRows - s.skippedRows))
+    }
+
+    private mutating func writeApp() {
         let instances = pending
         let firstPlace = UInt32(places.count)
         let start = UInt32(arena.count)
@@ -579,12 +816,15 @@ struct SnapshotBuilder: ~Copyable {
     // MARK: - Emitting an organization
 
     private mutating func finishOrg(peers: [(name: [UInt8], address: IPv6Address)]) {
+        for p in UnsafeBufferPointer(start: hostFirsts.base, count: hostFirsts.count) where hostRegions[p.host] == nil {
+            hostRegions[p.host] = p.region
+        }
         appendName(Self.apps, app: false)
-        addTXT(orgApps.bytes)
+        listBlocks.apps = addTXT(orgApps.bytes)
         appendName(Self.instances, app: false)
-        addTXT(orgInstances.bytes)
+        listBlocks.instances = addTXT(orgInstances.bytes)
         appendName(Self.all, Self.instances, app: false)
-        addTXT(orgAllInstances.bytes)
+        listBlocks.allInstances = addTXT(orgAllInstances.bytes)
         text.removeAll()
         for peer in peers {
             peer.name.withUnsafeBytes { appendName($0, Self.peer, app: false) }
@@ -617,10 +857,11 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// Sorts the organization's reverse entries by address, for the binary
-    /// search. (An address twice, an instance's and a peer's, answers once.)
+    /// search. (An address twice, an instance's and a peer's, answers once:
+    /// the instance's, whose name block comes first.)
     private mutating func sortReverse() {
         var part = UnsafeMutableBufferPointer(start: reverse.base, count: reverse.count)
-        part.sort { $0.address < $1.address }
+        part.sort { $0.address < $1.address || ($0.address == $1.address && $0.nameBlock < $1.nameBlock) }
     }
 
     /// The labels given, then the app's label when `app`, then `internal.`, into `name`.
@@ -652,7 +893,8 @@ struct SnapshotBuilder: ~Copyable {
 
     /// TXT records for `value` (none when it is empty): 255-octet character-strings,
     /// at most 255 of them per record so RDATA stays under 65535 octets.
-    private mutating func addTXT(_ value: UnsafeRawBufferPointer) {
+    @discardableResult
+    private mutating func addTXT(_ value: UnsafeRawBufferPointer) -> Int {
         let b = add(kind: .txt)
         let start = arena.count
         var count: UInt32 = 0
@@ -678,6 +920,7 @@ struct SnapshotBuilder: ~Copyable {
             count += 1
         }
         setRecords(ofBlock: b, start: start, count: count)
+        return b
     }
 
     /// Writes a name block for the name in `name`: the entry, then the name.

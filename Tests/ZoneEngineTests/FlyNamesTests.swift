@@ -224,4 +224,53 @@ private let w5 = "fdaa:0:1:0:b2:0:5:2"
         #expect(store.updateCounts.full == full, "after the migration, changes come from the log")
         #expect(try store.current.ask("api.internal", from: "fdaa:0:1:0:a1:0:1:2").aaaa.count == 2)
     }
+
+    /// A version 2 file (the change log without app_id, triggers that name
+    /// the organization only), made from a fresh database by taking version 3's addition away.
+    static func version2Database() throws -> TemporaryDatabase {
+        let t = try TemporaryDatabase()
+        try t.writer().addInstance(app: "web", region: "ams", address: "fdaa:0:1:0:a1:0:1:2", id: "w1")
+        try t.writer().addInstance(app: "api", region: "ams", address: "fdaa:0:1:0:a1:0:2:2", id: "a1")
+        let version2Triggers = Schema.changeTriggers
+            .replacingOccurrences(of: "(network_id, app_id)", with: "(network_id)")
+            .replacingOccurrences(of: ", NEW.id)", with: ")").replacingOccurrences(of: ", OLD.id)", with: ")")
+            .replacingOccurrences(of: "SELECT network_id, id FROM", with: "SELECT network_id FROM")
+            .replacingOccurrences(of: "SELECT a.network_id, a.id FROM", with: "SELECT a.network_id FROM")
+        #expect(!version2Triggers.contains("network_id, app_id") && !version2Triggers.contains(", a.id FROM"))
+        let db = try SQLiteConnection(path: t.path, mode: .readWrite(create: false))
+        try db.execute("BEGIN; " + Schema.dropChangeTriggers + " ALTER TABLE changes DROP COLUMN app_id; "
+                       + version2Triggers + " PRAGMA user_version = 2; COMMIT;")
+        return t
+    }
+
+    @Test func aVersion2DatabaseIsServedAndMigratedInPlace() throws {
+        let t = try Self.version2Database()
+        let store = try ZoneStore(path: t.path, logger: .init(label: "test"))
+        let me = "fdaa:0:1:0:a1:0:1:2"
+        #expect(try store.current.ask("web.internal", from: me).aaaa == [me])
+        // A writer of version 2 (plain SQL): its change names the organization, which is built whole.
+        let rw = try SQLiteConnection(path: t.path, mode: .readWrite(create: false))
+        try rw.execute("INSERT INTO instances (app_id, id, region, host_id, address) SELECT id, 'w2', 'iad', 161, 'fdaa:0:1:0:a1:0:3:2' FROM apps WHERE name = 'web'")
+        store.pollOnce()
+        #expect(try store.current.ask("web.internal", from: me).aaaa.count == 2)
+        #expect(store.updateCounts.full == 1, "a version 2 log is read as it is")
+        let before = store.appCounts
+        #expect(before.copied == 0)
+        // The first writer of this version migrates it; the store follows, and builds one app again from then on.
+        try t.writer().addInstance(app: "api", region: "iad", address: "fdaa:0:1:0:a1:0:4:2", id: "a2")
+        #expect(try rw.integer("PRAGMA user_version") == Schema.version)
+        store.pollOnce()
+        #expect(try store.current.ask("api.internal", from: me).aaaa.count == 2)
+        try t.writer().addInstance(app: "api", region: "syd", address: "fdaa:0:1:0:a1:0:5:2", id: "a3")
+        store.pollOnce()
+        #expect(try store.current.ask("api.internal", from: me).aaaa.count == 3)
+        #expect(store.appCounts.copied > before.copied, "web is copied, not read")
+        #expect(try rw.integer("SELECT count(*) FROM changes WHERE app_id IS NOT NULL") > 0)
+        let full = try snapshot(of: t.path, serial: store.current.serial)
+        for name in ["web.internal", "api.internal", "vms.api.internal", "_apps.internal", "_instances.internal"] {
+            for type in [RRType.aaaa, .txt, .a] {
+                #expect(try store.current.respond(name, type, from: me) == full.respond(name, type, from: me), "\(name) \(type)")
+            }
+        }
+    }
 }

@@ -57,7 +57,7 @@ private struct RandomWriter {
         let k = next
         next += 1
         switch Int.random(in: 0..<100, using: &rng) {
-        case 0..<30:  // a new instance, now and then one that breaks a rule
+        case 0..<26:  // a new instance, now and then one that breaks a rule
             let network = pick(Self.networks)
             let app = pick(Self.apps)
             try run("INSERT OR IGNORE INTO orgs (network_id, name) VALUES (?, ?)", .integer(network), .text("org\(network)"))
@@ -71,6 +71,12 @@ private struct RandomWriter {
                 SELECT id, ?, ?, ?, ?, ?, ? FROM apps WHERE network_id = ? AND name = ?
                 """, .text("i\(k)"), .text(region), .integer(host), .text(address(inNetwork, host, k)),
                 .integer(Int64.random(in: 0...1, using: &rng)), .text(pick(Self.groups)), .integer(network), .text(app))
+        case 26..<28:  // an app renamed: its names move, its instances stay
+            try run("UPDATE apps SET name = ? WHERE id = (SELECT id FROM apps ORDER BY random() LIMIT 1)",
+                    .text(pick(Self.apps) + (Bool.random(using: &rng) ? "" : "2")))
+        case 28..<30:  // an app moved to another organization, its instances with it
+            try run("UPDATE apps SET network_id = ? WHERE id = (SELECT id FROM apps ORDER BY random() LIMIT 1)",
+                    .integer(pick(Self.networks)))
         case 30..<40:
             if let a = try anInstance() { try run("DELETE FROM instances WHERE address = ?", .text(a)) }
         case 40..<47:  // to another app, maybe of another organization (then its address no longer fits)
@@ -177,6 +183,34 @@ private struct RandomWriter {
         store.pollOnce()
         #expect(store.current === dead)
         #expect(store.updateCounts.full == 1)
+    }
+
+    @Test func aChangeReadsOnlyItsAppAndCopiesTheOrganizationsOthers() throws {
+        let t = try TemporaryDatabase()
+        let w = try t.writer()
+        for (k, app) in ["api", "db", "web", "worker"].enumerated() {
+            try w.addInstance(app: app, region: "ams", address: "fdaa:0:1:0:a1:0:\(k + 1):2")
+        }
+        let store = try ZoneStore(path: t.path, logger: logger)
+        let (read, copied) = store.appCounts
+        #expect(read == 4 && copied == 0)
+        try w.addInstance(app: "db", region: "iad", address: "fdaa:0:1:0:a1:0:9:2")
+        store.pollOnce()
+        #expect(store.appCounts.read == read + 1, "only db is read again")
+        #expect(store.appCounts.copied == 3, "api, web and worker are copied")
+        #expect(try store.current.ask("db.internal", from: "fdaa:0:1:0:a1:0:1:2").aaaa.count == 2)
+        #expect(try store.current.ask("_apps.internal", .txt, from: "fdaa:0:1:0:a1:0:1:2").txt == ["api,db,web,worker"])
+        // A peer is the organization's own row: no app is read, every app is copied.
+        try w.addPeer(name: "laptop", address: "fdaa:0:1:0:ff:0:0:101")
+        store.pollOnce()
+        #expect(store.appCounts.read == read + 1 && store.appCounts.copied == 7)
+        let full = try snapshot(of: t.path, serial: store.current.serial)
+        for name in ["api.internal", "db.internal", "_apps.internal", "_instances.internal", "laptop._peer.internal"] {
+            for type in [RRType.aaaa, .txt] {
+                #expect(try store.current.respond(name, type, from: "fdaa:0:1:0:a1:0:1:2")
+                        == full.respond(name, type, from: "fdaa:0:1:0:a1:0:1:2"), "\(name) \(type)")
+            }
+        }
     }
 
     @Test func aReaderThatFellBehindTheLogBuildsEverything() throws {

@@ -147,10 +147,10 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
         try t.writer().addInstance(app: "web", region: "ams", address: client)
         let store = try ZoneStore(path: t.path, logger: logger)
         let before = store.current
-        try run("/usr/bin/sqlite3", [t.path, "PRAGMA user_version = 3"])
+        try run("/usr/bin/sqlite3", [t.path, "PRAGMA user_version = 9"])
         store.pollOnce()
         #expect(store.current === before)
-        #expect(store.lastError?.contains("schema version 3") == true)
+        #expect(store.lastError?.contains("schema version 9") == true)
         try run("/usr/bin/sqlite3", [t.path, "PRAGMA user_version = \(Schema.version)"])
         store.pollOnce()
         #expect(store.current !== before)

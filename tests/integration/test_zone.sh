@@ -14,7 +14,7 @@ db=$dir/zone.sqlite
 
 check "db init creates a database" "$SIXPN" db init --db "$db"
 expect_eq "it is in WAL mode" "wal" "$(sqlite3 "$db" 'PRAGMA journal_mode')"
-expect_eq "with schema version 2" "2" "$(sqlite3 "$db" 'PRAGMA user_version')"
+expect_eq "with schema version 3" "3" "$(sqlite3 "$db" 'PRAGMA user_version')"
 check "db init again is harmless" "$SIXPN" db init --db "$db"
 
 check "add-instance" "$SIXPN" db add-instance --db "$db" --app web --region ams --address fdaa:0:2a:0:b:1234:abcd:2
@@ -110,7 +110,7 @@ SQL
 v1_list=$("$SIXPN" db list --db "$old")
 expect_eq "list reads it (and migrates it)" "org 0000002a 0000002a
 instance 0000002a old o1 ams 0000000b fdaa:0:2a:0:b:0:1:2 started" "$v1_list"
-expect_eq "it is version 2 now" "2" "$(sqlite3 "$old" 'PRAGMA user_version')"
+expect_eq "it is version 3 now" "3" "$(sqlite3 "$old" 'PRAGMA user_version')"
 expect_eq "its instance is in process group app" "app" "$(sqlite3 "$old" "SELECT process_group FROM instances")"
 check "a new-style instance goes in" "$SIXPN" db add-instance --db "$old" --app old --region ams --address fdaa:0:2a:0:b:0:2:2 --process-group worker
 
