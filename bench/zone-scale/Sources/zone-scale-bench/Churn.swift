@@ -144,14 +144,21 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     let busy = Mutex([Bool](repeating: false, count: pool.count))
     let latencies = Mutex<[Double]>([])
     let stop = Atomic<Bool>(false)
+    // Off between the churn phase and the interleaved slices' churn halves (2b).
+    let churning = Atomic<Bool>(true)
     let changes = Atomic<Int>(0)
     let churner = Thread {
         let w = try! DatabaseWriter(path: path, durable: false)
         var rng = SystemRandomNumberGenerator()
         var states = [Bool?](repeating: nil, count: pool.count)
-        let begin = ContinuousClock.now
+        var begin = ContinuousClock.now
         var k = 0
         while !stop.load(ordering: .relaxed) {
+            guard churning.load(ordering: .relaxed) else {
+                Thread.sleep(forTimeInterval: 0.001)
+                (begin, k) = (ContinuousClock.now, 0)  // the schedule starts again when churning does
+                continue
+            }
             // Paced on an absolute schedule: change k is due at k ms.
             let due = begin + .milliseconds(k)
             if ContinuousClock.now < due { Thread.sleep(until: Date() + Double(ms(due - ContinuousClock.now)) / 1e3); continue }
@@ -192,23 +199,41 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     churner.start()
     checker.start()
     let churned = lookups(for: seconds)
-    stop.store(true, ordering: .relaxed)
+    churning.store(false, ordering: .relaxed)
     let churnSeconds = ms(ContinuousClock.now - churnStart) / 1e3
     let zoneCPU = (secondsOf(store.pollerCPUTime) - zoneCPU1) / churnSeconds
+    let churnChanges = changes.load(ordering: .relaxed)
     while !pending.withLock({ $0.isEmpty }) { usleep(1000) }
     usleep(100_000)
     let counts3 = store.updateCounts
     let sustained = latencies.withLock { $0.sorted() }
     let quietRate = Double(quiet.count) / quiet.cpu, busyRate = Double(churned.count) / churned.cpu
+
+    // 2b. The same comparison in alternating half-second slices, quiet then
+    // churning, so that the machine's drift over tens of seconds (other
+    // tenants of a shared VM) falls on both sides: the ratio of each pair, and their median.
+    var sliceRatios: [Double] = []
+    for _ in 0..<Int(seconds) {
+        let q = lookups(for: 0.5)
+        churning.store(true, ordering: .relaxed)
+        let c = lookups(for: 0.5)
+        churning.store(false, ordering: .relaxed)
+        sliceRatios.append((Double(c.count) / c.cpu) / (Double(q.count) / q.cpu))
+    }
+    stop.store(true, ordering: .relaxed)
+    while !pending.withLock({ $0.isEmpty }) { usleep(1000) }
+    sliceRatios.sort()
     print(String(format: """
         sustained:  %d changes in %.1f s (%.0f/s, one per transaction), commit -> answered p50 %.2f ms, p99 %.2f ms, max %.2f ms
         updates:    %d incremental, %d full during the churn; zone thread %.1f %% of a core (%.2f %% idle, polling), %.0f µs per change
         lookups:    %.0f per CPU-second without churn, %.0f with (%.3fx); lookup thread CPU %.1f s and %.1f s
-        """, sustained.count, churnSeconds, Double(changes.load(ordering: .relaxed)) / churnSeconds,
+        interleaved: %d pairs of half-second slices, churn / no churn per CPU-second: median %.3fx (from %.3fx to %.3fx)
+        """, sustained.count, churnSeconds, Double(churnChanges) / churnSeconds,
         percentile(sustained, 0.5), percentile(sustained, 0.99), sustained.last ?? .nan,
         counts3.incremental - counts2.incremental, counts3.full - counts2.full, zoneCPU * 100, idleZoneCPU * 100,
-        (zoneCPU - idleZoneCPU) * churnSeconds / Double(max(1, changes.load(ordering: .relaxed))) * 1e6,
-        quietRate, busyRate, busyRate / quietRate, quiet.cpu, churned.cpu))
+        (zoneCPU - idleZoneCPU) * churnSeconds / Double(max(1, churnChanges)) * 1e6,
+        quietRate, busyRate, busyRate / quietRate, quiet.cpu, churned.cpu,
+        sliceRatios.count, percentile(sliceRatios, 0.5), sliceRatios.first ?? .nan, sliceRatios.last ?? .nan))
     _ = counts1
 
     // 3. An hour's worth of changes, as fast as they go, and the memory after.
