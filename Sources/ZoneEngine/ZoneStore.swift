@@ -170,19 +170,21 @@ public final class ZoneStore: Sendable {
         state.withLock { ($0.builder?.appsRead ?? 0, $0.builder?.appsCopied ?? 0) }
     }
 
-    /// Reloads when the file was replaced or another connection committed.
+    /// Reloads when another connection committed or the file was replaced.
+    /// A commit is looked for first: under churn nearly every poll finds
+    /// one, and the path's stat (a file renamed over it) is then left to the
+    /// next quiet poll (nothing commits to a file once another is renamed over it).
     func pollOnce() {
         state.withLock { s in
-            guard !s.retry, s.connection != nil else { return reload(&s) }
-            guard let id = FileIdentity(path: path), id == s.identity else { return reload(&s) }
+            guard !s.retry, s.connection != nil, let identity = s.identity else { return reload(&s) }
             let version: Int64
             do {
                 version = try Self.dataVersion(&s)
             } catch {
                 return fail(&s, error)
             }
-            guard version != s.dataVersion else { return }
-            reload(&s, seen: (id, version))
+            if version != s.dataVersion { return reload(&s, seen: (identity, version)) }
+            guard let id = FileIdentity(path: path), id == identity else { return reload(&s) }
         }
     }
 

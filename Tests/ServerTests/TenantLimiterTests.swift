@@ -156,8 +156,21 @@ private func limitedService(_ zone: ZoneStore, counters: WorkerCounters, _ budge
 @Test func aMissPastItsOrganizationsUpstreamCapGetsSERVFAILWithAnEDEAtOnce() throws {
     let (zone, path) = try testZone()
     defer { removeDatabase(path) }
-    // Port 9 (discard): the forwarded queries stay in flight.
-    let forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: [.ipv4(127, 0, 0, 1, port: 9)]),
+    // An upstream that never reads: the forwarded queries stay in flight. (A closed port would
+    // refuse at once, and the forwarder could free the slot before the next question is asked.)
+    let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    #expect(silent >= 0)
+    defer { close(silent) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { a in
+        a.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) == 0 && getsockname(silent, $0, &length) == 0 }
+    }
+    #expect(bound)
+    let port = UInt16(bigEndian: address.sin_port)
+    let forwarder = try Forwarder(configuration: ForwarderConfiguration(upstreams: [.ipv4(127, 0, 0, 1, port: port)]),
                                   logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     defer { forwarder.shutdown() }
     let counters = WorkerCounters()
