@@ -76,6 +76,9 @@ public struct ReplicaPosition: Sendable, Equatable {
 public final class ReplicaDatabase {
     private let db: SQLiteConnection
     private var statements: [String: SQLiteStatement] = [:]
+    /// A listing's insert of each instance, kept at hand: found by its SQL text, a
+    /// million rows would hash and compare that text a million times.
+    private var insertListed: SQLiteStatement?
     /// What a replacement has written so far, so that each listed instance costs one INSERT.
     private var listed: Listed?
 
@@ -210,12 +213,12 @@ public final class ReplicaDatabase {
             newApp = true
         }
         let appID = listed!.apps[name]!
-        do {
-            try run("""
-                INSERT INTO instances (app_id, id, region, host_id, address, started, process_group)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, .integer(appID), .text(r.id), .text(r.region), .integer(Int64(r.sixPN.host)), .text(r.text),
-                    .integer(i.started ? 1 : 0), .text(group))
+        if insertListed == nil {
+            do { insertListed = try statement(Self.insertInstance) } catch { throw DatabaseError(error) }
+        }
+        do throws(DatabaseError) {
+            try run(insertListed!, [.integer(appID), .text(r.id), .text(r.region), .integer(Int64(r.sixPN.host)), .text(r.text),
+                                    .integer(i.started ? 1 : 0), .text(group)])
         } catch {
             if newApp {
                 try run("DELETE FROM apps WHERE id = ?", .integer(appID))
@@ -370,12 +373,23 @@ public final class ReplicaDatabase {
     }
 
     private func run(_ sql: String, _ values: SQLiteValue?...) throws(DatabaseError) {
+        let s: SQLiteStatement
+        do { s = try statement(sql) } catch { throw DatabaseError(error) }
+        try run(s, values)
+    }
+
+    private func run(_ s: SQLiteStatement, _ values: [SQLiteValue?]) throws(DatabaseError) {
         do {
-            try statement(sql).bind(values).run()
+            try s.bind(values).run()
         } catch {
             throw DatabaseError(error.isConstraint ? .duplicate : .database, error.description)
         }
     }
+
+    private static let insertInstance = """
+        INSERT INTO instances (app_id, id, region, host_id, address, started, process_group)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        """
 
     private func integer(_ sql: String, _ values: SQLiteValue?...) throws(DatabaseError) -> Int64? {
         do {

@@ -140,7 +140,13 @@ final class SQLiteStatement {
             switch v {
             case nil: rc = sqlite3_bind_null(stmt, n)
             case .integer(let x): rc = sqlite3_bind_int64(stmt, n, x)
-            case .text(let s): rc = sqlite3_bind_text(stmt, n, s, -1, SQLiteStatement.transient)
+            case .text(var s) where !s.isEmpty:
+                // The string's own UTF-8 (SQLite copies it): no C string made per value.
+                rc = s.withUTF8 { b in
+                    b.withMemoryRebound(to: CChar.self) { sqlite3_bind_text(stmt, n, $0.baseAddress, Int32($0.count), Self.transient) }
+                }
+            case .text:  // empty: a NULL pointer would bind NULL
+                rc = sqlite3_bind_text(stmt, n, "", 0, Self.transient)
             }
             guard rc == SQLITE_OK else { throw connection.lastStatementError(rc, sql: sql) }
         }
