@@ -1,3 +1,4 @@
+import DNSWire
 import Glibc
 
 /// One organization's prepared answers, in one block of memory that no
@@ -27,6 +28,10 @@ final class OrgZone: @unchecked Sendable {
     /// The blocks of `_apps`, `_instances` and `all._instances`, whose
     /// records hold the lists the pieces' text ranges point into.
     let lists: (apps: Int, instances: Int, allInstances: Int)
+    /// The organization's peers as read (valid ones), and how many rows were
+    /// left out: an update that touched only apps' rows takes them from here.
+    let peers: [Peer]
+    let peersSkipped: Int
     /// The arena offset of every name block, in the order they were written.
     let blocks: UnsafeBufferPointer<UInt32>
     /// Every instance's (host, region), in read order (a host's first
@@ -46,7 +51,7 @@ final class OrgZone: @unchecked Sendable {
           places: UnsafeBufferPointer<InstancePlace>, reverse: UnsafeBufferPointer<ReverseEntry>,
           hostFirsts: UnsafeBufferPointer<InstancePlace>, hostRegions: [UInt32: UInt32],
           pieces: [AppPiece], lists: (apps: Int, instances: Int, allInstances: Int),
-          instanceCount: Int, skippedRows: Int) {
+          peers: [Peer], peersSkipped: Int, instanceCount: Int, skippedRows: Int) {
         let slotCount = Self.tableSize(for: blocks.count)
         let hostCount = Self.tableSize(for: hostRegions.count)
         func aligned(_ n: Int) -> Int { (n + 15) & ~15 }
@@ -88,6 +93,8 @@ final class OrgZone: @unchecked Sendable {
         self.skippedRows = skippedRows
         self.pieces = pieces
         self.lists = lists
+        self.peers = peers
+        self.peersSkipped = peersSkipped
     }
 
     deinit { free(memory) }
@@ -99,6 +106,9 @@ final class OrgZone: @unchecked Sendable {
         return size
     }
 }
+
+/// A peer of the organization: its name's label and its address.
+typealias Peer = (name: [UInt8], address: IPv6Address)
 
 /// Where one app's part of an ``OrgZone`` lies: its octets in the arena
 /// (name blocks and the records only they point to), its entries in the

@@ -78,7 +78,9 @@ enum Schema {
     /// The triggers that log, in `changes`, the organization and app (or the
     /// host) each write touches: an app's rows (its instances and their
     /// metadata included) with its ID, an organization's own rows (`orgs`,
-    /// `peers`) with app_id NULL.
+    /// `peers`, and the `apps` row itself, which changes the app list) with
+    /// app_id NULL. A reader reads an organization's app list and peers
+    /// again only for a NULL row.
     /// A writer that replaces everything in one transaction (a relisted replica) drops them
     /// for that transaction and logs one reset instead (``dropChangeTriggers``, ``logReset``):
     /// a million rows cost one log row, not a million.
@@ -93,13 +95,14 @@ enum Schema {
             INSERT INTO changes (network_id) VALUES (OLD.network_id);
         END;
         CREATE TRIGGER apps_insert AFTER INSERT ON apps BEGIN
-            INSERT INTO changes (network_id, app_id) VALUES (NEW.network_id, NEW.id);
+            INSERT INTO changes (network_id, app_id) VALUES (NEW.network_id, NEW.id), (NEW.network_id, NULL);
         END;
         CREATE TRIGGER apps_update AFTER UPDATE ON apps BEGIN
-            INSERT INTO changes (network_id, app_id) VALUES (OLD.network_id, OLD.id), (NEW.network_id, NEW.id);
+            INSERT INTO changes (network_id, app_id)
+                VALUES (OLD.network_id, OLD.id), (NEW.network_id, NEW.id), (OLD.network_id, NULL), (NEW.network_id, NULL);
         END;
         CREATE TRIGGER apps_delete AFTER DELETE ON apps BEGIN
-            INSERT INTO changes (network_id, app_id) VALUES (OLD.network_id, OLD.id);
+            INSERT INTO changes (network_id, app_id) VALUES (OLD.network_id, OLD.id), (OLD.network_id, NULL);
         END;
         CREATE TRIGGER instances_insert AFTER INSERT ON instances BEGIN
             INSERT INTO changes (network_id, app_id) SELECT network_id, id FROM apps WHERE id = NEW.app_id;

@@ -248,8 +248,10 @@ struct SnapshotBuilder: ~Copyable {
         // A writer replaced everything without the triggers and said so in one row.
         try log.reset.bind(.integer(last))
         if try log.reset.step() { return .everything }
-        // Each touched organization, and the apps of it that changed (none: only its own rows).
+        // Each touched organization, and the apps of it that changed; `own`: organizations whose
+        // own rows changed too (orgs, peers, the apps table), whose app list and peers are read again.
         var apps: [UInt32: Set<Int64>] = [:]
+        var own: Set<UInt32> = []
         var whole: Set<UInt32> = []
         let changed = log.apps
         try changed.bind(.integer(last))
@@ -261,6 +263,7 @@ struct SnapshotBuilder: ~Copyable {
                 apps[network, default: []].insert(changed.int64(1))
             } else if version >= 3 {
                 if apps[network] == nil { apps[network] = [] }
+                own.insert(network)
             } else {
                 whole.insert(network)  // a version 2 log names no apps
             }
@@ -268,7 +271,8 @@ struct SnapshotBuilder: ~Copyable {
         var zones: [UInt32: OrgZone?] = [:]
         for network in whole { zones[network] = .some(try build(network: network, statements)) }
         for (network, ids) in apps where !whole.contains(network) {
-            zones[network] = .some(try build(network: network, statements, reusing: current.zone(network), changedApps: ids))
+            zones[network] = .some(try build(network: network, statements, reusing: current.zone(network), changedApps: ids,
+                                             ownRows: own.contains(network)))
         }
         return .changed(zones, lastChange: max)
     }
@@ -302,27 +306,44 @@ struct SnapshotBuilder: ~Copyable {
     /// organization's zone before, and `changedApps`, only those apps are
     /// read again; every other app's part is copied from `old` (schema
     /// version 3; before, or without `old`, the whole organization is read).
+    /// Unless `ownRows` (its organization, peer or apps rows changed), the
+    /// organization, its app list and its peers are as `old` has them, and
+    /// only the changed apps' rows are read.
     mutating func build(network: UInt32, _ st: Statements, reusing old: OrgZone? = nil,
-                        changedApps: Set<Int64>? = nil) throws(SQLiteError) -> OrgZone? {
+                        changedApps: Set<Int64>? = nil, ownRows: Bool = true) throws(SQLiteError) -> OrgZone? {
         defer { st.reset() }
-        try st.exists.bind(.integer(Int64(network)))
-        guard try st.exists.step() else { return nil }
+        var onlyApps = false
+        if let old, let changedApps, st.perApp != nil {
+            pieceIndex.removeAll(keepingCapacity: true)
+            for (k, p) in old.pieces.enumerated() { pieceIndex[p.id] = k }
+            onlyApps = !ownRows && changedApps.allSatisfy { pieceIndex[$0] != nil }
+        }
+        if !onlyApps {
+            try st.exists.bind(.integer(Int64(network)))
+            guard try st.exists.step() else { return nil }
+        }
         reset(network: network)
 
         if let old, let changedApps, let perApp = st.perApp {
-            try readApps(network, perApp, reusing: old, changed: changedApps)
+            try readApps(network, perApp, reusing: old, changed: changedApps, appList: !onlyApps)
         } else {
             try readOrganization(network, st)
         }
 
-        var peers: [(name: [UInt8], address: IPv6Address)] = []
-        try st.peers.bind(.integer(Int64(network)))
-        while try st.peers.step() {
-            let p = st.peers
-            let peerName = p.withTextBytes(0) { Label.isValid($0) ? Array($0) : nil }
-            guard let peerName, let a = SixPNAddress(p.text(1)), a.network == network else { skippedRows += 1; continue }
-            peers.append((peerName, a.address))
+        var peers: [Peer] = []
+        var peersSkipped = 0
+        if onlyApps, let old {
+            (peers, peersSkipped) = (old.peers, old.peersSkipped)
+        } else {
+            try st.peers.bind(.integer(Int64(network)))
+            while try st.peers.step() {
+                let p = st.peers
+                let peerName = p.withTextBytes(0) { Label.isValid($0) ? Array($0) : nil }
+                guard let peerName, let a = SixPNAddress(p.text(1)), a.network == network else { peersSkipped += 1; continue }
+                peers.append((peerName, a.address))
+            }
         }
+        skippedRows += peersSkipped
         finishOrg(peers: peers)
         sortReverse()
         return OrgZone(network: network, arena: UnsafeRawBufferPointer(start: arena.base, count: arena.count),
@@ -331,7 +352,7 @@ struct SnapshotBuilder: ~Copyable {
                        reverse: UnsafeBufferPointer(start: reverse.base, count: reverse.count),
                        hostFirsts: UnsafeBufferPointer(start: hostFirsts.base, count: hostFirsts.count),
                        hostRegions: hostRegions, pieces: pieces, lists: listBlocks,
-                       instanceCount: instanceCount, skippedRows: skippedRows)
+                       peers: peers, peersSkipped: peersSkipped, instanceCount: instanceCount, skippedRows: skippedRows)
     }
 
     /// Every app of the organization, in one scan in (app, region, ID) order.
@@ -353,17 +374,21 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// The organization's apps in order: those in `changed` (or not in
-    /// `old`) read from the database, the others copied from `old`.
+    /// `old`) read from the database, the others copied from `old`. The
+    /// order and set of apps is read from the database when `appList`, and
+    /// is `old`'s otherwise. `pieceIndex` indexes `old`'s pieces.
     private mutating func readApps(_ network: UInt32, _ st: (apps: SQLiteStatement, instances: SQLiteStatement,
                                                              metadata: SQLiteStatement),
-                                   reusing old: OrgZone, changed: Set<Int64>) throws(SQLiteError) {
-        pieceIndex.removeAll(keepingCapacity: true)
-        for (k, p) in old.pieces.enumerated() { pieceIndex[p.id] = k }
+                                   reusing old: OrgZone, changed: Set<Int64>, appList: Bool) throws(SQLiteError) {
         movedBy.removeAll(keepingCapacity: true)
         movedBy.append(contentsOf: repeatElement(Int.min, count: old.pieces.count))
         appIDs.removeAll(keepingCapacity: true)
-        try st.apps.bind(.integer(Int64(network)))
-        while try st.apps.step() { appIDs.append(st.apps.int64(0)) }
+        if appList {
+            try st.apps.bind(.integer(Int64(network)))
+            while try st.apps.step() { appIDs.append(st.apps.int64(0)) }
+        } else {
+            for p in old.pieces { appIDs.append(p.id) }
+        }
         for i in appIDs.indices {
             let id = appIDs[i]
             if !changed.contains(id), let k = pieceIndex[id] {
@@ -815,7 +840,7 @@ struct SnapshotBuilder: ~Copyable {
 
     // MARK: - Emitting an organization
 
-    private mutating func finishOrg(peers: [(name: [UInt8], address: IPv6Address)]) {
+    private mutating func finishOrg(peers: [Peer]) {
         for p in UnsafeBufferPointer(start: hostFirsts.base, count: hostFirsts.count) where hostRegions[p.host] == nil {
             hostRegions[p.host] = p.region
         }

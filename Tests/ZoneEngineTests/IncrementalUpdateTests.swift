@@ -204,8 +204,14 @@ private struct RandomWriter {
         try w.addPeer(name: "laptop", address: "fdaa:0:1:0:ff:0:0:101")
         store.pollOnce()
         #expect(store.appCounts.read == read + 1 && store.appCounts.copied == 7)
+        // An instance again: its app read, the others and the peer taken from the zone before.
+        try w.setState(address: "fdaa:0:1:0:a1:0:2:2", started: false)
+        store.pollOnce()
+        #expect(store.appCounts.read == read + 2 && store.appCounts.copied == 10)
+        #expect(try store.current.ask("laptop._peer.internal", from: "fdaa:0:1:0:a1:0:1:2").aaaa == ["fdaa:0:1:0:ff::101"])
         let full = try snapshot(of: t.path, serial: store.current.serial)
-        for name in ["api.internal", "db.internal", "_apps.internal", "_instances.internal", "laptop._peer.internal"] {
+        for name in ["api.internal", "db.internal", "_apps.internal", "_instances.internal", "laptop._peer.internal",
+                     "_peer.internal"] {
             for type in [RRType.aaaa, .txt] {
                 #expect(try store.current.respond(name, type, from: "fdaa:0:1:0:a1:0:1:2")
                         == full.respond(name, type, from: "fdaa:0:1:0:a1:0:1:2"), "\(name) \(type)")
