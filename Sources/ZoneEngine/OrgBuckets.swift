@@ -60,7 +60,12 @@ final class OrgBucket: @unchecked Sendable {
 
     /// This bucket with the organizations in `changes` replaced (nil: removed) or added.
     func replacing(_ changes: [UInt32: OrgZone?]) -> OrgBucket {
-        var next = zones.filter { changes[$0.network] == nil }
+        // A bucket's share of an update is one organization or a few: a scan of
+        // their IDs, not a hash of every zone's, finds the zones kept.
+        let replaced = Array(changes.keys)
+        var next: [OrgZone] = []
+        next.reserveCapacity(zones.count + changes.count)
+        for zone in zones where !replaced.contains(zone.network) { next.append(zone) }
         for case let zone? in changes.values { next.append(zone) }
         return next.isEmpty ? Self.empty : OrgBucket(zones: next)
     }
