@@ -33,13 +33,17 @@ db=$dir/sixpn.sqlite
 for _ in $(seq 1 500); do printf 'web.internal AAAA\nams.web.internal AAAA\n_apps.internal TXT\n'; done > "$dir/internal-names"
 PYTHONPATH=$here python3 -c 'import dnsask, sys; dnsask.random_names(sys.argv[1], "fair.test", 200000, 15)' "$dir/random-names"
 
-# Organization B's client: every 50 ms its .internal name and its hot forwarded name, each once
-# (no retry); prints what it saw.
+# Organization B's client: every 50 ms its .internal name and its hot forwarded name, as a stub
+# resolver asks (glibc, musl and Go all send again after a timeout): one more try after a second
+# without an answer. A flood past the server's capacity overflows the kernel's receive queue of
+# the socket B's datagram hashes to, before sixpn can tell A's from B's, so a first try can be
+# lost; the budgets keep that rare (counted as retried) and B's name resolving (lost: both tries
+# unanswered). Prints what it saw.
 cat > "$dir/client.py" <<'PY'
 import struct, sys, time
 from dnsask import ask
 server, source, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-asked = lost = wrong = 0
+asked = lost = wrong = retried = 0
 end = time.monotonic() + seconds
 while time.monotonic() < end:
     for name, want in (("web.internal", bytes.fromhex("fdaa0000000200000001000000090002")),
@@ -47,11 +51,14 @@ while time.monotonic() < end:
         asked += 1
         data, _ = ask(server, source, name, 28, edns=False)
         if data is None:
+            retried += 1
+            data, _ = ask(server, source, name, 28, edns=False)
+        if data is None:
             lost += 1
         elif data[3] & 0xf != 0 or data[2] & 0x02 or struct.unpack(">H", data[6:8])[0] != 1 or want not in data:
             wrong += 1
     time.sleep(0.05)
-print("asked", asked, "lost", lost, "wrong", wrong)
+print("asked", asked, "lost", lost, "wrong", wrong, "retried", retried)
 PY
 
 metric() {  # metric PORT AWK-PATTERN: the sum of the matching samples
@@ -80,12 +87,14 @@ flood() {
   done
   in_ns env PYTHONPATH="$here" python3 "$dir/client.py" fdaa::3 $B "$FLOOD_SECONDS" > "$dir/client-$name" 2>&1
   wait "${pids[@]}"
-  read -r _ asked _ lost _ wrong < "$dir/client-$name"
+  read -r _ asked _ lost _ wrong _ retried < "$dir/client-$name"
   SENT=$(cat "$dir"/dnsperf-$name-* | sed -n 's/.*Queries sent: *\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
   DONE=$(cat "$dir"/dnsperf-$name-* | sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
-  echo "  ($name: A's dnsperf sent $SENT queries in $FLOOD_SECONDS s and got $DONE replies; B asked $asked, lost $lost, wrong $wrong)"
+  echo "  ($name: A's dnsperf sent $SENT queries in $FLOOD_SECONDS s and got $DONE replies; B asked $asked, retried $retried, lost $lost, wrong $wrong)"
   check "$name: the flood ran ($SENT queries)" test "$SENT" -ge $((FLOOD_SECONDS * 1000))
-  expect_eq "$name: organization B lost no query" "0" "$lost"
+  expect_eq "$name: organization B lost no query (a second try allowed)" "0" "$lost"
+  check "$name: at most one of B's questions in 50 needed its second try ($retried of $asked)" \
+    test $((retried * 50)) -le "$asked"
   expect_eq "$name: every answer B got was right" "0" "$wrong"
 }
 
