@@ -75,10 +75,9 @@ public struct ReplicaPosition: Sendable, Equatable {
 /// savepoint, and returned to the caller to count; the rest of the batch applies.
 public final class ReplicaDatabase {
     private let db: SQLiteConnection
-    private var statements: [String: SQLiteStatement] = [:]
-    /// A listing's insert of each instance, kept at hand: found by its SQL text, a
-    /// million rows would hash and compare that text a million times.
-    private var insertListed: SQLiteStatement?
+    /// Prepared statements by their SQL literal's address: a listing runs each a
+    /// million times, and a key made of the SQL text would be hashed and compared each time.
+    private var statements: [UInt: SQLiteStatement] = [:]
     /// What a replacement has written so far, so that each listed instance costs one INSERT.
     private var listed: Listed?
 
@@ -213,12 +212,12 @@ public final class ReplicaDatabase {
             newApp = true
         }
         let appID = listed!.apps[name]!
-        if insertListed == nil {
-            do { insertListed = try statement(Self.insertInstance) } catch { throw DatabaseError(error) }
-        }
-        do throws(DatabaseError) {
-            try run(insertListed!, [.integer(appID), .text(r.id), .text(r.region), .integer(Int64(r.sixPN.host)), .text(r.text),
-                                    .integer(i.started ? 1 : 0), .text(group)])
+        do {
+            try run("""
+                INSERT INTO instances (app_id, id, region, host_id, address, started, process_group)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, .integer(appID), .text(r.id), .text(r.region), .integer(Int64(r.sixPN.host)), .text(r.text),
+                    .integer(i.started ? 1 : 0), .text(group))
         } catch {
             if newApp {
                 try run("DELETE FROM apps WHERE id = ?", .integer(appID))
@@ -286,8 +285,10 @@ public final class ReplicaDatabase {
             }
         }
         guard let position else { return refused }
-        try run("INSERT INTO replica_position (one, revision, cluster_id) VALUES (1, ?, ?) "
-                + "ON CONFLICT (one) DO UPDATE SET revision = excluded.revision, cluster_id = excluded.cluster_id",
+        try run("""
+            INSERT INTO replica_position (one, revision, cluster_id) VALUES (1, ?, ?)
+            ON CONFLICT (one) DO UPDATE SET revision = excluded.revision, cluster_id = excluded.cluster_id
+            """,
                 .integer(position.revision), .text(String(position.clusterID)))
         return refused
     }
@@ -360,10 +361,11 @@ public final class ReplicaDatabase {
     }
 
     /// Statements are prepared once and kept: a million-instance listing runs each a million times.
-    private func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
-        if let s = statements[sql] { return s }
-        let s = try db.prepare(sql)
-        statements[sql] = s
+    private func statement(_ sql: StaticString) throws(SQLiteError) -> SQLiteStatement {
+        let key = UInt(bitPattern: sql.utf8Start)
+        if let s = statements[key] { return s }
+        let s = try db.prepare(sql.description)
+        statements[key] = s
         return s
     }
 
@@ -372,26 +374,15 @@ public final class ReplicaDatabase {
         do { try db.execute(sql) } catch { throw DatabaseError(error) }
     }
 
-    private func run(_ sql: String, _ values: SQLiteValue?...) throws(DatabaseError) {
-        let s: SQLiteStatement
-        do { s = try statement(sql) } catch { throw DatabaseError(error) }
-        try run(s, values)
-    }
-
-    private func run(_ s: SQLiteStatement, _ values: [SQLiteValue?]) throws(DatabaseError) {
+    private func run(_ sql: StaticString, _ values: SQLiteValue?...) throws(DatabaseError) {
         do {
-            try s.bind(values).run()
+            try statement(sql).bind(values).run()
         } catch {
             throw DatabaseError(error.isConstraint ? .duplicate : .database, error.description)
         }
     }
 
-    private static let insertInstance = """
-        INSERT INTO instances (app_id, id, region, host_id, address, started, process_group)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        """
-
-    private func integer(_ sql: String, _ values: SQLiteValue?...) throws(DatabaseError) -> Int64? {
+    private func integer(_ sql: StaticString, _ values: SQLiteValue?...) throws(DatabaseError) -> Int64? {
         do {
             let s = try statement(sql).bind(values)
             let v = try s.step() ? s.int64(0) : nil
