@@ -201,11 +201,7 @@ enum Schema {
     /// app without instances comes once, with NULLs. Columns: app, ID,
     /// region, host, address, started, process group, host alive, app ID.
     static func instances(version: Int64) -> String {
-        version >= 2 ? """
-            SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, i.process_group, coalesce(h.alive, 1), a.id
-            FROM apps a LEFT JOIN instances i ON i.app_id = a.id LEFT JOIN hosts h ON h.host_id = i.host_id
-            WHERE a.network_id = ?1 ORDER BY a.name, i.region, i.id
-            """ : """
+        version >= 2 ? instanceRows + " WHERE a.network_id = ?1 ORDER BY a.name, i.region, i.id" : """
             SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, 'app', 1, a.id
             FROM apps a LEFT JOIN instances i ON i.app_id = a.id
             WHERE a.network_id = ?1 ORDER BY a.name, i.region, i.id
@@ -213,14 +209,16 @@ enum Schema {
     }
 
     /// The same columns for the one app whose ID is ?1 (schema version 3).
-    static let appInstances = """
+    static let appInstances = instanceRows + " WHERE a.id = ?1 ORDER BY i.region, i.id"
+
+    /// The columns of ``instances(version:)`` from version 2 on, before the WHERE.
+    private static let instanceRows = """
         SELECT a.name, i.id, i.region, i.host_id, i.address, i.started, i.process_group, coalesce(h.alive, 1), a.id
         FROM apps a LEFT JOIN instances i ON i.app_id = a.id LEFT JOIN hosts h ON h.host_id = i.host_id
-        WHERE a.id = ?1 ORDER BY i.region, i.id
         """
 
-    /// The organization's apps in the order of ``instances(version:)``: ID, name.
-    static let apps = "SELECT id, name FROM apps WHERE network_id = ?1 ORDER BY name"
+    /// The IDs of the organization's apps, in the order of ``instances(version:)``.
+    static let apps = "SELECT id FROM apps WHERE network_id = ?1 ORDER BY name"
 
     /// The organization's instance metadata: address, key, value, app ID.
     static func metadata(version: Int64) -> String {
