@@ -24,14 +24,17 @@ if [ "$config" = release ]; then
 else
   # Relinking a debug build statically recompiles the targets that import Foundation (their
   # link entries name Foundation's static archives) but not the rest, whose entries name only
-  # libFoundation: so the archives Foundation's static libraries need are named here. The
+  # libFoundation: so the archives Foundation's static libraries need are named here, as one
+  # group (CoreFoundation needs _FoundationICU after it; which object pulls CoreFoundation in
+  # first differs between builds, and a fresh clone in CI failed on the order alone). The
   # objects this writes would break the next ordinary (dynamic) link of the same build, so
   # they are removed once the binary is staged, and that build compiles them again.
   stamp=$(mktemp)
   trap 'rm -f "$stamp"' EXIT
   $SWIFT build -c debug --product sixpn --static-swift-stdlib \
-    -Xlinker -l_FoundationICU -Xlinker -l_FoundationCollections -Xlinker -l_FoundationCShims \
-    -Xlinker -lCoreFoundation -Xlinker -lswiftSynchronization
+    -Xlinker --start-group -Xlinker -lCoreFoundation -Xlinker -l_FoundationICU \
+    -Xlinker -l_FoundationCollections -Xlinker -l_FoundationCShims -Xlinker -lswiftSynchronization \
+    -Xlinker --end-group
 fi
 
 version=$("$here/version.sh")
