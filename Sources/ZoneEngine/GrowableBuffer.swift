@@ -4,8 +4,13 @@
 /// The builder's scratch: one organization is prepared in it, then copied
 /// into the ``OrgZone``'s own memory; ``free()`` releases it.
 struct GrowableBuffer<Element: BitwiseCopyable> {
+    /// Where element 0 would lie: `origin` elements before the reservation
+    /// (see ``removeAll(origin:)``), so that `base[i]` is element `i`.
     private(set) var base: UnsafeMutablePointer<Element>
+    /// The index the next element gets: `origin` plus the elements written.
     private(set) var count = 0
+    /// The index of the first element written (0 unless ``removeAll(origin:)`` said otherwise).
+    private(set) var origin = 0
     private let capacity: Int
     private var memory: LargeMemory?
 
@@ -21,14 +26,14 @@ struct GrowableBuffer<Element: BitwiseCopyable> {
 
     @inline(__always)
     mutating func append(_ e: Element) {
-        precondition(count < capacity, "zone snapshot larger than its \(capacity) \(Element.self) limit")
+        precondition(count - origin < capacity, "zone snapshot larger than its \(capacity) \(Element.self) limit")
         base[count] = e
         count += 1
     }
 
     mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
         guard let from = elements.baseAddress, elements.count > 0 else { return }
-        precondition(count + elements.count <= capacity, "zone snapshot larger than its \(capacity) \(Element.self) limit")
+        precondition(count - origin + elements.count <= capacity, "zone snapshot larger than its \(capacity) \(Element.self) limit")
         (base + count).update(from: from, count: elements.count)
         count += elements.count
     }
@@ -40,8 +45,21 @@ struct GrowableBuffer<Element: BitwiseCopyable> {
 
     /// Empties the buffer and keeps its memory, for the next organization.
     mutating func removeAll() {
-        count = 0
+        removeAll(origin: 0)
     }
+
+    /// Empties the buffer; the next element written gets index `origin`
+    /// (and lies at the reservation's start). The arena continues an
+    /// organization's storage this way: what the builder writes carries the
+    /// offsets it will have there.
+    mutating func removeAll(origin: Int) {
+        base = base + self.origin - origin
+        self.origin = origin
+        count = origin
+    }
+
+    /// The elements written, from `origin` on.
+    var written: Int { count - origin }
 
     /// Releases what was not taken. The buffer must not be used afterwards.
     func free() {
@@ -53,13 +71,13 @@ extension GrowableBuffer where Element == UInt8 {
     @inline(__always)
     mutating func append(contentsOf bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
-        precondition(count + bytes.count <= capacity, "zone snapshot larger than its \(capacity)-octet limit")
+        precondition(count - origin + bytes.count <= capacity, "zone snapshot larger than its \(capacity)-octet limit")
         UnsafeMutableRawPointer(base + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         count += bytes.count
     }
 
     /// What was written, as raw octets (valid until the next append or removeAll).
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base + origin, count: count - origin) }
 
     /// The octets of `range`.
     @inline(__always)

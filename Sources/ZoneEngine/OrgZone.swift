@@ -1,23 +1,47 @@
 import DNSWire
 import Glibc
 
-/// One organization's prepared answers, in one block of memory that no
-/// other organization's change touches: a snapshot after a change shares
-/// every untouched organization's ``OrgZone`` with the snapshot before it.
-///
-/// The block holds the byte arena (name blocks and records), the name
-/// table, the instances' places for `top<N>.nearest.of`, the reverse
-/// zone's sorted addresses and the host -> region table. ``view`` is the
+/// The octets of an organization's zones: name blocks, records, and each
+/// part's facts (see ``AppPiece``), written once and never changed, read by
+/// every zone made from them. An update that touches a few apps appends
+/// their new parts after `count` and makes a new zone over the same storage;
+/// readers of the zone before read only below the end it had. When the
+/// appended parts do not fit, the organization's live parts are copied into
+/// a new storage (``SnapshotBuilder``), and the old one is freed with the
+/// last zone that reads it.
+final class OrgStorage: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    /// Octets written; only the thread that builds zones writes.
+    var count: Int
+
+    /// Storage for `capacity` octets (not zeroed), or nil when malloc fails.
+    init?(capacity: Int) {
+        guard let m = malloc(max(capacity, 16)) else { return nil }
+        base = m.assumingMemoryBound(to: UInt8.self)
+        self.capacity = capacity
+        count = 0
+    }
+
+    deinit { free(base) }
+}
+
+/// One organization's prepared answers: its ``OrgStorage``, which zones
+/// of the same organization share, and what is the zone's own: the name
+/// table, the host -> region table and the reverse zone's sorted
+/// addresses. A snapshot after a change shares every untouched
+/// organization's ``OrgZone`` with the snapshot before it. ``view`` is the
 /// part the query path reads, copied into each snapshot's organization table.
 ///
-/// The arena is laid out app by app (in name order), then the
-/// organization's own names; ``pieces`` says where each app's part lies,
-/// with its name blocks' offsets (``blocks``) and the facts behind the
-/// organization's lists, so that an update that does not touch an app
-/// copies its part into the next zone instead of reading it again.
+/// The storage holds a part per app (``pieces``, in app name order) and
+/// the organization's own part (``orgPart``: `_apps`, `_instances`,
+/// `all._instances`, the peers), each in one range; where they lie in the
+/// storage does not matter, and an update leaves the ranges of the apps
+/// it did not touch where they were.
 final class OrgZone: @unchecked Sendable {
     let view: OrgView
-    /// Names held.
+    let storage: OrgStorage
+    /// Names held: the live parts' name blocks.
     let nameCount: Int
     /// Instances answered by the names that list instances (started, on a live host).
     let instanceCount: Int
@@ -25,76 +49,81 @@ final class OrgZone: @unchecked Sendable {
     let skippedRows: Int
     /// Each app's part, in app name order.
     let pieces: [AppPiece]
+    /// The organization's own part (no app ID, no list text).
+    let orgPart: AppPiece
     /// The blocks of `_apps`, `_instances` and `all._instances`, whose
-    /// records hold the lists the pieces' text ranges point into.
+    /// records hold the lists the pieces' text ranges point into (when the
+    /// list fits in a message; see ``NameEntry/isOversize``).
     let lists: (apps: Int, instances: Int, allInstances: Int)
     /// The organization's peers as read (valid ones), and how many rows were
     /// left out: an update that touched only apps' rows takes them from here.
     let peers: [Peer]
     let peersSkipped: Int
-    /// The arena offset of every name block, in the order they were written.
-    let blocks: UnsafeBufferPointer<UInt32>
-    /// Every instance's (host, region), in read order (a host's first
-    /// instance gives its region in the host table).
-    let hostFirsts: UnsafeBufferPointer<InstancePlace>
-    private let arenaCount: Int
-    private let placeCount: Int
+    /// Octets of the storage that live parts take (the rest is parts replaced since the last copy).
+    let liveBytes: Int
     private let memory: UnsafeMutableRawPointer
 
     var network: UInt32 { view.network }
-    var arena: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: view.arena, count: arenaCount) }
-    var places: UnsafeBufferPointer<InstancePlace> { UnsafeBufferPointer(start: view.places, count: placeCount) }
     var reverse: UnsafeBufferPointer<ReverseEntry> { UnsafeBufferPointer(start: view.reverse, count: Int(view.reverseCount)) }
+    var slotCount: Int { Int(view.slotMask) + 1 }
 
-    /// Copies what a builder prepared into one allocation of exactly its size.
-    init?(network: UInt32, arena: UnsafeRawBufferPointer, blocks: UnsafeBufferPointer<UInt32>,
-          places: UnsafeBufferPointer<InstancePlace>, reverse: UnsafeBufferPointer<ReverseEntry>,
-          hostFirsts: UnsafeBufferPointer<InstancePlace>, hostRegions: [UInt32: UInt32],
-          pieces: [AppPiece], lists: (apps: Int, instances: Int, allInstances: Int),
-          peers: [Peer], peersSkipped: Int, instanceCount: Int, skippedRows: Int) {
-        let slotCount = Self.tableSize(for: blocks.count)
-        let hostCount = Self.tableSize(for: hostRegions.count)
-        func aligned(_ n: Int) -> Int { (n + 15) & ~15 }
-        let slotsAt = aligned(arena.count)
-        let placesAt = slotsAt + slotCount * 8
-        let reverseAt = aligned(placesAt + places.count * MemoryLayout<InstancePlace>.stride)
-        let hostsAt = aligned(reverseAt + reverse.count * MemoryLayout<ReverseEntry>.stride)
-        let blocksAt = hostsAt + hostCount * 8
-        let firstsAt = aligned(blocksAt + blocks.count * 4)
-        let size = firstsAt + hostFirsts.count * MemoryLayout<InstancePlace>.stride
-        guard let m = calloc(1, size) else { return nil }
-        memory = m
-        func copy<T>(_ b: UnsafeBufferPointer<T>, to at: Int) {
-            if let p = b.baseAddress { (m + at).copyMemory(from: p, byteCount: b.count * MemoryLayout<T>.stride) }
+    /// A zone over `storage`, whose parts are `pieces` and `orgPart`, with
+    /// `reverse` (sorted) copied into its own memory. Its name table is
+    /// `old`'s with the names of `dead` parts taken out and those of
+    /// `added` put in, when `old` is given and its table has the size this
+    /// zone needs; otherwise it is filled from every part.
+    init?(network: UInt32, storage: OrgStorage, pieces: [AppPiece], orgPart: AppPiece,
+          reverse: UnsafeBufferPointer<ReverseEntry>, lists: (apps: Int, instances: Int, allInstances: Int),
+          peers: [Peer], peersSkipped: Int, instanceCount: Int, skippedRows: Int,
+          tableFrom old: OrgZone? = nil, dead: [AppPiece] = [], added: [AppPiece] = []) {
+        let arena = storage.base
+        var names = orgPart.blockCount
+        for p in pieces { names += p.blockCount }
+        var hostRegions: [UInt32: UInt32] = [:]
+        for p in pieces {
+            for f in p.hostFirsts(arena) where hostRegions[f.host] == nil { hostRegions[f.host] = f.region }
         }
-        if let a = arena.baseAddress { m.copyMemory(from: a, byteCount: arena.count) }
-        copy(places, to: placesAt)
-        copy(reverse, to: reverseAt)
-        copy(blocks, to: blocksAt)
-        copy(hostFirsts, to: firstsAt)
-        self.blocks = UnsafeBufferPointer(start: (m + blocksAt).bindMemory(to: UInt32.self, capacity: blocks.count),
-                                          count: blocks.count)
-        self.hostFirsts = UnsafeBufferPointer(
-            start: (m + firstsAt).bindMemory(to: InstancePlace.self, capacity: hostFirsts.count), count: hostFirsts.count)
-        arenaCount = arena.count
-        placeCount = places.count
+        let slotCount = Self.tableSize(for: names)
+        let hostCount = Self.tableSize(for: hostRegions.count)
+        let hostsAt = slotCount * 8
+        let reverseAt = hostsAt + hostCount * 8
+        guard let m = malloc(reverseAt + reverse.count * MemoryLayout<ReverseEntry>.stride) else { return nil }
+        memory = m
+        let incremental = old.map { $0.slotCount == slotCount && $0.storage === storage } ?? false
+        if incremental, let old {
+            m.copyMemory(from: old.view.slots, byteCount: hostsAt)
+        } else {
+            memset(m, 0, hostsAt)
+        }
+        memset(m + hostsAt, 0, hostCount * 8)
+        if let r = reverse.baseAddress {
+            (m + reverseAt).copyMemory(from: r, byteCount: reverse.count * MemoryLayout<ReverseEntry>.stride)
+        }
         let view = OrgView(
             network: network, slotMask: UInt32(slotCount - 1), hostMask: UInt32(hostCount - 1),
-            reverseCount: UInt32(reverse.count), arena: m.assumingMemoryBound(to: UInt8.self),
-            slots: (m + slotsAt).bindMemory(to: UInt64.self, capacity: slotCount),
-            places: (m + placesAt).bindMemory(to: InstancePlace.self, capacity: places.count),
+            reverseCount: UInt32(reverse.count), arena: arena,
+            slots: m.bindMemory(to: UInt64.self, capacity: slotCount),
             reverse: (m + reverseAt).bindMemory(to: ReverseEntry.self, capacity: reverse.count),
             hostRegions: (m + hostsAt).bindMemory(to: UInt64.self, capacity: hostCount))
-        for b in blocks { view.insert(block: Int(b)) }
+        if incremental {
+            for p in dead { for b in p.blocks(arena) { view.remove(block: Int(b)) } }
+            for p in added { for b in p.blocks(arena) { view.insert(block: Int(b)) } }
+        } else {
+            for p in pieces { for b in p.blocks(arena) { view.insert(block: Int(b)) } }
+            for b in orgPart.blocks(arena) { view.insert(block: Int(b)) }
+        }
         for (host, region) in hostRegions { view.insert(host: host, region: region) }
         self.view = view
-        nameCount = blocks.count
+        self.storage = storage
+        nameCount = names
         self.instanceCount = instanceCount
         self.skippedRows = skippedRows
         self.pieces = pieces
+        self.orgPart = orgPart
         self.lists = lists
         self.peers = peers
         self.peersSkipped = peersSkipped
+        liveBytes = pieces.reduce(orgPart.arena.count) { $0 + $1.arena.count }
     }
 
     deinit { free(memory) }
@@ -110,21 +139,37 @@ final class OrgZone: @unchecked Sendable {
 /// A peer of the organization: its name's label and its address.
 typealias Peer = (name: [UInt8], address: IPv6Address)
 
-/// Where one app's part of an ``OrgZone`` lies: its octets in the arena
-/// (name blocks and the records only they point to), its entries in the
-/// zone's blocks, places and host facts, and its text in the
-/// organization's `_apps`, `_instances` and `all._instances` lists.
+/// Where one app's part of an organization's storage lies (or the
+/// organization's own part: ID 0, no list text): its octets, which end
+/// with the offsets of its name blocks and its host facts, and its text in
+/// the organization's `_apps`, `_instances` and `all._instances` lists
+/// (ranges of the list text; their lengths alone when a list is too large
+/// to be stored).
 struct AppPiece {
     var id: Int64
+    /// The part's octets, from its first name block or record to the end of its facts.
     var arena: Range<Int>
-    var blocks: Range<Int>
-    var places: Range<Int>
-    var hostFirsts: Range<Int>
+    /// Where its name blocks' offsets (UInt32 each) lie, and how many.
+    var blockList: Int
+    var blockCount: Int
+    /// Where its (host, region) facts lie (one per run of a host in the app's rows), and how many.
+    var hostFirstList: Int
+    var hostFirstCount: Int
     var apps: Range<Int>
     var instances: Range<Int>
     var allInstances: Range<Int>
     var instanceCount: Int
     var skippedRows: Int
+
+    /// The offsets of its name blocks, read from `arena` (its storage's base, or the builder's).
+    func blocks(_ arena: UnsafeMutablePointer<UInt8>) -> UnsafeBufferPointer<UInt32> {
+        UnsafeBufferPointer(start: UnsafeRawPointer(arena + blockList).assumingMemoryBound(to: UInt32.self), count: blockCount)
+    }
+
+    func hostFirsts(_ arena: UnsafeMutablePointer<UInt8>) -> UnsafeBufferPointer<InstancePlace> {
+        UnsafeBufferPointer(start: UnsafeRawPointer(arena + hostFirstList).assumingMemoryBound(to: InstancePlace.self),
+                            count: hostFirstCount)
+    }
 }
 
 /// What the query path needs of one organization: plain pointers into its
@@ -137,7 +182,6 @@ struct OrgView: BitwiseCopyable {
     var reverseCount: UInt32
     var arena: UnsafeMutablePointer<UInt8>
     var slots: UnsafeMutablePointer<UInt64>
-    var places: UnsafeMutablePointer<InstancePlace>
     var reverse: UnsafeMutablePointer<ReverseEntry>
     var hostRegions: UnsafeMutablePointer<UInt64>
 
@@ -151,6 +195,12 @@ struct OrgView: BitwiseCopyable {
         UnsafeRawPointer(arena + block).loadUnaligned(as: NameEntry.self)
     }
 
+    /// The instance facts of `top<N>.nearest.of`'s entry, from its `firstInstance` (an arena offset, 8-aligned).
+    @inline(__always)
+    func places(_ entry: NameEntry) -> UnsafePointer<InstancePlace> {
+        UnsafeRawPointer(arena + Int(entry.firstInstance)).assumingMemoryBound(to: InstancePlace.self)
+    }
+
     /// True when the block at `block` holds `name`.
     @inline(__always)
     func block(_ block: Int, holds name: UnsafeRawBufferPointer) -> Bool {
@@ -159,12 +209,12 @@ struct OrgView: BitwiseCopyable {
     }
 
     /// The arena offset of the block for `name`, by open addressing with
-    /// linear probing. A slot holds 32 bits of the hash and the offset.
+    /// linear probing. A slot holds the hash's high 32 bits (whose low bits
+    /// also pick the first slot to probe) and the offset.
     @inline(__always)
     func lookup(_ name: UnsafeRawBufferPointer) -> Int? {
-        let h = NameHash.hash(name)
-        let tag = h >> 32
-        var i = Int(truncatingIfNeeded: h) & Int(slotMask)
+        let tag = NameHash.hash(name) >> 32
+        var i = Int(truncatingIfNeeded: tag) & Int(slotMask)
         while true {
             let s = slots[i]
             if s == 0 { return nil }
@@ -188,18 +238,47 @@ struct OrgView: BitwiseCopyable {
         }
     }
 
+    /// The name of the block at `b`.
+    private func name(ofBlock b: Int) -> UnsafeRawBufferPointer {
+        bytes(UInt32(b + NameEntry.size), UInt32(entry(at: b).nameLength))
+    }
+
     /// Adds the block at `b` (never 0); a name already present keeps its first block.
     fileprivate func insert(block b: Int) {
-        let entry = entry(at: b)
-        let name = bytes(UInt32(b + NameEntry.size), UInt32(entry.nameLength))
-        let h = NameHash.hash(name)
-        let tag = h >> 32
-        var i = Int(truncatingIfNeeded: h) & Int(slotMask)
+        let name = name(ofBlock: b)
+        let tag = NameHash.hash(name) >> 32
+        var i = Int(truncatingIfNeeded: tag) & Int(slotMask)
         while slots[i] != 0 {
             if slots[i] >> 32 == tag, block(Int(truncatingIfNeeded: slots[i] & 0xffff_ffff), holds: name) { return }
             i = (i + 1) & Int(slotMask)
         }
         slots[i] = tag << 32 | UInt64(b)
+    }
+
+    /// Takes the block at `b` out, when its slot holds it, and moves later
+    /// slots of its run back so that every lookup still finds them (linear
+    /// probing's deletion: no tombstones). A slot's first probe comes from its own tag.
+    fileprivate func remove(block b: Int) {
+        let tag = NameHash.hash(name(ofBlock: b)) >> 32
+        let mask = Int(slotMask)
+        var i = Int(truncatingIfNeeded: tag) & mask
+        while slots[i] != tag << 32 | UInt64(b) {
+            if slots[i] == 0 { return }
+            i = (i + 1) & mask
+        }
+        var j = i
+        while true {
+            j = (j + 1) & mask
+            let s = slots[j]
+            if s == 0 { break }
+            let home = Int(truncatingIfNeeded: s >> 32) & mask
+            // The slot at j stays when its first probe lies cyclically in (i, j].
+            let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
+            if stays { continue }
+            slots[i] = s
+            i = j
+        }
+        slots[i] = 0
     }
 
     fileprivate func insert(host: UInt32, region: UInt32) {

@@ -28,6 +28,11 @@ struct NameEntry: BitwiseCopyable {
 
     /// Octets from the start of a block to its name.
     static let size = MemoryLayout<NameEntry>.stride
+
+    /// Records larger than any DNS message (a list of tens of thousands of
+    /// instances): only their size and count are kept, `recordsOffset` is 0,
+    /// and an answer is TC without them, as it would be if they were stored.
+    var isOversize: Bool { recordsLength > 65535 }
 }
 
 /// One address of the reverse zone and the name block whose name its PTR
@@ -359,7 +364,7 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
             return
         }
         let region = org.hostRegion(host)
-        let place = org.places + Int(entry.firstInstance)
+        let place = org.places(entry)
         let records = org.arena + Int(entry.recordsOffset)
         var written = 0
         for pass in 0..<3 {

@@ -7,21 +7,26 @@ import Glibc
 ///
 /// The organization's rows stream in (app, region, instance ID) order, so
 /// each app is finished as soon as the next one starts; the records go
-/// straight into a scratch arena, copied into the zone's own memory when
-/// the organization is done. The scratch is kept between organizations
-/// (and, in ``ZoneStore``, between updates). A struct, not a class, so that
-/// its fields are not checked for exclusive access at run time on every row.
+/// straight into a scratch arena, copied into the organization's
+/// ``OrgStorage`` when it is done. An update writes only the touched apps'
+/// parts, with the offsets they will have after the storage's end, and
+/// appends them there when they fit (see ``finishZone(reusing:peers:peersSkipped:)``).
+/// The scratch is kept between organizations (and, in ``ZoneStore``,
+/// between updates). A struct, not a class, so that its fields are not
+/// checked for exclusive access at run time on every row.
 struct SnapshotBuilder: ~Copyable {
     private let ttl: UInt32
+    /// ``roomFrom`` for this builder.
+    private let room: Int
     // Reserved (virtual) up to what 32-bit offsets can address; only what is written is backed.
     private var arena: GrowableBuffer<UInt8>
-    /// Arena offsets of the name blocks, for the table to index.
+    /// Arena offsets of the part being written's name blocks: its block list.
     private var blocks: GrowableBuffer<UInt32>
-    private var places: GrowableBuffer<InstancePlace>
-    /// The reverse zone's addresses and the names their PTR records name; sorted when done.
+    /// The reverse zone's addresses of the parts written, and the names their PTR records name.
     private var reverse: GrowableBuffer<ReverseEntry>
-    private var hostRegions: [UInt32: UInt32] = [:]
-    /// Every instance's (host, region), in read order: the host table's source.
+    /// The zone's reverse entries, sorted: the kept ones merged with `reverse`.
+    private var reverseOut: GrowableBuffer<ReverseEntry>
+    /// The app's (host, region) facts, one per run of a host in its rows: the host table's source.
     private var hostFirsts: GrowableBuffer<InstancePlace>
     /// Region names and their indexes. Kept from one organization to the
     /// next (and between updates) so that an app's part copied from an older
@@ -32,24 +37,27 @@ struct SnapshotBuilder: ~Copyable {
     private var regionSpans: GrowableBuffer<Span>
     private var instanceCount = 0
     private var skippedRows = 0
-    /// The organization's app parts so far, and where the app being read began.
+    /// The organization's app parts so far, and where the part being written began.
     private var pieces: [AppPiece] = []
-    private var pieceStart = (arena: 0, blocks: 0, places: 0, hostFirsts: 0, instanceCount: 0, skippedRows: 0)
+    private var orgPart: AppPiece? = nil
+    private var pieceStart = (arena: 0, instanceCount: 0, skippedRows: 0)
     /// Metadata rows left out, by app ID: counted in their app's part.
     private var metadataSkipped: [Int64: Int] = [:]
     /// The blocks of the organization's lists.
     private var listBlocks = (apps: 0, instances: 0, allInstances: 0)
 
-    // Copying apps from the zone before an update (``build(network:_:reusing:changedApps:)``).
+    // Taking apps from the zone before an update (``build(network:_:reusing:changedApps:ownRows:)``).
     private var appIDs: [Int64] = []
     private var pieceIndex: [Int64: Int] = [:]
-    /// For each of the old zone's parts: how far its octets moved, or `Int.min` when it was not copied.
-    private var movedBy: [Int] = []
-    /// The old zone's `_apps`, `_instances` and `all._instances` text, read back from its records when first needed.
+    /// For each of the old zone's parts: whether the new zone keeps it.
+    private var kept: [Bool] = []
+    /// The old zone's `_apps`, `_instances` and `all._instances` text, read back
+    /// from its records when first needed (nil: not stored, too large for a message).
     private var oldApps: GrowableBuffer<UInt8>
     private var oldInstances: GrowableBuffer<UInt8>
     private var oldAllInstances: GrowableBuffer<UInt8>
     private var oldListsRead = false
+    private var oldListsStored = (apps: false, instances: false, allInstances: false)
     /// Apps read from the database, and apps copied from an older zone, since the builder was made.
     private(set) var appsRead = 0
     private(set) var appsCopied = 0
@@ -70,9 +78,9 @@ struct SnapshotBuilder: ~Copyable {
 
     // The organization being read.
     private var orgNetwork: UInt32 = 0
-    private var orgApps: GrowableBuffer<UInt8>
-    private var orgInstances: GrowableBuffer<UInt8>
-    private var orgAllInstances: GrowableBuffer<UInt8>
+    private var orgApps: ListText
+    private var orgInstances: ListText
+    private var orgAllInstances: ListText
     /// Metadata of the organization's instances: address -> (key, value) pairs.
     private var metadata: [IPv6Address: [(key: [UInt8], value: [UInt8])]] = [:]
 
@@ -82,6 +90,55 @@ struct SnapshotBuilder: ~Copyable {
     private var nameLength = 0
     private var text: GrowableBuffer<UInt8>
     private var lastRegionIndex: UInt32 = .max
+
+    /// One of the organization's lists as it is put together: its text, while
+    /// every segment's text is at hand, and its length either way (a list too
+    /// large for any message is not stored, so an update that keeps the
+    /// parts of such a list knows only their lengths).
+    struct ListText {
+        var text: GrowableBuffer<UInt8>
+        var length = 0
+        var complete = true
+
+        mutating func removeAll() {
+            text.removeAll()
+            length = 0
+            complete = true
+        }
+
+        @inline(__always)
+        mutating func append(_ byte: UInt8) {
+            length += 1
+            text.append(byte)
+        }
+
+        @inline(__always)
+        mutating func append(contentsOf bytes: UnsafeRawBufferPointer) {
+            length += bytes.count
+            text.append(contentsOf: bytes)
+        }
+
+        /// Appends a segment of `count` octets, after `separator` when the
+        /// list is not empty: its octets when given, else only its length (the
+        /// text is then no longer complete). Returns where it lies.
+        mutating func append(segment: UnsafeRawBufferPointer?, count: Int, separator: UInt8) -> Range<Int> {
+            guard count > 0 else { return length..<length }
+            if length > 0 { append(separator) }
+            let start = length
+            if let segment, complete {
+                append(contentsOf: segment)
+            } else {
+                complete = false
+                length += count
+            }
+            return start..<length
+        }
+
+        /// The range of what the list gained from `before` on, without the separator before it.
+        func segment(since before: Int) -> Range<Int> {
+            length == before ? before..<before : (before == 0 ? 0 : before + 1)..<length
+        }
+    }
 
     /// Where some bytes lie in one of the builder's buffers.
     struct Span: BitwiseCopyable {
@@ -137,7 +194,8 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// Reserves the scratch (address space only: what is written is backed).
-    init(ttl: UInt32) throws(SnapshotError) {
+    /// `roomFrom`: the live size from which an organization's new storage gets room to grow (``roomFrom``).
+    init(ttl: UInt32, roomFrom: Int = Self.roomFrom) throws(SnapshotError) {
         var made: [() -> Void] = []
         func reserve<E: BitwiseCopyable>(_ limit: Int) throws(SnapshotError) -> GrowableBuffer<E> {
             do {
@@ -150,7 +208,7 @@ struct SnapshotBuilder: ~Copyable {
             }
         }
         let arena: GrowableBuffer<UInt8> = try reserve(1 << 32), blocks: GrowableBuffer<UInt32> = try reserve(1 << 28)
-        let places: GrowableBuffer<InstancePlace> = try reserve(1 << 28)
+        let reverseOut: GrowableBuffer<ReverseEntry> = try reserve(1 << 28)
         let hostFirsts: GrowableBuffer<InstancePlace> = try reserve(1 << 28)
         let oldApps: GrowableBuffer<UInt8> = try reserve(1 << 30), oldInstances: GrowableBuffer<UInt8> = try reserve(1 << 30)
         let oldAllInstances: GrowableBuffer<UInt8> = try reserve(1 << 30)
@@ -161,9 +219,10 @@ struct SnapshotBuilder: ~Copyable {
         let orgInstances: GrowableBuffer<UInt8> = try reserve(1 << 30)
         let orgAllInstances: GrowableBuffer<UInt8> = try reserve(1 << 30), text: GrowableBuffer<UInt8> = try reserve(1 << 30)
         self.ttl = ttl
+        self.room = roomFrom
         self.arena = arena
         self.blocks = blocks
-        self.places = places
+        self.reverseOut = reverseOut
         self.hostFirsts = hostFirsts
         self.oldApps = oldApps
         self.oldInstances = oldInstances
@@ -173,20 +232,20 @@ struct SnapshotBuilder: ~Copyable {
         self.regionSpans = regionSpans
         self.appInstances = appInstances
         self.appText = appText
-        self.orgApps = orgApps
-        self.orgInstances = orgInstances
-        self.orgAllInstances = orgAllInstances
+        self.orgApps = ListText(text: orgApps)
+        self.orgInstances = ListText(text: orgInstances)
+        self.orgAllInstances = ListText(text: orgAllInstances)
         self.text = text
         name = .allocate(capacity: 512)
     }
 
     deinit {
-        for b in [arena, orgApps, orgInstances, orgAllInstances, text, appText, regionText, oldApps, oldInstances,
-                  oldAllInstances] { b.free() }
+        for b in [arena, orgApps.text, orgInstances.text, orgAllInstances.text, text, appText, regionText, oldApps,
+                  oldInstances, oldAllInstances] { b.free() }
         blocks.free()
-        places.free()
         hostFirsts.free()
         reverse.free()
+        reverseOut.free()
         regionSpans.free()
         appInstances.free()
         name.deallocate()
@@ -304,7 +363,7 @@ struct SnapshotBuilder: ~Copyable {
     /// One organization's zone, or nil when the database no longer has it
     /// (no organization, app or peer row with its network). With `old`, the
     /// organization's zone before, and `changedApps`, only those apps are
-    /// read again; every other app's part is copied from `old` (schema
+    /// read again; every other app's part is taken from `old` (schema
     /// version 3; before, or without `old`, the whole organization is read).
     /// Unless `ownRows` (its organization, peer or apps rows changed), the
     /// organization, its app list and its peers are as `old` has them, and
@@ -313,7 +372,8 @@ struct SnapshotBuilder: ~Copyable {
                         changedApps: Set<Int64>? = nil, ownRows: Bool = true) throws(SQLiteError) -> OrgZone? {
         defer { st.reset() }
         var onlyApps = false
-        if let old, let changedApps, st.perApp != nil {
+        let reuse = old != nil && changedApps != nil && st.perApp != nil
+        if reuse, let old, let changedApps {
             pieceIndex.removeAll(keepingCapacity: true)
             for (k, p) in old.pieces.enumerated() { pieceIndex[p.id] = k }
             onlyApps = !ownRows && changedApps.allSatisfy { pieceIndex[$0] != nil }
@@ -322,9 +382,9 @@ struct SnapshotBuilder: ~Copyable {
             try st.exists.bind(.integer(Int64(network)))
             guard try st.exists.step() else { return nil }
         }
-        reset(network: network)
+        reset(network: network, continuing: reuse ? old?.storage : nil)
 
-        if let old, let changedApps, let perApp = st.perApp {
+        if reuse, let old, let changedApps, let perApp = st.perApp {
             try readApps(network, perApp, reusing: old, changed: changedApps, appList: !onlyApps)
         } else {
             try readOrganization(network, st)
@@ -344,15 +404,11 @@ struct SnapshotBuilder: ~Copyable {
             }
         }
         skippedRows += peersSkipped
-        finishOrg(peers: peers)
-        sortReverse()
-        return OrgZone(network: network, arena: UnsafeRawBufferPointer(start: arena.base, count: arena.count),
-                       blocks: UnsafeBufferPointer(start: blocks.base, count: blocks.count),
-                       places: UnsafeBufferPointer(start: places.base, count: places.count),
-                       reverse: UnsafeBufferPointer(start: reverse.base, count: reverse.count),
-                       hostFirsts: UnsafeBufferPointer(start: hostFirsts.base, count: hostFirsts.count),
-                       hostRegions: hostRegions, pieces: pieces, lists: listBlocks,
-                       peers: peers, peersSkipped: peersSkipped, instanceCount: instanceCount, skippedRows: skippedRows)
+        guard finishOrg(peers: peers) else {
+            // A list the zone before did not store (too large) fits now: its kept parts' text is read again.
+            return try build(network: network, st)
+        }
+        return finishZone(reusing: reuse ? old : nil, peers: peers, peersSkipped: peersSkipped)
     }
 
     /// Every app of the organization, in one scan in (app, region, ID) order.
@@ -374,14 +430,14 @@ struct SnapshotBuilder: ~Copyable {
     }
 
     /// The organization's apps in order: those in `changed` (or not in
-    /// `old`) read from the database, the others copied from `old`. The
+    /// `old`) read from the database, the others taken from `old`. The
     /// order and set of apps is read from the database when `appList`, and
     /// is `old`'s otherwise. `pieceIndex` indexes `old`'s pieces.
     private mutating func readApps(_ network: UInt32, _ st: (apps: SQLiteStatement, instances: SQLiteStatement,
                                                              metadata: SQLiteStatement),
                                    reusing old: OrgZone, changed: Set<Int64>, appList: Bool) throws(SQLiteError) {
-        movedBy.removeAll(keepingCapacity: true)
-        movedBy.append(contentsOf: repeatElement(Int.min, count: old.pieces.count))
+        kept.removeAll(keepingCapacity: true)
+        kept.append(contentsOf: repeatElement(false, count: old.pieces.count))
         appIDs.removeAll(keepingCapacity: true)
         if appList {
             try st.apps.bind(.integer(Int64(network)))
@@ -392,12 +448,11 @@ struct SnapshotBuilder: ~Copyable {
         for i in appIDs.indices {
             let id = appIDs[i]
             if !changed.contains(id), let k = pieceIndex[id] {
-                copyApp(k, of: old)
+                keepApp(k, of: old)
             } else {
                 try readApp(id, st)
             }
         }
-        relocateReverse(of: old)
     }
 
     /// One app, read from the database.
@@ -428,67 +483,37 @@ struct SnapshotBuilder: ~Copyable {
         metadata[a.address, default: []].append((key, value))
     }
 
-    /// Copies part `k` of `old` to the end of the zone being built: its
-    /// octets, with the offsets in its name blocks moved by as much as the
-    /// part moved, its blocks, places and host facts, and its list text.
-    private mutating func copyApp(_ k: Int, of old: OrgZone) {
-        let p = old.pieces[k]
-        let delta = arena.count - p.arena.lowerBound
-        let placesDelta = places.count - p.places.lowerBound
-        let start = (arena: arena.count, blocks: blocks.count, places: places.count, hostFirsts: hostFirsts.count)
-        arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: old.arena[p.arena]))
-        for i in p.blocks {
-            let b = Int(old.blocks[i]) + delta
-            blocks.append(UInt32(b))
-            let at = UnsafeMutableRawPointer(arena.base + b)
-            var entry = at.loadUnaligned(as: NameEntry.self)
-            if entry.recordsOffset != 0 { entry.recordsOffset = UInt32(Int(entry.recordsOffset) + delta) }
-            if entry.kind == .nearest { entry.firstInstance = UInt32(Int(entry.firstInstance) + placesDelta) }
-            at.storeBytes(of: entry, as: NameEntry.self)
-        }
-        places.append(contentsOf: UnsafeBufferPointer(rebasing: old.places[p.places]))
-        hostFirsts.append(contentsOf: UnsafeBufferPointer(rebasing: old.hostFirsts[p.hostFirsts]))
+    /// Takes part `k` of `old` into the zone being built as it is (its
+    /// octets stay where they are in the storage), with its text in the
+    /// organization's lists.
+    private mutating func keepApp(_ k: Int, of old: OrgZone) {
+        var p = old.pieces[k]
         if !oldListsRead {
             oldListsRead = true
-            Self.readTXT(of: old.lists.apps, in: old, into: &oldApps)
-            Self.readTXT(of: old.lists.instances, in: old, into: &oldInstances)
-            Self.readTXT(of: old.lists.allInstances, in: old, into: &oldAllInstances)
+            oldListsStored = (Self.readTXT(of: old.lists.apps, in: old, into: &oldApps),
+                              Self.readTXT(of: old.lists.instances, in: old, into: &oldInstances),
+                              Self.readTXT(of: old.lists.allInstances, in: old, into: &oldAllInstances))
         }
-        let apps = Self.append(oldApps.bytes(p.apps), separator: 0x2c, to: &orgApps)
-        let instances = Self.append(oldInstances.bytes(p.instances), separator: 0x3b, to: &orgInstances)
-        let allInstances = Self.append(oldAllInstances.bytes(p.allInstances), separator: 0x3b, to: &orgAllInstances)
+        p.apps = orgApps.append(segment: oldListsStored.apps ? oldApps.bytes(p.apps) : nil, count: p.apps.count,
+                                separator: 0x2c)
+        p.instances = orgInstances.append(segment: oldListsStored.instances ? oldInstances.bytes(p.instances) : nil,
+                                          count: p.instances.count, separator: 0x3b)
+        p.allInstances = orgAllInstances.append(
+            segment: oldListsStored.allInstances ? oldAllInstances.bytes(p.allInstances) : nil,
+            count: p.allInstances.count, separator: 0x3b)
         instanceCount += p.instanceCount
         skippedRows += p.skippedRows
-        pieces.append(AppPiece(
-            id: p.id, arena: start.arena..<arena.count, blocks: start.blocks..<blocks.count,
-            places: start.places..<places.count, hostFirsts: start.hostFirsts..<hostFirsts.count,
-            apps: apps, instances: instances, allInstances: allInstances,
-            instanceCount: p.instanceCount, skippedRows: p.skippedRows))
-        movedBy[k] = delta
+        pieces.append(p)
+        kept[k] = true
         appsCopied += 1
     }
 
-    /// The reverse entries of `old` whose names lie in a copied part, moved with it.
-    private mutating func relocateReverse(of old: OrgZone) {
-        let parts = old.pieces
-        for e in old.reverse {
-            let block = Int(e.nameBlock)
-            // The last part that starts at or before the block (an empty part may start at the same place).
-            var low = 0, high = parts.count
-            while low < high {
-                let mid = (low + high) / 2
-                if parts[mid].arena.lowerBound <= block { low = mid + 1 } else { high = mid }
-            }
-            let k = low - 1
-            guard k >= 0, block < parts[k].arena.upperBound, movedBy[k] != Int.min else { continue }
-            reverse.append(ReverseEntry(address: e.address, nameBlock: UInt32(block + movedBy[k])))
-        }
-    }
-
-    /// The text of the TXT records of the block at `block` in `zone`: their character-strings, joined.
-    private static func readTXT(of block: Int, in zone: OrgZone, into text: inout GrowableBuffer<UInt8>) {
+    /// The text of the TXT records of the block at `block` in `zone`: their
+    /// character-strings, joined. False when the zone did not store them (too large).
+    private static func readTXT(of block: Int, in zone: OrgZone, into text: inout GrowableBuffer<UInt8>) -> Bool {
         text.removeAll()
         let entry = zone.view.entry(at: block)
+        guard !entry.isOversize else { return false }
         let records = zone.view.bytes(entry.recordsOffset, entry.recordsLength)
         var i = 0
         // Each record: owner pointer, TYPE, CLASS, TTL (10 octets), RDLENGTH, then the strings.
@@ -502,22 +527,7 @@ struct SnapshotBuilder: ~Copyable {
             }
             i = end
         }
-    }
-
-    /// Appends `segment` to a list, after `separator` when the list is not
-    /// empty, and returns where it lies (an empty range when it is empty).
-    private static func append(_ segment: UnsafeRawBufferPointer, separator: UInt8,
-                               to list: inout GrowableBuffer<UInt8>) -> Range<Int> {
-        guard segment.count > 0 else { return list.count..<list.count }
-        if list.count > 0 { list.append(separator) }
-        let start = list.count
-        list.append(contentsOf: segment)
-        return start..<list.count
-    }
-
-    /// The range of what a list gained from `before` on, without the separator before it.
-    private static func segment(_ list: GrowableBuffer<UInt8>, since before: Int) -> Range<Int> {
-        list.count == before ? before..<before : (before == 0 ? 0 : before + 1)..<list.count
+        return true
     }
 
     /// Forgets the region indexes, when no zone made with them will be copied from again.
@@ -528,20 +538,22 @@ struct SnapshotBuilder: ~Copyable {
         lastRegionIndex = .max
     }
 
-    private mutating func reset(network: UInt32) {
+    /// Starts an organization: the arena continues `storage` (what is
+    /// written gets the offsets it will have after the storage's end), or
+    /// starts a new one at 0.
+    private mutating func reset(network: UInt32, continuing storage: OrgStorage?) {
         orgNetwork = network
-        arena.removeAll()
-        blocks.removeAll()
-        places.removeAll()
-        reverse.removeAll()
+        arena.removeAll(origin: storage.map { Self.aligned($0.count) } ?? 0)
         // No block starts at offset 0: a table slot of 0 means "empty".
-        arena.append32(0)
-        arena.append32(0)
-        hostRegions.removeAll(keepingCapacity: true)
+        if storage == nil { arena.append32(0); arena.append32(0) }
+        blocks.removeAll()
+        reverse.removeAll()
         hostFirsts.removeAll()
         metadata.removeAll(keepingCapacity: true)
         metadataSkipped.removeAll(keepingCapacity: true)
         pieces.removeAll(keepingCapacity: true)
+        orgPart = nil
+        kept.removeAll(keepingCapacity: true)
         oldListsRead = false
         orgApps.removeAll()
         orgInstances.removeAll()
@@ -551,10 +563,44 @@ struct SnapshotBuilder: ~Copyable {
         appStarted = false
     }
 
+    /// `n` rounded up to a multiple of 8: parts start there, and the facts in them lie aligned.
+    @inline(__always)
+    private static func aligned(_ n: Int) -> Int { (n + 7) & ~7 }
+
+    private mutating func align() {
+        while arena.count & 7 != 0 { arena.append(0) }
+    }
+
+    /// Starts a part: 8-aligned, with no blocks or host facts yet.
+    private mutating func startPart() {
+        align()
+        blocks.removeAll()
+        hostFirsts.removeAll()
+        pieceStart = (arena.count, instanceCount, skippedRows)
+    }
+
+    /// Ends the part started last: writes its block list and host facts after its octets.
+    private mutating func endPart(id: Int64, lists: (apps: Range<Int>, instances: Range<Int>, allInstances: Range<Int>))
+        -> AppPiece {
+        align()
+        let blockList = arena.count
+        arena.append(contentsOf: UnsafeRawBufferPointer(start: blocks.base, count: blocks.count * 4))
+        align()
+        let hostFirstList = arena.count
+        arena.append(contentsOf: UnsafeRawBufferPointer(start: hostFirsts.base,
+                                                        count: hostFirsts.count * MemoryLayout<InstancePlace>.stride))
+        let s = pieceStart
+        return AppPiece(
+            id: id, arena: s.arena..<arena.count, blockList: blockList, blockCount: blocks.count,
+            hostFirstList: hostFirstList, hostFirstCount: hostFirsts.count,
+            apps: lists.apps, instances: lists.instances, allInstances: lists.allInstances,
+            instanceCount: instanceCount - s.instanceCount, skippedRows: skippedRows - s.skippedRows)
+    }
+
     private mutating func startApp(_ rows: SQLiteStatement) {
         appStarted = true
         appID = rows.int64(8)
-        pieceStart = (arena.count, blocks.count, places.count, hostFirsts.count, instanceCount, skippedRows)
+        startPart()
         appInstances.removeAll()
         appText.removeAll()
         appName = append(rows, 0)
@@ -587,7 +633,7 @@ struct SnapshotBuilder: ~Copyable {
             return
         }
         // A host's region is its first instance's: the app's repeats of the host before add nothing.
-        if hostFirsts.count == pieceStart.hostFirsts || hostFirsts[hostFirsts.count - 1].host != a.host {
+        if hostFirsts.count == 0 || hostFirsts[hostFirsts.count - 1].host != a.host {
             hostFirsts.append(InstancePlace(host: a.host, region: region))
         }
         let started = rows.int64(5) != 0
@@ -645,31 +691,30 @@ struct SnapshotBuilder: ~Copyable {
     private mutating func finishApp() {
         guard appStarted else { return }
         appStarted = false
-        let lists = (apps: orgApps.count, instances: orgInstances.count, allInstances: orgAllInstances.count)
+        let lists = (apps: orgApps.length, instances: orgInstances.length, allInstances: orgAllInstances.length)
         if appValid { writeApp() }
         skippedRows += metadataSkipped[appID] ?? 0
-        let s = pieceStart
-        pieces.append(AppPiece(
-            id: appID, arena: s.arena..<arena.count, blocks: s.blocks..<blocks.count, places: s.places..<places.count,
-            hostFirsts: s.hostFirsts..<hostFirsts.count, apps: Self.segment(orgApps, since: lists.apps),
-            instances: Self.segment(orgInstances, since: lists.instances),
-            allInstances: Self.segment(orgAllInstances, since: lists.allInstances),
-            instanceCount: instanceCount - s.instanceCount, skippedRows: skippedRows - s.skippedRows))
+        pieces.append(endPart(id: appID, lists: (orgApps.segment(since: lists.apps),
+                                                 orgInstances.segment(since: lists.instances),
+                                                 orgAllInstances.segment(since: lists.allInstances))))
     }
 
     private mutating func writeApp() {
         let instances = pending
-        let firstPlace = UInt32(places.count)
         let start = UInt32(arena.count)
-        /// Arena offset of each listed instance's record in the app's run.
         var listedCount: UInt32 = 0
         for i in instances where i.listed {
             writeAAAA(i.address)
-            places.append(InstancePlace(host: i.host, region: i.region))
             listedCount += 1
         }
         instanceCount += Int(listedCount)
         let all = (start, listedCount)
+        // The listed instances' places, for `top<N>.nearest.of`, after their records (8-aligned).
+        align()
+        let firstPlace = UInt32(arena.count)
+        for i in instances where i.listed {
+            withUnsafeBytes(of: InstancePlace(host: i.host, region: i.region)) { arena.append(contentsOf: $0) }
+        }
 
         appendName(app: true)
         addAAAA(records: all)
@@ -713,7 +758,7 @@ struct SnapshotBuilder: ~Copyable {
         addMetadata()
 
         // The organization's lists.
-        if orgApps.count > 0 { orgApps.append(0x2c) }
+        if orgApps.length > 0 { orgApps.append(0x2c) }
         orgApps.append(contentsOf: appNameBytes)
         let app = appNameBytes
         for inst in instances {
@@ -826,8 +871,8 @@ struct SnapshotBuilder: ~Copyable {
     /// `instance=<id>,app=<app>,ip=<address>,region=<region>`, `;`-separated.
     private static func appendInstanceEntry(_ id: UnsafeRawBufferPointer, _ app: UnsafeRawBufferPointer,
                                             _ address: UnsafeRawBufferPointer, _ region: UnsafeRawBufferPointer,
-                                            to list: inout GrowableBuffer<UInt8>) {
-        if list.count > 0 { list.append(0x3b) }
+                                            to list: inout ListText) {
+        if list.length > 0 { list.append(0x3b) }
         list.append(contentsOf: instanceKey)
         list.append(contentsOf: id)
         list.append(contentsOf: appKey)
@@ -840,16 +885,20 @@ struct SnapshotBuilder: ~Copyable {
 
     // MARK: - Emitting an organization
 
-    private mutating func finishOrg(peers: [Peer]) {
-        for p in UnsafeBufferPointer(start: hostFirsts.base, count: hostFirsts.count) where hostRegions[p.host] == nil {
-            hostRegions[p.host] = p.region
+    /// Writes the organization's own part: its lists and peers. False when
+    /// a list fits in a message but the text of some part kept from the zone
+    /// before is not at hand (that zone did not store the list, too large then).
+    private mutating func finishOrg(peers: [Peer]) -> Bool {
+        startPart()
+        for list in [orgApps, orgInstances, orgAllInstances] where !list.complete {
+            if Self.txtSize(list.length).octets <= 65535 { return false }
         }
         appendName(Self.apps, app: false)
-        listBlocks.apps = addTXT(orgApps.bytes)
+        listBlocks.apps = addList(orgApps)
         appendName(Self.instances, app: false)
-        listBlocks.instances = addTXT(orgInstances.bytes)
+        listBlocks.instances = addList(orgInstances)
         appendName(Self.all, Self.instances, app: false)
-        listBlocks.allInstances = addTXT(orgAllInstances.bytes)
+        listBlocks.allInstances = addList(orgAllInstances)
         text.removeAll()
         for peer in peers {
             peer.name.withUnsafeBytes { appendName($0, Self.peer, app: false) }
@@ -863,6 +912,147 @@ struct SnapshotBuilder: ~Copyable {
         }
         appendName(Self.peer, app: false)
         addTXT(text.bytes)
+        orgPart = endPart(id: 0, lists: (0..<0, 0..<0, 0..<0))
+        return true
+    }
+
+    /// TXT records for a list: its text, or only its size when it is too large to be stored.
+    private mutating func addList(_ list: ListText) -> Int {
+        list.complete ? addTXT(list.text.bytes) : addTXT(length: list.length)
+    }
+
+    // MARK: - The zone
+
+    /// An organization at least this large (its live octets) gets as much
+    /// again of room when its storage is made anew, so that the next
+    /// updates append their parts instead of copying the organization; a
+    /// smaller one is copied whole at each update, which costs about as much.
+    static let roomFrom = 64 << 10
+
+    /// The zone of what was written: appended to `old`'s storage when it
+    /// fits there, with `old`'s name table less the replaced parts' names;
+    /// else every live part copied into a new storage (``roomFrom``). Without
+    /// `old`, the arena from offset 0 is the new storage's layout as it is.
+    private mutating func finishZone(reusing old: OrgZone?, peers: [Peer], peersSkipped: Int) -> OrgZone? {
+        let orgPart = self.orgPart!
+        let live = pieces.reduce(orgPart.arena.count) { $0 + $1.arena.count }
+        var dead: [AppPiece] = []
+        if let old {
+            for (k, p) in old.pieces.enumerated() where !kept[k] { dead.append(p) }
+            dead.append(old.orgPart)
+        }
+        if let old, arena.count <= old.storage.capacity {
+            let storage = old.storage
+            (storage.base + arena.origin).update(from: arena.base + arena.origin, count: arena.written)
+            storage.count = arena.count
+            let added = pieces.filter { $0.arena.lowerBound >= arena.origin } + [orgPart]
+            mergeReverse(keeping: old, dead: dead, moves: nil)
+            return OrgZone(network: orgNetwork, storage: storage, pieces: pieces, orgPart: orgPart,
+                           reverse: UnsafeBufferPointer(start: reverseOut.base, count: reverseOut.count),
+                           lists: listBlocks, peers: peers, peersSkipped: peersSkipped,
+                           instanceCount: instanceCount, skippedRows: skippedRows,
+                           tableFrom: old, dead: dead, added: added)
+        }
+        let capacity = old == nil ? arena.count : 8 + live + (live >= room ? live : 0)
+        guard let storage = OrgStorage(capacity: capacity) else { return nil }
+        var moves: [(from: Range<Int>, by: Int)] = []
+        var newPieces = pieces
+        var newOrgPart = orgPart
+        if let old {
+            // Every live part, from the old storage or from the arena, one after another.
+            storage.base.initialize(repeating: 0, count: 8)
+            storage.count = 8
+            for i in newPieces.indices {
+                let p = newPieces[i]
+                let from = p.arena.lowerBound >= arena.origin ? arena.base : old.storage.base
+                newPieces[i] = Self.copy(p, from: from, to: storage)
+                moves.append((p.arena, newPieces[i].arena.lowerBound - p.arena.lowerBound))
+            }
+            newOrgPart = Self.copy(orgPart, from: arena.base, to: storage)
+            moves.append((orgPart.arena, newOrgPart.arena.lowerBound - orgPart.arena.lowerBound))
+            moves.sort { $0.from.lowerBound < $1.from.lowerBound }
+        } else {
+            storage.base.update(from: arena.base, count: arena.count)
+            storage.count = arena.count
+        }
+        mergeReverse(keeping: old, dead: dead, moves: old == nil ? nil : moves)
+        func moved(_ b: Int) -> Int { old == nil ? b : b + Self.move(b, in: moves)! }
+        return OrgZone(network: orgNetwork, storage: storage, pieces: newPieces, orgPart: newOrgPart,
+                       reverse: UnsafeBufferPointer(start: reverseOut.base, count: reverseOut.count),
+                       lists: (moved(listBlocks.apps), moved(listBlocks.instances), moved(listBlocks.allInstances)),
+                       peers: peers, peersSkipped: peersSkipped, instanceCount: instanceCount, skippedRows: skippedRows)
+    }
+
+    /// Copies part `p` (whose octets lie at its offsets from `from`) to the
+    /// end of `storage`, 8-aligned, with every offset in it moved by as much
+    /// as it moved: its name blocks' records and places, its block list.
+    private static func copy(_ p: AppPiece, from: UnsafeMutablePointer<UInt8>, to storage: OrgStorage) -> AppPiece {
+        let at = aligned(storage.count)
+        precondition(at + p.arena.count <= storage.capacity, "organization storage smaller than its live parts")
+        let delta = at - p.arena.lowerBound
+        (storage.base + at).update(from: from + p.arena.lowerBound, count: p.arena.count)
+        storage.count = at + p.arena.count
+        var q = p
+        q.arena = at..<(at + p.arena.count)
+        q.blockList += delta
+        q.hostFirstList += delta
+        let list = UnsafeMutableRawPointer(storage.base + q.blockList).assumingMemoryBound(to: UInt32.self)
+        for i in 0..<q.blockCount {
+            let b = Int(list[i]) + delta
+            list[i] = UInt32(b)
+            let e = UnsafeMutableRawPointer(storage.base + b)
+            var entry = e.loadUnaligned(as: NameEntry.self)
+            if entry.recordsOffset != 0 { entry.recordsOffset = UInt32(Int(entry.recordsOffset) + delta) }
+            if entry.kind == .nearest { entry.firstInstance = UInt32(Int(entry.firstInstance) + delta) }
+            e.storeBytes(of: entry, as: NameEntry.self)
+        }
+        return q
+    }
+
+    /// How far the part holding offset `b` moved, or nil when no part of `moves` (sorted) holds it.
+    private static func move(_ b: Int, in moves: [(from: Range<Int>, by: Int)]) -> Int? {
+        var low = 0, high = moves.count
+        while low < high {
+            let mid = (low + high) / 2
+            if moves[mid].from.lowerBound <= b { low = mid + 1 } else { high = mid }
+        }
+        return low > 0 && moves[low - 1].from.contains(b) ? moves[low - 1].by : nil
+    }
+
+    /// The zone's reverse entries into `reverseOut`, sorted by address (an
+    /// address twice, an instance's and a peer's, answers once: the
+    /// instance's, whose name block comes first): `old`'s, less those that
+    /// name a block of a `dead` part, merged with the parts written now;
+    /// with `moves`, every name block moved as its part was.
+    private mutating func mergeReverse(keeping old: OrgZone?, dead: [AppPiece], moves: [(from: Range<Int>, by: Int)]?) {
+        var fresh = UnsafeMutableBufferPointer(start: reverse.base, count: reverse.count)
+        func before(_ a: ReverseEntry, _ b: ReverseEntry) -> Bool {
+            a.address < b.address || (a.address == b.address && a.nameBlock < b.nameBlock)
+        }
+        if let moves { for i in fresh.indices { fresh[i].nameBlock = UInt32(Int(fresh[i].nameBlock) + Self.move(Int(fresh[i].nameBlock), in: moves)!) } }
+        fresh.sort(by: before)
+        reverseOut.removeAll()
+        guard let old else {
+            reverseOut.append(contentsOf: UnsafeBufferPointer(fresh))
+            return
+        }
+        let gone = dead.map { (from: $0.arena, by: 0) }.filter { !$0.from.isEmpty }.sorted { $0.from.lowerBound < $1.from.lowerBound }
+        let low = gone.first?.from.lowerBound ?? 0, high = gone.last?.from.upperBound ?? 0
+        var j = 0
+        for var e in old.reverse {
+            let b = Int(e.nameBlock)
+            if b >= low && b < high && Self.move(b, in: gone) != nil { continue }
+            if let moves { e.nameBlock = UInt32(b + Self.move(b, in: moves)!) }
+            while j < fresh.count && before(fresh[j], e) {
+                reverseOut.append(fresh[j])
+                j += 1
+            }
+            reverseOut.append(e)
+        }
+        while j < fresh.count {
+            reverseOut.append(fresh[j])
+            j += 1
+        }
     }
 
     // MARK: - Records and names
@@ -881,13 +1071,6 @@ struct SnapshotBuilder: ~Copyable {
         reverse.append(ReverseEntry(address: address, nameBlock: UInt32(block)))
     }
 
-    /// Sorts the organization's reverse entries by address, for the binary
-    /// search. (An address twice, an instance's and a peer's, answers once:
-    /// the instance's, whose name block comes first.)
-    private mutating func sortReverse() {
-        var part = UnsafeMutableBufferPointer(start: reverse.base, count: reverse.count)
-        part.sort { $0.address < $1.address || ($0.address == $1.address && $0.nameBlock < $1.nameBlock) }
-    }
 
     /// The labels given, then the app's label when `app`, then `internal.`, into `name`.
     private mutating func appendName(_ first: UnsafeRawBufferPointer? = nil, _ second: UnsafeRawBufferPointer? = nil,
@@ -916,10 +1099,31 @@ struct SnapshotBuilder: ~Copyable {
         add(kind: .aaaa, records: records)
     }
 
+    /// The octets and records of a TXT RRset for `length` octets of text as ``addTXT(_:)`` writes it.
+    static func txtSize(_ length: Int) -> (octets: Int, records: Int) {
+        let strings = (length + 254) / 255
+        let records = (strings + 254) / 255
+        return (records * 12 + strings + length, records)
+    }
+
+    /// A TXT block for `length` octets of text too large for any message:
+    /// its size and count only (``NameEntry/isOversize``).
+    private mutating func addTXT(length: Int) -> Int {
+        let b = add(kind: .txt)
+        let size = Self.txtSize(length)
+        let p = UnsafeMutableRawPointer(arena.base + b)
+        var entry = p.loadUnaligned(as: NameEntry.self)
+        (entry.recordsOffset, entry.recordsLength, entry.recordCount) = (0, UInt32(size.octets), UInt32(size.records))
+        p.storeBytes(of: entry, as: NameEntry.self)
+        return b
+    }
+
     /// TXT records for `value` (none when it is empty): 255-octet character-strings,
-    /// at most 255 of them per record so RDATA stays under 65535 octets.
+    /// at most 255 of them per record so RDATA stays under 65535 octets. A
+    /// value too large for any message is kept as its size only.
     @discardableResult
     private mutating func addTXT(_ value: UnsafeRawBufferPointer) -> Int {
+        if Self.txtSize(value.count).octets > 65535 { return addTXT(length: value.count) }
         let b = add(kind: .txt)
         let start = arena.count
         var count: UInt32 = 0

@@ -55,6 +55,8 @@ public final class ZoneStore: Sendable {
         /// Updates that rebuilt only what changed, and full builds.
         var updates = 0
         var fullBuilds = 0
+        /// How large an organization must be to get room to grow in place (``SnapshotBuilder/roomFrom``).
+        var roomFrom = SnapshotBuilder.roomFrom
         var loadedAt: ContinuousClock.Instant?
         var reloadErrors = 0
         var lastError: String?
@@ -62,12 +64,18 @@ public final class ZoneStore: Sendable {
 
     /// Opens read-only and builds the first snapshot; throws when there is no valid database.
     /// The error's description is one line naming the file and the reason.
-    public init(path: String, ttl: UInt32 = 5, logger: Logger) throws {
+    public convenience init(path: String, ttl: UInt32 = 5, logger: Logger) throws {
+        try self.init(path: path, ttl: ttl, roomFrom: SnapshotBuilder.roomFrom, logger: logger)
+    }
+
+    /// `roomFrom`: see ``SnapshotBuilder/roomFrom`` (tests give 0, so that every update appends).
+    init(path: String, ttl: UInt32 = 5, roomFrom: Int, logger: Logger) throws {
         _ = Self.allocatorTuned
         self.path = path
         self.ttl = ttl
         self.logger = logger
         var s = State()
+        s.roomFrom = roomFrom
         let first: Snapshot
         do {
             // With no zones yet (lastChange nil), load builds everything: never nil.
@@ -237,7 +245,7 @@ public final class ZoneStore: Sendable {
         let db = s.connection!
         // Read the version first: a commit between the two is seen at the next poll.
         s.dataVersion = try seenVersion ?? dataVersion(&s)
-        if s.builder == nil { s.builder = try SnapshotBuilder(ttl: ttl) }
+        if s.builder == nil { s.builder = try SnapshotBuilder(ttl: ttl, roomFrom: s.roomFrom) }
         if let last = s.lastChange {
             let version = s.schemaVersion
             if s.statements == nil { s.statements = try SnapshotBuilder.Statements(db, version: version) }

@@ -135,11 +135,14 @@ private struct RandomWriter {
     /// The property: after every batch of random changes, the snapshot that
     /// ZoneStore updated organization by organization answers every question
     /// exactly as (octet for octet) a snapshot built from scratch.
-    @Test(arguments: [UInt64(1), 2])
-    func incrementalSnapshotsAnswerAsAFullBuild(seed: UInt64) throws {
+    /// With `roomFrom` 0 every organization gets room in its storage, so most
+    /// updates append their parts there and edit the name table before;
+    /// with the default, these small organizations are copied at each update.
+    @Test(arguments: [UInt64(1), 2], [0, SnapshotBuilder.roomFrom])
+    func incrementalSnapshotsAnswerAsAFullBuild(seed: UInt64, roomFrom: Int) throws {
         let t = try TemporaryDatabase()
         var w = try RandomWriter(path: t.path, seed: seed)
-        let store = try ZoneStore(path: t.path, logger: logger)
+        let store = try ZoneStore(path: t.path, roomFrom: roomFrom, logger: logger)
         var changes = 0
         for batch in 0..<220 {
             try w.db.execute("BEGIN IMMEDIATE")
@@ -217,6 +220,79 @@ private struct RandomWriter {
                         == full.respond(name, type, from: "fdaa:0:1:0:a1:0:1:2"), "\(name) \(type)")
             }
         }
+    }
+
+    /// An update appends the parts it wrote to the organization's storage
+    /// when there is room, and the zone before keeps answering from the same
+    /// octets; when there is none, the live parts move to a new storage.
+    @Test func anUpdateAppendsToTheStorageWhileThereIsRoom() throws {
+        let t = try TemporaryDatabase()
+        let w = try t.writer()
+        for (k, app) in ["api", "db", "web"].enumerated() {
+            try w.addInstance(app: app, region: "ams", address: "fdaa:0:1:0:a1:0:\(k + 1):2")
+        }
+        let store = try ZoneStore(path: t.path, roomFrom: 0, logger: logger)
+        let first = store.current.zone(1)!
+        try w.addInstance(app: "db", region: "iad", address: "fdaa:0:1:0:a1:0:9:2")
+        store.pollOnce()
+        let copied = store.current.zone(1)!
+        #expect(copied.storage !== first.storage, "a storage made for a full build has no room")
+        #expect(copied.storage.capacity >= 2 * copied.liveBytes)
+        var appended = 0
+        for i in 10..<30 {
+            let before = store.current
+            let count = before.zone(1)!.storage.count
+            try w.addInstance(app: "web", region: "syd", address: "fdaa:0:1:0:a2:0:\(i):2")
+            store.pollOnce()
+            let after = store.current.zone(1)!
+            if after.storage === before.zone(1)!.storage {
+                appended += 1
+                #expect(after.storage.count > count)
+            } else {
+                #expect(after.storage.capacity >= 2 * after.liveBytes)
+            }
+            // The zone before answers as it did, from the same storage.
+            #expect(try before.ask("web.internal", from: "fdaa:0:1:0:a1:0:1:2").aaaa.count == i - 9)
+            #expect(try store.current.ask("web.internal", from: "fdaa:0:1:0:a1:0:1:2").aaaa.count == i - 8)
+        }
+        #expect(appended >= 10, "most updates append: \(appended) of 20")
+        let full = try snapshot(of: t.path, serial: store.current.serial)
+        try expectSameAnswers(store.current, full, db: SQLiteConnection(path: t.path, mode: .readOnly), batch: 0)
+    }
+
+    /// `_instances` of an organization of thousands of instances is larger
+    /// than any message: kept as its size only (the answer is TC, as it was
+    /// when stored), and written again when the organization shrinks back.
+    @Test(arguments: [0, SnapshotBuilder.roomFrom])
+    func aListTooLargeForAnyMessageIsKeptAsItsSize(roomFrom: Int) throws {
+        let t = try TemporaryDatabase()
+        let w = try t.writer()
+        func address(_ i: Int) -> String { "fdaa:0:1:0:a1:0:\(String(i, radix: 16)):2" }
+        for i in 1...1200 { try w.addInstance(app: "app\(i % 3)", region: "ams", address: address(i)) }
+        let store = try ZoneStore(path: t.path, roomFrom: roomFrom, logger: logger)
+        let zone = store.current.zone(1)!
+        #expect(zone.view.entry(at: zone.lists.instances).isOversize && !zone.view.entry(at: zone.lists.apps).isOversize)
+        let tcp = try store.current.ask("_instances.internal", .txt, from: address(1))
+        #expect(tcp.message.header.flags & Header.tcBit != 0 && tcp.message.answers.isEmpty)
+        let db = try SQLiteConnection(path: t.path, mode: .readOnly)
+        // Down to 600 instances (one app at a time): the lists fit again.
+        var i = 1200
+        while i > 600 {
+            try w.removeInstance(address: address(i))
+            i -= 1
+            if i % 100 == 0 {
+                store.pollOnce()
+                try expectSameAnswers(store.current, try snapshot(of: t.path, serial: store.current.serial), db: db, batch: i)
+            }
+        }
+        let small = store.current.zone(1)!
+        #expect(!small.view.entry(at: small.lists.instances).isOversize)
+        #expect(try store.current.ask("_instances.internal", .txt, from: address(1)).txt.joined().split(separator: ";").count == 600)
+        // And back over the limit.
+        for j in 1201...1500 { try w.addInstance(app: "app\(j % 3)", region: "iad", address: address(j)) }
+        store.pollOnce()
+        try expectSameAnswers(store.current, try snapshot(of: t.path, serial: store.current.serial), db: db, batch: 1500)
+        #expect(store.updateCounts.full == 1)
     }
 
     @Test func aReaderThatFellBehindTheLogBuildsEverything() throws {
