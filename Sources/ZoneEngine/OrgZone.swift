@@ -106,11 +106,11 @@ final class OrgZone: @unchecked Sendable {
             reverse: (m + reverseAt).bindMemory(to: ReverseEntry.self, capacity: reverse.count),
             hostRegions: (m + hostsAt).bindMemory(to: UInt64.self, capacity: hostCount))
         if incremental {
-            for p in dead { for b in p.blocks(arena) { view.remove(block: Int(b)) } }
-            for p in added { for b in p.blocks(arena) { view.insert(block: Int(b)) } }
+            for p in dead { for s in p.blocks(arena) { view.remove(slot: s) } }
+            for p in added { for s in p.blocks(arena) { view.insert(slot: s) } }
         } else {
-            for p in pieces { for b in p.blocks(arena) { view.insert(block: Int(b)) } }
-            for b in orgPart.blocks(arena) { view.insert(block: Int(b)) }
+            for p in pieces { for s in p.blocks(arena) { view.insert(slot: s) } }
+            for s in orgPart.blocks(arena) { view.insert(slot: s) }
         }
         for (host, region) in hostRegions { view.insert(host: host, region: region) }
         self.view = view
@@ -149,7 +149,7 @@ struct AppPiece {
     var id: Int64
     /// The part's octets, from its first name block or record to the end of its facts.
     var arena: Range<Int>
-    /// Where its name blocks' offsets (UInt32 each) lie, and how many.
+    /// Where its name blocks lie as name-table slots (UInt64 each: hash's high 32 bits, offset), and how many.
     var blockList: Int
     var blockCount: Int
     /// Where its (host, region) facts lie (one per run of a host in the app's rows), and how many.
@@ -161,9 +161,9 @@ struct AppPiece {
     var instanceCount: Int
     var skippedRows: Int
 
-    /// The offsets of its name blocks, read from `arena` (its storage's base, or the builder's).
-    func blocks(_ arena: UnsafeMutablePointer<UInt8>) -> UnsafeBufferPointer<UInt32> {
-        UnsafeBufferPointer(start: UnsafeRawPointer(arena + blockList).assumingMemoryBound(to: UInt32.self), count: blockCount)
+    /// Its name blocks as slots, read from `arena` (its storage's base, or the builder's).
+    func blocks(_ arena: UnsafeMutablePointer<UInt8>) -> UnsafeBufferPointer<UInt64> {
+        UnsafeBufferPointer(start: UnsafeRawPointer(arena + blockList).assumingMemoryBound(to: UInt64.self), count: blockCount)
     }
 
     func hostFirsts(_ arena: UnsafeMutablePointer<UInt8>) -> UnsafeBufferPointer<InstancePlace> {
@@ -238,31 +238,32 @@ struct OrgView: BitwiseCopyable {
         }
     }
 
-    /// The name of the block at `b`.
-    private func name(ofBlock b: Int) -> UnsafeRawBufferPointer {
-        bytes(UInt32(b + NameEntry.size), UInt32(entry(at: b).nameLength))
-    }
-
-    /// Adds the block at `b` (never 0); a name already present keeps its first block.
-    fileprivate func insert(block b: Int) {
-        let name = name(ofBlock: b)
-        let tag = NameHash.hash(name) >> 32
+    /// Adds a block's slot (its name's tag, its offset: never 0); a name
+    /// already present keeps its first block.
+    fileprivate func insert(slot: UInt64) {
+        let tag = slot >> 32
+        let b = Int(truncatingIfNeeded: slot & 0xffff_ffff)
         var i = Int(truncatingIfNeeded: tag) & Int(slotMask)
         while slots[i] != 0 {
-            if slots[i] >> 32 == tag, block(Int(truncatingIfNeeded: slots[i] & 0xffff_ffff), holds: name) { return }
+            if slots[i] >> 32 == tag {
+                let other = Int(truncatingIfNeeded: slots[i] & 0xffff_ffff)
+                if Int(entry(at: other).nameLength) == Int(entry(at: b).nameLength),
+                   memcmp(arena + other + NameEntry.size, arena + b + NameEntry.size, Int(entry(at: b).nameLength)) == 0 {
+                    return
+                }
+            }
             i = (i + 1) & Int(slotMask)
         }
-        slots[i] = tag << 32 | UInt64(b)
+        slots[i] = slot
     }
 
-    /// Takes the block at `b` out, when its slot holds it, and moves later
+    /// Takes a block's slot out, when the table holds it, and moves later
     /// slots of its run back so that every lookup still finds them (linear
     /// probing's deletion: no tombstones). A slot's first probe comes from its own tag.
-    fileprivate func remove(block b: Int) {
-        let tag = NameHash.hash(name(ofBlock: b)) >> 32
+    fileprivate func remove(slot: UInt64) {
         let mask = Int(slotMask)
-        var i = Int(truncatingIfNeeded: tag) & mask
-        while slots[i] != tag << 32 | UInt64(b) {
+        var i = Int(truncatingIfNeeded: slot >> 32) & mask
+        while slots[i] != slot {
             if slots[i] == 0 { return }
             i = (i + 1) & mask
         }

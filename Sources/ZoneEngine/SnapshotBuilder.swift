@@ -20,12 +20,17 @@ struct SnapshotBuilder: ~Copyable {
     private let room: Int
     // Reserved (virtual) up to what 32-bit offsets can address; only what is written is backed.
     private var arena: GrowableBuffer<UInt8>
-    /// Arena offsets of the part being written's name blocks: its block list.
-    private var blocks: GrowableBuffer<UInt32>
+    /// The part being written's name blocks, as name-table slots (the name's
+    /// hash's high 32 bits, the block's offset): its block list.
+    private var blocks: GrowableBuffer<UInt64>
     /// The reverse zone's addresses of the parts written, and the names their PTR records name.
     private var reverse: GrowableBuffer<ReverseEntry>
     /// The zone's reverse entries, sorted: the kept ones merged with `reverse`.
     private var reverseOut: GrowableBuffer<ReverseEntry>
+    /// One bit per 8 octets of an organization's storage, set over the
+    /// replaced parts while an update filters the reverse entries (parts are
+    /// 8-aligned and a multiple of 8 long); zero otherwise.
+    private let deadBits: LargeMemory
     /// The app's (host, region) facts, one per run of a host in its rows: the host table's source.
     private var hostFirsts: GrowableBuffer<InstancePlace>
     /// Region names and their indexes. Kept from one organization to the
@@ -207,8 +212,12 @@ struct SnapshotBuilder: ~Copyable {
                 throw error
             }
         }
-        let arena: GrowableBuffer<UInt8> = try reserve(1 << 32), blocks: GrowableBuffer<UInt32> = try reserve(1 << 28)
+        let arena: GrowableBuffer<UInt8> = try reserve(1 << 32), blocks: GrowableBuffer<UInt64> = try reserve(1 << 28)
         let reverseOut: GrowableBuffer<ReverseEntry> = try reserve(1 << 28)
+        guard let deadBits = LargeMemory.reserve(1 << 26) else {
+            for free in made { free() }
+            throw SnapshotError(description: "build snapshot: cannot reserve address space for the dead-part bitmap")
+        }
         let hostFirsts: GrowableBuffer<InstancePlace> = try reserve(1 << 28)
         let oldApps: GrowableBuffer<UInt8> = try reserve(1 << 30), oldInstances: GrowableBuffer<UInt8> = try reserve(1 << 30)
         let oldAllInstances: GrowableBuffer<UInt8> = try reserve(1 << 30)
@@ -223,6 +232,7 @@ struct SnapshotBuilder: ~Copyable {
         self.arena = arena
         self.blocks = blocks
         self.reverseOut = reverseOut
+        self.deadBits = deadBits
         self.hostFirsts = hostFirsts
         self.oldApps = oldApps
         self.oldInstances = oldInstances
@@ -246,6 +256,7 @@ struct SnapshotBuilder: ~Copyable {
         hostFirsts.free()
         reverse.free()
         reverseOut.free()
+        deadBits.release()
         regionSpans.free()
         appInstances.free()
         name.deallocate()
@@ -584,7 +595,7 @@ struct SnapshotBuilder: ~Copyable {
         -> AppPiece {
         align()
         let blockList = arena.count
-        arena.append(contentsOf: UnsafeRawBufferPointer(start: blocks.base, count: blocks.count * 4))
+        arena.append(contentsOf: UnsafeRawBufferPointer(start: blocks.base, count: blocks.count * 8))
         align()
         let hostFirstList = arena.count
         arena.append(contentsOf: UnsafeRawBufferPointer(start: hostFirsts.base,
@@ -996,10 +1007,10 @@ struct SnapshotBuilder: ~Copyable {
         q.arena = at..<(at + p.arena.count)
         q.blockList += delta
         q.hostFirstList += delta
-        let list = UnsafeMutableRawPointer(storage.base + q.blockList).assumingMemoryBound(to: UInt32.self)
+        let list = UnsafeMutableRawPointer(storage.base + q.blockList).assumingMemoryBound(to: UInt64.self)
         for i in 0..<q.blockCount {
-            let b = Int(list[i]) + delta
-            list[i] = UInt32(b)
+            let b = Int(truncatingIfNeeded: list[i] & 0xffff_ffff) + delta
+            list[i] = list[i] & ~0xffff_ffff | UInt64(b)
             let e = UnsafeMutableRawPointer(storage.base + b)
             var entry = e.loadUnaligned(as: NameEntry.self)
             if entry.recordsOffset != 0 { entry.recordsOffset = UInt32(Int(entry.recordsOffset) + delta) }
@@ -1036,12 +1047,18 @@ struct SnapshotBuilder: ~Copyable {
             reverseOut.append(contentsOf: UnsafeBufferPointer(fresh))
             return
         }
-        let gone = dead.map { (from: $0.arena, by: 0) }.filter { !$0.from.isEmpty }.sorted { $0.from.lowerBound < $1.from.lowerBound }
-        let low = gone.first?.from.lowerBound ?? 0, high = gone.last?.from.upperBound ?? 0
+        let bits = deadBits.base.assumingMemoryBound(to: UInt64.self)
+        func mark(_ r: Range<Int>, _ on: Bool) {
+            for cell in (r.lowerBound >> 3)..<(r.upperBound >> 3) {
+                if on { bits[cell >> 6] |= 1 << UInt64(cell & 63) } else { bits[cell >> 6] = 0 }
+            }
+        }
+        for p in dead { mark(p.arena, true) }
+        defer { for p in dead { mark(p.arena, false) } }
         var j = 0
         for var e in old.reverse {
             let b = Int(e.nameBlock)
-            if b >= low && b < high && Self.move(b, in: gone) != nil { continue }
+            if bits[b >> 9] & (1 << UInt64((b >> 3) & 63)) != 0 { continue }
             if let moves { e.nameBlock = UInt32(b + Self.move(b, in: moves)!) }
             while j < fresh.count && before(fresh[j], e) {
                 reverseOut.append(fresh[j])
@@ -1158,7 +1175,8 @@ struct SnapshotBuilder: ~Copyable {
     private mutating func add(kind: NameEntry.Kind, records: (start: UInt32, count: UInt32) = (0, 0),
                               firstInstance: UInt32 = 0) -> Int {
         let b = arena.count
-        blocks.append(UInt32(b))
+        let tag = NameHash.hash(UnsafeRawBufferPointer(start: name, count: nameLength)) >> 32
+        blocks.append(tag << 32 | UInt64(b))
         let entry = NameEntry(
             recordsOffset: records.start,
             recordsLength: records.count * UInt32(Snapshot.aaaaRecordSize),
