@@ -941,7 +941,8 @@ struct SnapshotBuilder: ~Copyable {
     static let roomFrom = 64 << 10
 
     /// The zone of what was written: appended to `old`'s storage when it
-    /// fits there, with `old`'s name table less the replaced parts' names;
+    /// fits there (and the live parts still fill a quarter of it), with
+    /// `old`'s name table less the replaced parts' names;
     /// else every live part copied into a new storage (``roomFrom``). Without
     /// `old`, the arena from offset 0 is the new storage's layout as it is.
     private mutating func finishZone(reusing old: OrgZone?, peers: [Peer], peersSkipped: Int) -> OrgZone? {
@@ -952,7 +953,9 @@ struct SnapshotBuilder: ~Copyable {
             for (k, p) in old.pieces.enumerated() where !kept[k] { dead.append(p) }
             dead.append(old.orgPart)
         }
-        if let old, arena.count <= old.storage.capacity {
+        // Appended while they fit, and while the live parts fill a quarter of the storage or more
+        // (an organization that shrank gets a storage of its size back).
+        if let old, arena.count <= old.storage.capacity, live * 4 >= old.storage.capacity {
             let storage = old.storage
             (storage.base + arena.origin).update(from: arena.base + arena.origin, count: arena.written)
             storage.count = arena.count

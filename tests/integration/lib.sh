@@ -48,10 +48,12 @@ start_bg() {
 
 # wait_for SECONDS CMD...: polls until CMD succeeds or the time is up.
 wait_for() {
+  # The deadline in microseconds ($EPOCHREALTIME): bash's SECONDS counts whole seconds, so a
+  # wait measured with it could end up to a second early.
   local t=$1; shift
-  local end=$((SECONDS + t))
-  while [ $SECONDS -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
+  local end=$(( ${EPOCHREALTIME/./} + t * 1000000 ))
+  while [ "${EPOCHREALTIME/./}" -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  "$@" >/dev/null 2>&1
 }
 
 # web_db PATH: a new database in which organization 0000000a has one app, web,
