@@ -123,7 +123,12 @@ final class OrgZone: @unchecked Sendable {
         self.lists = lists
         self.peers = peers
         self.peersSkipped = peersSkipped
-        liveBytes = pieces.reduce(orgPart.arena.count) { $0 + $1.arena.count }
+        liveBytes = Self.liveBytes(pieces, orgPart)
+    }
+
+    /// The octets these parts take in their storage.
+    static func liveBytes(_ pieces: [AppPiece], _ orgPart: AppPiece) -> Int {
+        pieces.reduce(orgPart.arena.count) { $0 + $1.arena.count }
     }
 
     deinit { free(memory) }
@@ -238,6 +243,11 @@ struct OrgView: BitwiseCopyable {
         }
     }
 
+    /// The name of the block at `b`.
+    private func name(ofBlock b: Int) -> UnsafeRawBufferPointer {
+        bytes(UInt32(b + NameEntry.size), UInt32(entry(at: b).nameLength))
+    }
+
     /// Adds a block's slot (its name's tag, its offset: never 0); a name
     /// already present keeps its first block.
     fileprivate func insert(slot: UInt64) {
@@ -245,12 +255,8 @@ struct OrgView: BitwiseCopyable {
         let b = Int(truncatingIfNeeded: slot & 0xffff_ffff)
         var i = Int(truncatingIfNeeded: tag) & Int(slotMask)
         while slots[i] != 0 {
-            if slots[i] >> 32 == tag {
-                let other = Int(truncatingIfNeeded: slots[i] & 0xffff_ffff)
-                if Int(entry(at: other).nameLength) == Int(entry(at: b).nameLength),
-                   memcmp(arena + other + NameEntry.size, arena + b + NameEntry.size, Int(entry(at: b).nameLength)) == 0 {
-                    return
-                }
+            if slots[i] >> 32 == tag, block(Int(truncatingIfNeeded: slots[i] & 0xffff_ffff), holds: name(ofBlock: b)) {
+                return
             }
             i = (i + 1) & Int(slotMask)
         }

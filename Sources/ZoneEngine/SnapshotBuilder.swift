@@ -947,7 +947,7 @@ struct SnapshotBuilder: ~Copyable {
     /// `old`, the arena from offset 0 is the new storage's layout as it is.
     private mutating func finishZone(reusing old: OrgZone?, peers: [Peer], peersSkipped: Int) -> OrgZone? {
         let orgPart = self.orgPart!
-        let live = pieces.reduce(orgPart.arena.count) { $0 + $1.arena.count }
+        let live = OrgZone.liveBytes(pieces, orgPart)
         var dead: [AppPiece] = []
         if let old {
             for (k, p) in old.pieces.enumerated() where !kept[k] { dead.append(p) }
@@ -960,9 +960,8 @@ struct SnapshotBuilder: ~Copyable {
             (storage.base + arena.origin).update(from: arena.base + arena.origin, count: arena.written)
             storage.count = arena.count
             let added = pieces.filter { $0.arena.lowerBound >= arena.origin } + [orgPart]
-            mergeReverse(keeping: old, dead: dead, moves: nil)
             return OrgZone(network: orgNetwork, storage: storage, pieces: pieces, orgPart: orgPart,
-                           reverse: UnsafeBufferPointer(start: reverseOut.base, count: reverseOut.count),
+                           reverse: mergeReverse(keeping: old, dead: dead, moves: nil),
                            lists: listBlocks, peers: peers, peersSkipped: peersSkipped,
                            instanceCount: instanceCount, skippedRows: skippedRows,
                            tableFrom: old, dead: dead, added: added)
@@ -989,10 +988,9 @@ struct SnapshotBuilder: ~Copyable {
             storage.base.update(from: arena.base, count: arena.count)
             storage.count = arena.count
         }
-        mergeReverse(keeping: old, dead: dead, moves: old == nil ? nil : moves)
         func moved(_ b: Int) -> Int { old == nil ? b : b + Self.move(b, in: moves)! }
         return OrgZone(network: orgNetwork, storage: storage, pieces: newPieces, orgPart: newOrgPart,
-                       reverse: UnsafeBufferPointer(start: reverseOut.base, count: reverseOut.count),
+                       reverse: mergeReverse(keeping: old, dead: dead, moves: old == nil ? nil : moves),
                        lists: (moved(listBlocks.apps), moved(listBlocks.instances), moved(listBlocks.allInstances)),
                        peers: peers, peersSkipped: peersSkipped, instanceCount: instanceCount, skippedRows: skippedRows)
     }
@@ -1033,23 +1031,21 @@ struct SnapshotBuilder: ~Copyable {
         return low > 0 && moves[low - 1].from.contains(b) ? moves[low - 1].by : nil
     }
 
-    /// The zone's reverse entries into `reverseOut`, sorted by address (an
+    /// The zone's reverse entries, sorted by address (an
     /// address twice, an instance's and a peer's, answers once: the
     /// instance's, whose name block comes first): `old`'s, less those that
     /// name a block of a `dead` part, merged with the parts written now;
     /// with `moves`, every name block moved as its part was.
-    private mutating func mergeReverse(keeping old: OrgZone?, dead: [AppPiece], moves: [(from: Range<Int>, by: Int)]?) {
+    private mutating func mergeReverse(keeping old: OrgZone?, dead: [AppPiece],
+                                       moves: [(from: Range<Int>, by: Int)]?) -> UnsafeBufferPointer<ReverseEntry> {
         var fresh = UnsafeMutableBufferPointer(start: reverse.base, count: reverse.count)
         func before(_ a: ReverseEntry, _ b: ReverseEntry) -> Bool {
             a.address < b.address || (a.address == b.address && a.nameBlock < b.nameBlock)
         }
         if let moves { for i in fresh.indices { fresh[i].nameBlock = UInt32(Int(fresh[i].nameBlock) + Self.move(Int(fresh[i].nameBlock), in: moves)!) } }
         fresh.sort(by: before)
+        guard let old else { return UnsafeBufferPointer(fresh) }
         reverseOut.removeAll()
-        guard let old else {
-            reverseOut.append(contentsOf: UnsafeBufferPointer(fresh))
-            return
-        }
         let bits = deadBits.base.assumingMemoryBound(to: UInt64.self)
         func mark(_ r: Range<Int>, _ on: Bool) {
             for cell in (r.lowerBound >> 3)..<(r.upperBound >> 3) {
@@ -1073,6 +1069,7 @@ struct SnapshotBuilder: ~Copyable {
             reverseOut.append(fresh[j])
             j += 1
         }
+        return UnsafeBufferPointer(start: reverseOut.base, count: reverseOut.count)
     }
 
     // MARK: - Records and names

@@ -49,14 +49,13 @@ public final class ZoneStore: Sendable {
         var lastChange: Int64?
         var schemaVersion: Int64 = 0
         /// Scratch for building organizations, kept between updates.
+        /// Made once, by init (optional only because State starts empty).
         var builder: SnapshotBuilder?
         /// The reads of one organization, prepared for `connection` and `schemaVersion`.
         var statements: SnapshotBuilder.Statements?
         /// Updates that rebuilt only what changed, and full builds.
         var updates = 0
         var fullBuilds = 0
-        /// How large an organization must be to get room to grow in place (``SnapshotBuilder/roomFrom``).
-        var roomFrom = SnapshotBuilder.roomFrom
         var loadedAt: ContinuousClock.Instant?
         var reloadErrors = 0
         var lastError: String?
@@ -75,9 +74,9 @@ public final class ZoneStore: Sendable {
         self.ttl = ttl
         self.logger = logger
         var s = State()
-        s.roomFrom = roomFrom
         let first: Snapshot
         do {
+            s.builder = try SnapshotBuilder(ttl: ttl, roomFrom: roomFrom)
             // With no zones yet (lastChange nil), load builds everything: never nil.
             first = try Self.load(path: path, ttl: ttl, state: &s)!
         } catch {
@@ -245,7 +244,6 @@ public final class ZoneStore: Sendable {
         let db = s.connection!
         // Read the version first: a commit between the two is seen at the next poll.
         s.dataVersion = try seenVersion ?? dataVersion(&s)
-        if s.builder == nil { s.builder = try SnapshotBuilder(ttl: ttl, roomFrom: s.roomFrom) }
         if let last = s.lastChange {
             let version = s.schemaVersion
             if s.statements == nil { s.statements = try SnapshotBuilder.Statements(db, version: version) }

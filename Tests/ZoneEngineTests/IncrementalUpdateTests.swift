@@ -256,7 +256,7 @@ private struct RandomWriter {
             } else {
                 #expect(after.storage.capacity >= 2 * after.liveBytes)
             }
-            // The zone before answers as it did, from the same storage.
+            // The zone before answers as it did (from the same storage, when the update appended).
             #expect(try before.ask("web.internal", from: "fdaa:0:1:0:a1:0:1:2").aaaa.count == i - 9)
             #expect(try store.current.ask("web.internal", from: "fdaa:0:1:0:a1:0:1:2").aaaa.count == i - 8)
         }
