@@ -8,6 +8,9 @@ final class OrgBucket: @unchecked Sendable {
     static let count = 256
 
     let zones: [OrgZone]
+    /// The zones' network IDs in the same order: a search of the bucket
+    /// reads this array, not every zone object.
+    let networks: [UInt32]
     /// Open addressing over the zones' views, keyed by network ID (never 0, so 0 marks a free slot).
     let slots: UnsafeMutablePointer<OrgView>
     let mask: Int
@@ -33,6 +36,7 @@ final class OrgBucket: @unchecked Sendable {
 
     init(zones: [OrgZone]) {
         self.zones = zones
+        networks = zones.map(\.network)
         let size = OrgZone.tableSize(for: zones.count)
         slots = .allocate(capacity: size)
         UnsafeMutableRawPointer(slots).initializeMemory(as: UInt8.self, repeating: 0, count: size * MemoryLayout<OrgView>.stride)
@@ -65,7 +69,7 @@ final class OrgBucket: @unchecked Sendable {
         let replaced = Array(changes.keys)
         var next: [OrgZone] = []
         next.reserveCapacity(zones.count + changes.count)
-        for zone in zones where !replaced.contains(zone.network) { next.append(zone) }
+        for (k, network) in networks.enumerated() where !replaced.contains(network) { next.append(zones[k]) }
         for case let zone? in changes.values { next.append(zone) }
         return next.isEmpty ? Self.empty : OrgBucket(zones: next)
     }

@@ -79,12 +79,10 @@ final class OrgZone: @unchecked Sendable {
         let arena = storage.base
         var names = orgPart.blockCount
         for p in pieces { names += p.blockCount }
-        var hostRegions: [UInt32: UInt32] = [:]
-        for p in pieces {
-            for f in p.hostFirsts(arena) where hostRegions[f.host] == nil { hostRegions[f.host] = f.region }
-        }
+        // Each part lists a host once; the table is sized for all of them, repeats across parts included.
+        let hostFacts = pieces.reduce(0) { $0 + $1.hostFirstCount }
         let slotCount = Self.tableSize(for: names)
-        let hostCount = Self.tableSize(for: hostRegions.count)
+        let hostCount = Self.tableSize(for: hostFacts)
         let hostsAt = slotCount * 8
         let reverseAt = hostsAt + hostCount * 8
         guard let m = malloc(reverseAt + reverse.count * MemoryLayout<ReverseEntry>.stride) else { return nil }
@@ -112,7 +110,8 @@ final class OrgZone: @unchecked Sendable {
             for p in pieces { for s in p.blocks(arena) { view.insert(slot: s) } }
             for s in orgPart.blocks(arena) { view.insert(slot: s) }
         }
-        for (host, region) in hostRegions { view.insert(host: host, region: region) }
+        // A host's region is its first instance's in part order.
+        for p in pieces { for f in p.hostFirsts(arena) { view.insert(host: f.host, region: f.region) } }
         self.view = view
         self.storage = storage
         nameCount = names
@@ -290,7 +289,10 @@ struct OrgView: BitwiseCopyable {
 
     fileprivate func insert(host: UInt32, region: UInt32) {
         var i = Int(truncatingIfNeeded: NameHash.mix(UInt64(host))) & Int(hostMask)
-        while hostRegions[i] != 0 { i = (i + 1) & Int(hostMask) }
+        while hostRegions[i] != 0 {
+            if UInt32(truncatingIfNeeded: hostRegions[i] >> 32) == host { return }
+            i = (i + 1) & Int(hostMask)
+        }
         hostRegions[i] = UInt64(host) << 32 | UInt64(region + 1)
     }
 }

@@ -112,9 +112,10 @@ public final class Snapshot: @unchecked Sendable, AtomicReference {
         return Snapshot(buckets: next, ttl: ttl, serial: serial)
     }
 
-    /// The zone of one organization (tests check what a change shares).
+    /// The zone of one organization (an update reuses it; tests check what a change shares).
     func zone(_ network: UInt32) -> OrgZone? {
-        buckets[OrgBucket.index(OrgBucket.hash(network))].zones.first { $0.network == network }
+        let bucket = buckets[OrgBucket.index(OrgBucket.hash(network))]
+        return bucket.networks.firstIndex(of: network).map { bucket.zones[$0] }
     }
 
     /// Only the table of buckets and the zone's own records are made here: the buckets are shared.

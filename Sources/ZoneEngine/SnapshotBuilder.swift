@@ -36,7 +36,8 @@ struct SnapshotBuilder: ~Copyable {
     /// Region names and their indexes. Kept from one organization to the
     /// next (and between updates) so that an app's part copied from an older
     /// zone means the same regions by the same indexes; emptied by ``buildAll``.
-    private var regionIndex: [[UInt8]: UInt32] = [:]
+    /// Open addressing by the name's hash: index + 1 of a region, 0 for a free slot (a power of two long).
+    private var regionSlots: [UInt32] = Array(repeating: 0, count: 64)
     /// The region names, back to back; `regionSpans[i]` is where region i lies.
     private var regionText: GrowableBuffer<UInt8>
     private var regionSpans: GrowableBuffer<Span>
@@ -543,7 +544,7 @@ struct SnapshotBuilder: ~Copyable {
 
     /// Forgets the region indexes, when no zone made with them will be copied from again.
     mutating func forgetRegions() {
-        regionIndex.removeAll(keepingCapacity: true)
+        for i in regionSlots.indices { regionSlots[i] = 0 }
         regionText.removeAll()
         regionSpans.removeAll()
         lastRegionIndex = .max
@@ -673,20 +674,37 @@ struct SnapshotBuilder: ~Copyable {
     private mutating func region(_ rows: SQLiteStatement) -> UInt32? {
         rows.withTextBytes(2) { (r: UnsafeRawBufferPointer) -> UInt32? in
             if lastRegionIndex != .max, Self.equal(r, regionName(lastRegionIndex)) { return lastRegionIndex }
-            guard Label.isValid(r) else { return nil }
-            let bytes = Array(r)
-            guard !Label.reservedRegions.contains(String(decoding: bytes, as: UTF8.self)) else { return nil }
-            let index: UInt32
-            if let i = regionIndex[bytes] {
-                index = i
-            } else {
-                index = UInt32(regionSpans.count)
-                regionIndex[bytes] = index
-                regionSpans.append(Span(start: regionText.count, count: r.count))
-                regionText.append(contentsOf: r)
+            guard !r.isEmpty else { return nil }
+            let mask = regionSlots.count - 1
+            var i = Int(truncatingIfNeeded: NameHash.hash(r)) & mask
+            while regionSlots[i] != 0 {
+                let index = regionSlots[i] - 1
+                if Self.equal(r, regionName(index)) {
+                    lastRegionIndex = index
+                    return index
+                }
+                i = (i + 1) & mask
             }
+            // A name seen for the first time: only a usable label gets an index.
+            guard Label.isValid(r), !Label.reservedRegions.contains(where: { $0.utf8.elementsEqual(r) }) else { return nil }
+            let index = UInt32(regionSpans.count)
+            regionSpans.append(Span(start: regionText.count, count: r.count))
+            regionText.append(contentsOf: r)
+            regionSlots[i] = index + 1
+            if regionSpans.count * 2 > regionSlots.count { growRegionSlots() }
             lastRegionIndex = index
             return index
+        }
+    }
+
+    /// Doubles the region table and puts every region in it again.
+    private mutating func growRegionSlots() {
+        regionSlots = Array(repeating: 0, count: regionSlots.count * 2)
+        let mask = regionSlots.count - 1
+        for index in 0..<UInt32(regionSpans.count) {
+            var i = Int(truncatingIfNeeded: NameHash.hash(regionName(index))) & mask
+            while regionSlots[i] != 0 { i = (i + 1) & mask }
+            regionSlots[i] = index + 1
         }
     }
 
@@ -1047,9 +1065,15 @@ struct SnapshotBuilder: ~Copyable {
         guard let old else { return UnsafeBufferPointer(fresh) }
         reverseOut.removeAll()
         let bits = deadBits.base.assumingMemoryBound(to: UInt64.self)
+        // A part's cells (8 octets each, parts are 8-aligned) as bits: whole words at once, the ends masked.
         func mark(_ r: Range<Int>, _ on: Bool) {
-            for cell in (r.lowerBound >> 3)..<(r.upperBound >> 3) {
-                if on { bits[cell >> 6] |= 1 << UInt64(cell & 63) } else { bits[cell >> 6] = 0 }
+            var cell = r.lowerBound >> 3
+            let end = r.upperBound >> 3
+            while cell < end {
+                let word = cell >> 6, bit = cell & 63, n = min(64 - bit, end - cell)
+                let mask = (n == 64 ? ~0 : (UInt64(1) << UInt64(n)) - 1) << UInt64(bit)
+                if on { bits[word] |= mask } else { bits[word] &= ~mask }
+                cell += n
             }
         }
         for p in dead { mark(p.arena, true) }
