@@ -58,7 +58,15 @@ final class SQLiteConnection {
         self.path = path
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    /// Statements of fixed SQL that run at every transaction (BEGIN,
+    /// COMMIT, PRAGMA user_version), prepared once: parsing them again at
+    /// each of a zone update's few reads cost as much as some of the reads.
+    private var fixed: [String: OpaquePointer] = [:]
+
+    deinit {
+        for s in fixed.values { sqlite3_finalize(s) }
+        sqlite3_close_v2(handle)
+    }
 
     private func error(_ rc: Int32, _ context: @autoclosure () -> String) -> SQLiteError {
         SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)), context: "\(context()) in \(path)")
@@ -77,26 +85,60 @@ final class SQLiteConnection {
         return SQLiteStatement(stmt, connection: self, sql: sql)
     }
 
-    /// The first column of the first row of `sql`, as an integer (PRAGMAs, counts).
-    func integer(_ sql: String) throws(SQLiteError) -> Int64 { try prepare(sql).integer() }
+    /// The first column of the first row of `sql`, as an integer (PRAGMAs,
+    /// counts). `sql` is fixed text: its statement is prepared once and kept.
+    func integer(_ sql: String) throws(SQLiteError) -> Int64 {
+        guard let v = try runFixed(sql) else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "no row", context: "\(sql) in \(path)")
+        }
+        return v
+    }
+
+    /// Runs fixed SQL through its statement prepared once; returns the
+    /// first column of its first row, nil when it has no row.
+    @discardableResult
+    private func runFixed(_ sql: String) throws(SQLiteError) -> Int64? {
+        let s: OpaquePointer
+        if let p = fixed[sql] {
+            s = p
+        } else {
+            var stmt: OpaquePointer?
+            let rc = sqlite3_prepare_v2(handle, sql, -1, &stmt, nil)
+            guard rc == SQLITE_OK, let stmt else { throw error(rc, "prepare \(Self.abbreviate(sql))") }
+            fixed[sql] = stmt
+            s = stmt
+        }
+        defer { sqlite3_reset(s) }
+        var first: Int64?
+        while true {
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_ROW {
+                if first == nil { first = sqlite3_column_int64(s, 0) }
+            } else if rc == SQLITE_DONE {
+                return first
+            } else {
+                throw error(rc, "execute \(Self.abbreviate(sql))")
+            }
+        }
+    }
 
     /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it throws.
     func writeTransaction<R, E: Error>(_ body: () throws(E) -> R) throws -> R {
-        try execute("BEGIN IMMEDIATE")
+        try runFixed("BEGIN IMMEDIATE")
         do {
             let r = try body()
-            try execute("COMMIT")
+            try runFixed("COMMIT")
             return r
         } catch {
-            try? execute("ROLLBACK")
+            _ = try? runFixed("ROLLBACK")
             throw error
         }
     }
 
     /// Runs `body` inside one read transaction, so that it sees one consistent state.
     func readTransaction<R, E: Error>(_ body: () throws(E) -> R) throws -> R {
-        try execute("BEGIN DEFERRED")
-        defer { try? execute("COMMIT") }
+        try runFixed("BEGIN DEFERRED")
+        defer { _ = try? runFixed("COMMIT") }
         return try body()
     }
 
