@@ -235,6 +235,9 @@ enum Schema {
         WHERE i.app_id = ?1
         """
 
+    /// 1 when any instance has metadata (an update skips ``appMetadata`` for every app when none has).
+    static let anyMetadata = "SELECT EXISTS (SELECT 1 FROM metadata)"
+
     static let peers = "SELECT name, address FROM peers WHERE network_id = ?1 ORDER BY name"
 
     // MARK: - The change log

@@ -96,6 +96,8 @@ struct SnapshotBuilder: ~Copyable {
     private var nameLength = 0
     private var text: GrowableBuffer<UInt8>
     private var lastRegionIndex: UInt32 = .max
+    /// False when this update found the metadata table empty (``Statements/anyMetadata``).
+    private var metadataExists = true
 
     /// One of the organization's lists as it is put together: its text, while
     /// every segment's text is at hand, and its length either way (a list too
@@ -176,6 +178,8 @@ struct SnapshotBuilder: ~Copyable {
         let changes: (range: SQLiteStatement, reset: SQLiteStatement, apps: SQLiteStatement)?
         /// The reads of one app (schema version 3 and later, whose log names apps; nil before).
         let perApp: (apps: SQLiteStatement, instances: SQLiteStatement, metadata: SQLiteStatement)?
+        /// Whether the metadata table has a row (schema version 3 and later, with ``perApp``).
+        let anyMetadata: SQLiteStatement?
 
         init(_ db: SQLiteConnection, version: Int64) throws(SQLiteError) {
             instances = try db.prepare(Schema.instances(version: version))
@@ -189,6 +193,7 @@ struct SnapshotBuilder: ~Copyable {
             perApp = version >= 3
                 ? (try db.prepare(Schema.apps), try db.prepare(Schema.appInstances), try db.prepare(Schema.appMetadata))
                 : nil
+            anyMetadata = version >= 3 ? try db.prepare(Schema.anyMetadata) : nil
         }
 
         /// Ends every statement's run (see ``SQLiteStatement/reset()``).
@@ -196,6 +201,7 @@ struct SnapshotBuilder: ~Copyable {
             for s in [instances, metadata, peers, exists] { s.reset() }
             if let changes { for s in [changes.range, changes.reset, changes.apps] { s.reset() } }
             if let perApp { for s in [perApp.apps, perApp.instances, perApp.metadata] { s.reset() } }
+            anyMetadata?.reset()
         }
     }
 
@@ -319,6 +325,8 @@ struct SnapshotBuilder: ~Copyable {
         // A writer replaced everything without the triggers and said so in one row.
         try log.reset.bind(.integer(last))
         if try log.reset.step() { return .everything }
+        // With no metadata anywhere, an app read again needs no metadata read: one statement less per app.
+        metadataExists = try statements.anyMetadata.map { s throws(SQLiteError) in try s.integer() != 0 } ?? true
         // Each touched organization, and the apps of it that changed; `own`: organizations whose
         // own rows changed too (orgs, peers, the apps table), whose app list and peers are read again.
         var apps: [UInt32: Set<Int64>] = [:]
@@ -471,8 +479,10 @@ struct SnapshotBuilder: ~Copyable {
     private mutating func readApp(_ id: Int64, _ st: (apps: SQLiteStatement, instances: SQLiteStatement,
                                                       metadata: SQLiteStatement)) throws(SQLiteError) {
         metadata.removeAll(keepingCapacity: true)
-        try st.metadata.bind(.integer(id))
-        while try st.metadata.step() { readMetadata(st.metadata) }
+        if metadataExists {
+            try st.metadata.bind(.integer(id))
+            while try st.metadata.step() { readMetadata(st.metadata) }
+        }
         let rows = st.instances
         try rows.bind(.integer(id))
         while try rows.step() {

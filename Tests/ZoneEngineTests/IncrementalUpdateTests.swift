@@ -227,6 +227,32 @@ private struct RandomWriter {
         }
     }
 
+    /// With the metadata table empty an update reads no app's metadata; the
+    /// first row is answered all the same, and so is the last one's removal.
+    @Test func theFirstMetadataRowIsAnsweredAndTheLastOnesRemovalToo() throws {
+        let t = try TemporaryDatabase()
+        let w = try t.writer()
+        try w.addInstance(app: "web", region: "ams", address: "fdaa:0:1:0:a1:0:1:2")
+        try w.addInstance(app: "web", region: "ams", address: "fdaa:0:1:0:a1:0:2:2")
+        let store = try ZoneStore(path: t.path, logger: logger)
+        let name = "blue.color.kv._metadata.web.internal"
+        let from = "fdaa:0:1:0:a1:0:1:2"
+        #expect(try store.current.ask(name, from: from).isNXDomain)
+        try w.setMetadata(address: "fdaa:0:1:0:a1:0:2:2", key: "color", value: "blue")
+        store.pollOnce()
+        #expect(try store.current.ask(name, from: from).aaaa == ["fdaa:0:1:0:a1:0:2:2"])
+        // A change in the same app while the row is there keeps it.
+        try w.addInstance(app: "web", region: "iad", address: "fdaa:0:1:0:a1:0:3:2")
+        store.pollOnce()
+        #expect(try store.current.ask(name, from: from).aaaa == ["fdaa:0:1:0:a1:0:2:2"])
+        try w.setMetadata(address: "fdaa:0:1:0:a1:0:2:2", key: "color", value: nil)
+        store.pollOnce()
+        #expect(try store.current.ask(name, from: from).isNXDomain)
+        #expect(store.updateCounts.full == 1)
+        let full = try snapshot(of: t.path, serial: store.current.serial)
+        #expect(try store.current.respond(name, .aaaa, from: from) == full.respond(name, .aaaa, from: from))
+    }
+
     /// An update appends the parts it wrote to the organization's storage
     /// when there is room, and the zone before keeps answering from the same
     /// octets; when there is none, the live parts move to a new storage.
