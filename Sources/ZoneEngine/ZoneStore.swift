@@ -136,9 +136,7 @@ public final class ZoneStore: Sendable {
             let thread = try Syscalls.startThread { [self] in
                 let quiet = Self.pollInterval.nanoseconds, busy = Self.busyPollInterval.nanoseconds
                 while running.load(ordering: .acquiring) {
-                    let before = current
-                    pollOnce()
-                    let published = current !== before
+                    let published = pollOnce()
                     pollerCPU.store(Self.threadCPUNanoseconds(), ordering: .relaxed)
                     Syscalls.sleep(nanoseconds: published ? busy : quiet)
                 }
@@ -162,7 +160,7 @@ public final class ZoneStore: Sendable {
     public func reloadNow() {
         state.withLock { s in
             s.lastChange = nil
-            reload(&s)
+            _ = reload(&s)
         }
     }
 
@@ -189,33 +187,40 @@ public final class ZoneStore: Sendable {
     /// A commit is looked for first: under churn nearly every poll finds
     /// one, and the path's stat (a file renamed over it) is then left to the
     /// next quiet poll (nothing commits to a file once another is renamed over it).
-    func pollOnce() {
+    /// True when it published a new snapshot.
+    @discardableResult
+    func pollOnce() -> Bool {
         state.withLock { s in
             guard !s.retry, s.connection != nil, let identity = s.identity else { return reload(&s) }
             let version: Int64
             do {
                 version = try Self.dataVersion(&s)
             } catch {
-                return fail(&s, error)
+                fail(&s, error)
+                return false
             }
             if version != s.dataVersion { return reload(&s, seen: (identity, version)) }
             guard let id = FileIdentity(path: path), id == identity else { return reload(&s) }
+            return false
         }
     }
 
     /// `seen`: the file's identity and data version, when the caller just
     /// read them (the poll), so that the update does not read them again.
-    private func reload(_ s: inout State, seen: (FileIdentity, Int64)? = nil) {
+    /// True when it published a new snapshot.
+    private func reload(_ s: inout State, seen: (FileIdentity, Int64)? = nil) -> Bool {
         do {
-            guard let next = try Self.load(path: path, ttl: ttl, state: &s, seen: seen) else { return }
+            guard let next = try Self.load(path: path, ttl: ttl, state: &s, seen: seen) else { return false }
             snapshot.store(next, ordering: .releasing)
             s.loadedAt = .now
             if let e = s.lastError { logger.notice("zone loads again", metadata: ["after": "\(e)"]) }
             s.lastError = nil
             s.retry = false
             logger.debug("zone reloaded", metadata: Self.metadata(next, path: path))
+            return true
         } catch {
             fail(&s, error)
+            return false
         }
     }
 
