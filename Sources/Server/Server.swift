@@ -240,7 +240,9 @@ public final class Server: @unchecked Sendable {
             do { try dnstap.start() } catch { throw ServerError("--dnstap: cannot start the writer thread: \(error)") }
         }
         do {
-            for worker in workers { threads.append(try ServerThread.start { worker.run() }) }
+            for (i, worker) in workers.enumerated() {
+                threads.append(try ServerThread.start { Syscalls.nameThisThread("sixpn-udp-\(i)"); worker.run() })
+            }
         } catch {
             throw ServerError("cannot start threads: \(error)")
         }
@@ -257,7 +259,7 @@ public final class Server: @unchecked Sendable {
             }
         }
         do {
-            tcpThread = try ServerThread.start { tcp.run() }
+            tcpThread = try ServerThread.start { Syscalls.nameThisThread("sixpn-tcp"); tcp.run() }
         } catch {
             throw ServerError("cannot start threads: \(error)")
         }

@@ -75,7 +75,7 @@ final class Liveness: @unchecked Sendable {
     }
 
     func start() throws(Errno) {
-        thread = try Syscalls.startThread { [self] in run() }
+        thread = try Syscalls.startThread { [self] in Syscalls.nameThisThread("sixpn-liveness"); run() }
     }
 
     func stop() {

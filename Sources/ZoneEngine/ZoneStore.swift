@@ -134,6 +134,7 @@ public final class ZoneStore: Sendable {
         }
         do {
             let thread = try Syscalls.startThread { [self] in
+                Syscalls.nameThisThread(Self.threadName)
                 let quiet = Self.pollInterval.nanoseconds, busy = Self.busyPollInterval.nanoseconds
                 while running.load(ordering: .acquiring) {
                     let published = pollOnce()
@@ -147,6 +148,9 @@ public final class ZoneStore: Sendable {
             throw error
         }
     }
+
+    /// The poller's name, as top -H and /proc/PID/task/TID/comm show it.
+    public static let threadName = "sixpn-zone"
 
     /// Stops the poller and waits for it to finish.
     public func stop() {

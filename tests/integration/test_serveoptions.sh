@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# sixpn serve --pin: each UDP worker thread runs on one CPU of the process's
-# set (worker i on the i-th), the server still answers, and a set of one CPU
+# sixpn serve --pin: each UDP worker thread (named sixpn-udp-N, as top -H
+# shows it) runs on one CPU of the process's set (worker i on the i-th), the server still answers, and a set of one CPU
 # (taskset) pins every worker to that CPU. --io: recvmmsg and uring both
 # serve (run.sh runs test_server.sh and test_badinput.sh over uring too);
 # anything else is refused. The forwarder's flags refuse values out of range.
@@ -32,6 +32,12 @@ check "a worker is pinned to the first CPU ($first)" grep -qx "$first" <<<"$list
 single=$(printf '%s\n' "$lists" | grep -cvE '[-,]')
 expect_eq "two threads (the workers) have one CPU each, the rest keep $all" 2 "$single"
 expect_match "the start-up log says pin=true" "pin=true" "$(cat "${TMPDIR:-/tmp}/pin.$$.log")"
+# Threads are named for top -H; the pinned ones are the workers.
+names=$(cat /proc/$pid/task/*/comm | sort | tr '\n' ' ')
+expect_match "threads named sixpn-udp-0, sixpn-udp-1, sixpn-tcp, sixpn-zone, sixpn-liveness ($names)" \
+  "sixpn-liveness sixpn-tcp sixpn-udp-0 sixpn-udp-1 sixpn-zone" "$names"
+pinned=$(for t in /proc/$pid/task/*; do grep -qP '^Cpus_allowed_list:\t\d+$' "$t/status" && cat "$t/comm"; done | sort | tr '\n' ' ')
+expect_eq "the two pinned threads are the workers" "sixpn-udp-0 sixpn-udp-1 " "$pinned"
 
 # Only CPU 0 allowed: both workers pin to it.
 start_bg pin1 ip netns exec $NS taskset -c 0 $SIXPN serve --db "$work/db" --listen "[fdaa::3]:5353" --threads 2 --pin
