@@ -4,7 +4,7 @@
 # by Python, no etcd), and `sixpn serve`'s CPU (its zone thread's updates) over SECONDS of that
 # churn against SECONDS idle. In a namespace of its own (sx-large-org), fdaa::4 on its lo.
 #
-#   bench/large-org.sh [SIXPN [SECONDS]]     PERF=FILE records the churn with perf record -g
+#   bench/large-org.sh [SIXPN [SECONDS]]     PERF=FILE records the churn with perf record (PERFG as in lib.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/.build/release/sixpn}; secs=${2:-10}
@@ -24,19 +24,13 @@ for i in range(20000):
               (i % 1000 + 1, f"{i:08x}", addr))
 c.commit()
 PY
-ip netns del $ns 2>/dev/null || true
-ip netns add $ns
-ip -n $ns link set lo up
-ip -n $ns addr add fdaa::4/128 dev lo nodad
-ip netns exec $ns "$bin" serve --db "$d/h.db" --threads 1 --listen '[fdaa::4]:53' --upstream '[::1]:9' > "$d/serve.log" 2>&1 &
-spid=$!
-sleep 2
+. "$root/bench/lib.sh"
+bench_serve $ns "$d/h.db" "$d/serve.log"
+bench_serve_settle
+bench_serve_idle "$secs"
 hz=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$spid/stat"; }
-c0=$(cpu); sleep "$secs"; c1=$(cpu)
-echo "idle:  $(( (c1 - c0) * 1000 / hz / secs )) ms of server CPU per second"
-c0=$(cpu)
-[ -n "${PERF:-}" ] && { perf record -F 4999 -g -p "$spid" -o "$PERF" -- sleep $((secs - 1)) >/dev/null 2>&1 & }
+c0=$(bench_serve_cpu)
+bench_serve_perf "$secs" 4999
 python3 - "$d/h.db" "$secs" <<'PY'
 import sqlite3, sys, random, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -53,5 +47,5 @@ while time.monotonic() - t0 < secs:
     time.sleep(max(0, tick - time.monotonic()))
 print(f"writer: {n} changes in {time.monotonic() - t0:.1f} s, 100 per commit")
 PY
-c1=$(cpu)
+c1=$(bench_serve_cpu)
 echo "churn: $(( (c1 - c0) * 1000 / hz / secs )) ms of server CPU per second"

@@ -14,20 +14,13 @@ db=${ZONE_SCALE_DIR:-/tmp/sixpn-zone-scale}/large.sqlite; ns=sx-zone-churn; spid
 [ -f "$db" ] || { echo "serve-churn.sh: $db is missing (bench/zone-scale/run.sh writes it)" >&2; exit 1; }
 trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; sleep 0.3; ip netns del $ns 2>/dev/null' EXIT
 sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-ip netns del $ns 2>/dev/null || true
-ip netns add $ns
-ip -n $ns link set lo up
-ip -n $ns addr add fdaa::4/128 dev lo nodad
-ip netns exec $ns "$bin" serve --db "$db" --threads 1 --listen '[fdaa::4]:53' --upstream '[::1]:9' > /dev/null 2>&1 &
-spid=$!
-# The first build of a million instances takes a few seconds; wait until its CPU stops growing.
+. "$root/bench/lib.sh"
+bench_serve $ns "$db" /dev/null
+bench_serve_settle  # the first build of a million instances takes a few seconds
+bench_serve_idle "$secs"
 hz=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$spid/stat"; }
-prev=-1; for _ in $(seq 60); do sleep 1; now=$(cpu); [ $((now - prev)) -lt $((hz / 10)) ] && break; prev=$now; done
-c0=$(cpu); sleep "$secs"; c1=$(cpu)
-echo "idle:  $(( (c1 - c0) * 1000 / hz / secs )) ms of server CPU per second"
-c0=$(cpu); t0=$(date +%s%N)
-[ -n "${PERF:-}" ] && { perf record -F 999 ${PERFG:--g} -p "$spid" -o "$PERF" -- sleep $((secs - 1)) >/dev/null 2>&1 & }
+c0=$(bench_serve_cpu); t0=$(date +%s%N)
+bench_serve_perf "$secs" 999
 python3 - "$db" "$secs" <<'PY'
 import collections, sqlite3, sys, random, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -49,6 +42,6 @@ while time.monotonic() - t0 < secs or back:
     time.sleep(max(0, tick - time.monotonic()))
 print(f"writer: {k} changes in {time.monotonic() - t0:.1f} s, one per commit")
 PY
-c1=$(cpu); t1=$(date +%s%N)
+c1=$(bench_serve_cpu); t1=$(date +%s%N)
 # Over the writer's whole run (its flips back run past SECONDS).
 echo "churn: $(( (c1 - c0) * 1000 * 1000000000 / hz / (t1 - t0) )) ms of server CPU per second"
