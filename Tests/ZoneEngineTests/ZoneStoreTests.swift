@@ -74,7 +74,7 @@ private func run(_ program: String, _ arguments: [String]) throws -> Int32 {
         stop.store(true, ordering: .relaxed)
         Thread.sleep(forTimeInterval: 0.05)
         let seen = try #require(seenAt.withLock { $0 })
-        #expect(seen - written < .seconds(2), "picked up by the 250 ms watcher, not a restart")
+        #expect(seen - written < .seconds(2), "picked up by the running poller, not a restart")
         #expect(failures.load(ordering: .relaxed) == 0)
         #expect(lookups.load(ordering: .relaxed) > 100)
         #expect(store.reloadErrors == 0)
