@@ -5,7 +5,7 @@
 # questions; then, at 1,000,000, a running ZoneStore under changes (commit ->
 # answered for single changes and at 1,000/s, the updates' CPU, lookups per
 # CPU-second with and without churn (in two 10 s phases and in alternating
-# half-second slices), memory after 300,000 more changes; see
+# quarter-second slices, the writer alone beside), memory after 300,000 more changes; see
 # Churn.swift). Figures go to the README's zone section and
 # docs/performance.md by hand, with the date and machine. Databases are kept
 # in $ZONE_SCALE_DIR (default /tmp/sixpn-zone-scale); the churn changes the

@@ -8,9 +8,12 @@
 // 2. lookups on one thread for SECONDS without churn, then SECONDS with
 //    1,000 changes/s beside them: lookups per CPU-second of the lookup
 //    thread, both, and their ratio; commit -> answered under that churn;
-//    the zone thread's CPU per second of churn;
+//    the zone thread's CPU per second of churn; then the same comparison in
+//    alternating quarter-second slices (quiet, the writer alone with the zone
+//    thread stopped, churn with updates) and the medians of their ratios;
 // 3. CHANGES more changes (an hour of 1,000/s is 3,600,000), one per
 //    transaction as fast as the writer goes: the process's memory before and after.
+import CSocketBatch
 import DNSWire
 import Foundation
 import Logging
@@ -24,6 +27,30 @@ struct ChurnInstance {
     var network: UInt32
     var host: UInt32
 }
+
+/// Keeps the calling thread (and the threads it starts afterwards) on one
+/// CPU, the `index`-th of those the process may use; false when it has fewer.
+/// With two or more, the lookup thread gets CPU 0 to itself and everything
+/// else of the benchmark (the zone thread, the writer, the checker) CPU 1, as
+/// on a host whose workers and zone thread run on cores of their own: the
+/// lookups then pay only what the updates cost them through shared caches
+/// and memory, not the scheduler's placing of four threads on two cores.
+@discardableResult
+func pinCallingThread(toCPU index: Int) -> Bool {
+    let size = 128  // a cpu_set_t: 1024 bits
+    guard allowedCPUs.count >= 2, index < allowedCPUs.count else { return false }
+    var one = [UInt64](repeating: 0, count: size / 8)
+    one[allowedCPUs[index] / 64] = 1 << UInt64(allowedCPUs[index] % 64)
+    return sixpn_pthread_setaffinity_np(pthread_self(), size, &one) == 0
+}
+
+/// The CPUs the process may run on, read once before any thread is pinned
+/// (a thread started afterwards inherits its starter's single CPU).
+let allowedCPUs: [Int] = {
+    var allowed = [UInt64](repeating: 0, count: 16)
+    guard sixpn_sched_getaffinity(0, allowed.count * 8, &allowed) == 0 else { return [] }
+    return (0..<allowed.count * 64).filter { allowed[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
+}()
 
 /// CPU seconds of the calling thread.
 func threadCPUSeconds() -> Double {
@@ -58,6 +85,8 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     let t0 = ContinuousClock.now
     let store = try ZoneStore(path: path, logger: logger)
     let load = ContinuousClock.now - t0
+    // Before the store's poller starts: it, the writer and the checker inherit CPU 1.
+    let pinned = pinCallingThread(toCPU: 1)
     try! store.start()
     defer { store.stop() }
     let afterLoad = memory()
@@ -81,6 +110,7 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
         snapshot:   \(store.current.organizationCount) organizations, \(store.current.instanceCount) instances
         load:       \(String(format: "%.2f", ms(load) / 1e3)) s; RSS \(afterLoad.rss) MiB
         pool:       \(pool.count) instances started and stopped
+        threads:    \(pinned ? "lookups alone on one CPU; zone thread, writer and checker on another" : "not pinned (one CPU)")
         """)
 
     // 1. Single changes.
@@ -110,6 +140,7 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
         let result = Mutex<(Int, Double)>((0, 0))
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
+            if pinned { pinCallingThread(toCPU: 0) }
             var o = [UInt8](repeating: 0, count: 65535)
             let cpu0 = threadCPUSeconds()
             let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
@@ -144,6 +175,9 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     let busy = Mutex([Bool](repeating: false, count: pool.count))
     let latencies = Mutex<[Double]>([])
     let stop = Atomic<Bool>(false)
+    // Set by the churner as it ends: the checker stops only after it, so that
+    // no change is appended after the checker's last look (which hung the run).
+    let churnerDone = Atomic<Bool>(false)
     // Off between the churn phase and the interleaved slices' churn halves (2b).
     let churning = Atomic<Bool>(true)
     let changes = Atomic<Int>(0)
@@ -174,12 +208,13 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
             changes.add(1, ordering: .relaxed)
             k += 1
         }
+        churnerDone.store(true, ordering: .releasing)
     }
     let checker = Thread {
         var o = [UInt8](repeating: 0, count: 512)
         message.withUnsafeBytes { m in
             o.withUnsafeMutableBytes { ob in
-                while !stop.load(ordering: .relaxed) || !pending.withLock({ $0.isEmpty }) {
+                while !churnerDone.load(ordering: .acquiring) || !pending.withLock({ $0.isEmpty }) {
                     guard let head = pending.withLock({ $0.first }) else { usleep(200); continue }
                     if answered(pool[head.instance], store, ob, m) == head.started {
                         let latency = ms(ContinuousClock.now - head.committed)
@@ -209,31 +244,44 @@ func churnBenchmark(path: String, seconds: Double, hourChanges: Int) throws {
     let sustained = latencies.withLock { $0.sorted() }
     let quietRate = Double(quiet.count) / quiet.cpu, busyRate = Double(churned.count) / churned.cpu
 
-    // 2b. The same comparison in alternating half-second slices, quiet then
-    // churning, so that the machine's drift over tens of seconds (other
-    // tenants of a shared VM) falls on both sides: the ratio of each pair, and their median.
-    var sliceRatios: [Double] = []
-    for _ in 0..<Int(seconds) {
-        let q = lookups(for: 0.5)
+    // 2b. The same comparison in alternating quarter-second slices, so that
+    // the machine's drift over tens of seconds (other tenants of a shared VM)
+    // falls on every side: quiet, then the writer's churn with the zone
+    // thread stopped (what the writer alone costs the lookups: in production
+    // it is another process, the agent), then the churn with the updates;
+    // the ratio of each triple to its quiet slice, and their medians.
+    var sliceRatios: [Double] = [], writerRatios: [Double] = [], quietRates: [Double] = []
+    for _ in 0..<Int(seconds * 2) {
+        let q = lookups(for: 0.25)
+        store.stop()
         churning.store(true, ordering: .relaxed)
-        let c = lookups(for: 0.5)
+        let w = lookups(for: 0.25)
+        try! store.start()  // catches up with the writer's quarter second within this slice
+        let c = lookups(for: 0.25)
         churning.store(false, ordering: .relaxed)
-        sliceRatios.append((Double(c.count) / c.cpu) / (Double(q.count) / q.cpu))
+        let quietRate = Double(q.count) / q.cpu
+        quietRates.append(quietRate)
+        writerRatios.append((Double(w.count) / w.cpu) / quietRate)
+        sliceRatios.append((Double(c.count) / c.cpu) / quietRate)
     }
     stop.store(true, ordering: .relaxed)
     while !pending.withLock({ $0.isEmpty }) { usleep(1000) }
+    writerRatios.sort()
+    quietRates.sort()
     sliceRatios.sort()
     print(String(format: """
         sustained:  %d changes in %.1f s (%.0f/s, one per transaction), commit -> answered p50 %.2f ms, p99 %.2f ms, max %.2f ms
         updates:    %d incremental, %d full during the churn; zone thread %.1f %% of a core (%.2f %% idle, polling), %.0f µs per change
         lookups:    %.0f per CPU-second without churn, %.0f with (%.3fx); lookup thread CPU %.1f s and %.1f s
-        interleaved: %d pairs of half-second slices, churn / no churn per CPU-second: median %.3fx (from %.3fx to %.3fx)
+        interleaved: %d triples of quarter-second slices (quiet ones: median %.0f lookups per CPU-second), per CPU-second against the quiet one:
+                     churn with updates median %.3fx (from %.3fx to %.3fx); the writer alone (zone thread stopped) median %.3fx (from %.3fx to %.3fx)
         """, sustained.count, churnSeconds, Double(churnChanges) / churnSeconds,
         percentile(sustained, 0.5), percentile(sustained, 0.99), sustained.last ?? .nan,
         counts3.incremental - counts2.incremental, counts3.full - counts2.full, zoneCPU * 100, idleZoneCPU * 100,
         (zoneCPU - idleZoneCPU) * churnSeconds / Double(max(1, churnChanges)) * 1e6,
         quietRate, busyRate, busyRate / quietRate, quiet.cpu, churned.cpu,
-        sliceRatios.count, percentile(sliceRatios, 0.5), sliceRatios.first ?? .nan, sliceRatios.last ?? .nan))
+        sliceRatios.count, percentile(quietRates, 0.5), percentile(sliceRatios, 0.5), sliceRatios.first ?? .nan, sliceRatios.last ?? .nan,
+        percentile(writerRatios, 0.5), writerRatios.first ?? .nan, writerRatios.last ?? .nan))
     _ = counts1
 
     // 3. An hour's worth of changes, as fast as they go, and the memory after.
