@@ -9,8 +9,8 @@ import Synchronization
 /// Owns the database connection and the current snapshot; updates it off the query path.
 ///
 /// Readers take ``current`` with one atomic load and never wait. The poller
-/// looks for a commit every few milliseconds (`PRAGMA data_version`, one
-/// read of shared memory); the change log that the schema's triggers fill
+/// looks for a commit when the database's files are written (inotify;
+/// `PRAGMA data_version`, one read of shared memory); the change log that the schema's triggers fill
 /// names the organizations a commit touched, and only those are built
 /// again: the new ``Snapshot`` shares every other organization's zone with
 /// the old one and is published with one atomic store (RCU: the old one is
@@ -21,8 +21,18 @@ public final class ZoneStore: Sendable {
     public let path: String
     /// TTL of every answer record.
     public let ttl: UInt32
-    /// How often the poller looks for a commit.
+    /// How often the poller looks for a commit where it cannot watch the
+    /// database's directory (no inotify); where it can, a write wakes it.
     public static let pollInterval: Duration = .milliseconds(5)
+    /// With the watch, how long the poller waits at most between looks:
+    /// the floor for what the watch cannot see (a network file system's
+    /// other hosts) and the pace of retries after an error.
+    public static let watchedPollInterval: Duration = .milliseconds(100)
+    /// After a write to the database's files, how long the poller keeps
+    /// looking every millisecond for the commit it belongs to (marked in
+    /// SQLite's shared-memory index, which no event announces; a durable
+    /// commit's fsync comes between the write and the mark).
+    static let lookAfterWrite: Duration = .milliseconds(20)
     /// How long it waits instead after a look that published a snapshot:
     /// while commits keep coming, each update takes in twice as many (its
     /// transaction, log read and publishing are paid half as often), for a
@@ -35,15 +45,15 @@ public final class ZoneStore: Sendable {
     private let state: Mutex<State>
     private let running = ManagedAtomic<Bool>(false)
     private let pollerCPU = ManagedAtomic<Int>(0)
-    /// The poller's thread, while it runs.
-    private let poller = Mutex<pthread_t?>(nil)
+    /// The poller's thread, while it runs, and the watch it waits on (nil: it sleeps).
+    private let poller = Mutex<(thread: pthread_t, watch: FileWatch?)?>(nil)
 
     /// What the poller knows about the database; only touched under `state`'s lock.
     private struct State: ~Copyable {
         var connection: SQLiteConnection? {
             didSet { versionQuery = nil }
         }
-        /// PRAGMA data_version on `connection`, prepared once: the poll runs it every few milliseconds.
+        /// PRAGMA data_version on `connection`, prepared once: the poller runs it at every look.
         var versionQuery: SQLiteStatement?
         var identity: FileIdentity?
         var dataVersion: Int64 = 0
@@ -127,26 +137,63 @@ public final class ZoneStore: Sendable {
     /// Why the database could not be loaded, while it cannot; nil once a load succeeds.
     public var lastError: String? { state.withLock { $0.lastError } }
 
-    /// Polls for changes (every ``pollInterval``) on a thread of its own until ``stop()``.
+    /// Looks for changes on a thread of its own until ``stop()``: woken by
+    /// a write to the database's files (inotify on its directory), at least
+    /// every ``watchedPollInterval``; every ``pollInterval`` where the
+    /// directory cannot be watched.
     public func start() throws(Errno) {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             return
         }
+        let watch = Self.watch(path)
+        if watch == nil { logger.notice("cannot watch the database's directory; looking every 5 ms", metadata: ["path": "\(path)"]) }
         do {
             let thread = try Syscalls.startThread { [self] in
                 Syscalls.nameThisThread(Self.threadName)
                 let quiet = Self.pollInterval.nanoseconds, busy = Self.busyPollInterval.nanoseconds
+                let floor = Int32(Self.watchedPollInterval.nanoseconds / 1_000_000)
+                // A writer writes its WAL frames (the event) before it marks the commit in the
+                // shared-memory index (no event): a look right after the event can come too soon.
+                // For a while after a write the poller looks every millisecond.
+                var lookUntil: Int64 = 0
                 while running.load(ordering: .acquiring) {
+                    // Events before the look are taken now; one during it wakes the wait below.
+                    if watch?.drain() == true { lookUntil = Syscalls.now() + Self.lookAfterWrite.nanoseconds }
                     let published = pollOnce()
                     pollerCPU.store(Self.threadCPUNanoseconds(), ordering: .relaxed)
-                    Syscalls.sleep(nanoseconds: published ? busy : quiet)
+                    if published {
+                        Syscalls.sleep(nanoseconds: busy)
+                    } else if let watch {
+                        if Syscalls.now() < lookUntil {
+                            Syscalls.sleep(nanoseconds: 1_000_000)
+                        } else if watch.wait(milliseconds: floor) {
+                            lookUntil = Syscalls.now() + Self.lookAfterWrite.nanoseconds
+                        }
+                    } else {
+                        Syscalls.sleep(nanoseconds: quiet)
+                    }
                 }
             }
-            poller.withLock { $0 = thread }
+            poller.withLock { $0 = (thread, watch) }
         } catch {
             running.store(false, ordering: .releasing)
             throw error
         }
+    }
+
+    /// A watch on the directory of `path` (its real path, symbolic links
+    /// followed, as SQLite puts its `-wal` beside the real file) for the
+    /// database and its journals; nil when the kernel will not.
+    private static func watch(_ path: String) -> FileWatch? {
+        var real = path
+        if let r = realpath(path, nil) {
+            real = String(cString: r)
+            free(r)
+        }
+        let slash = real.lastIndex(of: "/")
+        let directory = slash.map { $0 == real.startIndex ? "/" : String(real[..<$0]) } ?? "."
+        let name = slash.map { String(real[real.index(after: $0)...]) } ?? real
+        return FileWatch(directory: directory, names: [name, name + "-wal", name + "-journal"])
     }
 
     /// The poller's name, as top -H and /proc/PID/task/TID/comm show it.
@@ -157,7 +204,9 @@ public final class ZoneStore: Sendable {
         guard running.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged else {
             return
         }
-        if let thread = poller.withLock({ p -> pthread_t? in defer { p = nil }; return p }) { Syscalls.join(thread) }
+        guard let p = poller.withLock({ p in defer { p = nil }; return p }) else { return }
+        p.watch?.wake()
+        Syscalls.join(p.thread)
     }
 
     /// Rebuilds the whole snapshot now, whether or not the database changed (SIGHUP).
