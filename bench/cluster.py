@@ -7,14 +7,14 @@
       until it answers, and prints p50/p99 of write-start -> answered by all and
       of write-returned (committed) -> answered by all.
   cluster.py load N ETCD
-      writes N instances straight into etcd (etcdctl txn, 10,000 puts each).
+      writes N instances straight into etcd (txns of 10,000 puts through its JSON gateway).
   cluster.py churn SECONDS RATE ETCD DB AGENT_PID [PREFIX]
       RATE instance changes per second (txns of RATE/10 puts every 100 ms,
       through etcd's JSON gateway on one kept connection) for
       SECONDS; for each txn, the time until the agent's database holds its
       revision; prints p50/p99 of that lag and the agent's CPU. With PREFIX
       the keys go under PREFIX/sixpn/..., which no agent watches: the same
-      etcd, etcdctl and Python load with nothing applied (no lag to time).
+      etcd and Python load with nothing applied (no lag to time).
 """
 import base64, http.client, ipaddress, json, os, random, socket, sqlite3, struct, subprocess, sys, time, urllib.parse
 
@@ -73,14 +73,6 @@ def propagation(n, etcd, sixpn, servers):
     print(f"  write returned -> answered by all: p50 {pct(committed, 50):.1f} ms, p99 {pct(committed, 99):.1f} ms")
 
 
-def etcdctl_txn(etcd, puts):
-    # etcdctl txn splits on spaces and mangles quotes: the values have neither spaces nor need of quotes.
-    body = "\n" + "".join(f"put {k} {v}\n" for k, v in puts) + "\n\n"
-    r = subprocess.run(["etcdctl", "--endpoints", etcd, "-w", "json", "txn"], input=body.encode(),
-                       capture_output=True, check=True)
-    return json.loads(r.stdout)["header"]["revision"]
-
-
 def instance(network, host, i):
     address = str(ipaddress.IPv6Address((0xfdaa << 112) | (network << 80) | (host << 48) | (i << 16) | 1))
     value = json.dumps({"version": 1, "app": f"app{i % 1000:04d}", "region": "bench", "id": f"{i:08x}"},
@@ -90,13 +82,20 @@ def instance(network, host, i):
 
 def load(n, etcd):
     batch = 10000
+    gateway = gateway_connection(etcd)
     for start in range(0, n, batch):
-        etcdctl_txn(etcd, [instance(2 + (i >> 20), 3, i & 0xfffff) for i in range(start, min(n, start + batch))])
+        gateway_txn(gateway, [instance(2 + (i >> 20), 3, i & 0xfffff) for i in range(start, min(n, start + batch))])
 
 
 def cpu_seconds(pid):
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def gateway_connection(etcd):
+    """A kept HTTP connection to the first of ETCD's endpoints."""
+    url = urllib.parse.urlsplit(etcd.split(",")[0])
+    return http.client.HTTPConnection(url.hostname, url.port)
 
 
 def gateway_txn(connection, puts):
@@ -115,8 +114,7 @@ def churn(seconds, rate, etcd, db, agent_pid, prefix=None):
     per = max(1, rate // 10)
     lags, pending = [], []
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    url = urllib.parse.urlsplit(etcd.split(",")[0])
-    gateway = http.client.HTTPConnection(url.hostname, url.port)
+    gateway = gateway_connection(etcd)
     cpu0, t_start = cpu_seconds(agent_pid), time.monotonic()
     n = 0
 
@@ -128,7 +126,7 @@ def churn(seconds, rate, etcd, db, agent_pid, prefix=None):
         pending = [p for p in pending if p[0] > rev]
 
     # A txn of RATE/10 puts every 100 ms, written through one kept HTTP connection
-    # (an etcdctl process per txn cost the machine more than the agent and the server together).
+    # (an etcdctl process per txn added its start-up to the lag and a Go process's CPU to the machine).
     while time.monotonic() - t_start < seconds:
         tick = time.monotonic()
         puts = []

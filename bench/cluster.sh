@@ -90,16 +90,17 @@ serve_cpu() { awk '{print $14 + $15}' "/proc/$serve_pid_3/stat"; }
 worker_cpu() { cat /proc/"$serve_pid_3"/task/*/stat | awk '$2 ~ /^\(sixpn-udp-/ {t += $14 + $15} END {print t + 0}'; }
 declare -A rate
 qps_per_cpu() {  # KEY LABEL: dnsperf against host 3's server while the agent applies whatever runs beside
-  local c0 c1 w0 w1 done_
+  local c0 c1 w0 w1 done_ sr wr
   c0=$(serve_cpu); w0=$(worker_cpu)
   done_=$(in_ns dnsperf -s fdaa::4 -a fdaa:0:1:0:1:0:1:1 -d "$tmp/queries" -l 10 ${CLUSTER_QPS:+-Q $CLUSTER_QPS} -q 200 -c 4 2>&1 \
     | awk '/Queries completed/ {print $3}')
   c1=$(serve_cpu); w1=$(worker_cpu)
-  rate[$1]=$(awk -v q="$done_" -v c="$((c1 - c0))" -v w="$((w1 - w0))" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "%f %f", q / (c / hz), q / (w / hz) }')
-  awk -v q="$done_" -v c="$((c1 - c0))" -v w="$((w1 - w0))" -v hz="$(getconf CLK_TCK)" -v l="$2" \
-    'BEGIN { printf "  %s: %d queries, server CPU %.2f s (its UDP workers %.2f s), %.0f queries per server CPU-second, %.0f per worker CPU-second\n",
-             l, q, c / hz, w / hz, q / (c / hz), q / (w / hz) }'
+  local cs ws  # CPU seconds: the server's, its workers'
+  read -r cs ws < <(awk -v c="$((c1 - c0))" -v w="$((w1 - w0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { print c / hz, w / hz }')
+  rate[$1]=$(awk -v q="$done_" -v c="$cs" -v w="$ws" 'BEGIN { printf "%f %f", q / c, q / w }')
+  read -r sr wr <<<"${rate[$1]}"
+  printf "  %s: %d queries, server CPU %.2f s (its UDP workers %.2f s), %.0f queries per server CPU-second, %.0f per worker CPU-second\n" \
+    "$2" "$done_" "$cs" "$ws" "$sr" "$wr"
 }
 beside() {  # KEY LABEL [PREFIX]: the churn (under PREFIX: not watched) beside a dnsperf run
   in_ns python3 "$root/bench/cluster.py" churn 11 1000 $ETCD "$tmp/h3.db" "$agent_pid_3" ${3:-} > "$tmp/churn-beside.log" &

@@ -54,7 +54,9 @@ public final class FileWatch: @unchecked Sendable {
     public func wait(milliseconds: Int32) -> Bool {
         if drain() { return true }
         var p = (pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-        let ready = withUnsafeMutableBytes(of: &p) { Glibc.poll($0.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds) }
+        let ready = withUnsafeMutableBytes(of: &p) { b in
+            (try? Syscalls.poll(b.baseAddress!.assumingMemoryBound(to: pollfd.self), count: 2, milliseconds: milliseconds)) ?? 0
+        }
         guard ready > 0 else { return false }
         return drain()
     }

@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// Readers take ``current`` with one atomic load and never wait. The poller
 /// looks for a commit when the database's files are written (inotify;
-/// `PRAGMA data_version`, one read of shared memory); the change log that the schema's triggers fill
-/// names the organizations a commit touched, and only those are built
+/// `PRAGMA data_version`, one read of shared memory); the change log that
+/// the schema's triggers fill names the organizations a commit touched, and only those are built
 /// again: the new ``Snapshot`` shares every other organization's zone with
 /// the old one and is published with one atomic store (RCU: the old one is
 /// freed when its last reader lets go). A gap in the log, a new file, a
@@ -36,8 +36,8 @@ public final class ZoneStore: Sendable {
     /// How long it waits instead after a look that published a snapshot:
     /// while commits keep coming, each update takes in twice as many (its
     /// transaction, log read and publishing are paid half as often), for a
-    /// few milliseconds of latency; a commit after a quiet poll is seen
-    /// within ``pollInterval`` as before.
+    /// few milliseconds of latency; a commit after a quiet look still wakes
+    /// the poller at once.
     public static let busyPollInterval: Duration = .milliseconds(10)
 
     private let snapshot: ManagedAtomic<Snapshot>
@@ -146,7 +146,9 @@ public final class ZoneStore: Sendable {
             return
         }
         let watch = Self.watch(path)
-        if watch == nil { logger.notice("cannot watch the database's directory; looking every 5 ms", metadata: ["path": "\(path)"]) }
+        if watch == nil {
+            logger.notice("cannot watch the database's directory; looking every \(Self.pollInterval)", metadata: ["path": "\(path)"])
+        }
         do {
             let thread = try Syscalls.startThread { [self] in
                 Syscalls.nameThisThread(Self.threadName)
